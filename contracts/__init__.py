@@ -1,0 +1,1 @@
+"""IBOK's message catalogue: every message that crosses a process boundary, versioned."""

@@ -1,0 +1,127 @@
+"""A request/reply client that keeps many requests in flight on one channel.
+
+FastStream's ``broker.request`` holds one lock per broker (faststream#1318), which serialises
+every call; this client instead consumes RabbitMQ's direct reply-to pseudo-queue once and
+matches replies to waiting futures by correlation id, so concurrency is bounded only by the
+services' prefetch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any, TypeVar
+
+import aio_pika
+from aio_pika.abc import AbstractIncomingMessage, AbstractRobustChannel, AbstractRobustConnection
+
+from contracts.base import CORRELATION_HEADER, PROBLEM_HEADER, Contract, Problem
+from contracts.rpc import Operation
+from runtime.logs import current_correlation_id, get_logger
+
+log = get_logger(__name__)
+
+REPLY_TO = "amq.rabbitmq.reply-to"
+Rep = TypeVar("Rep", bound=Contract)
+
+
+class RpcError(Exception):
+    """The call did not produce the operation's result."""
+
+
+class RpcUnavailable(RpcError):
+    """The broker or the answering service cannot be reached right now."""
+
+
+class RpcTimeout(RpcError):
+    """No answer within the timeout."""
+
+
+class RpcProblem(RpcError):
+    """The service answered with a refusal or a failure."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.code)
+        self.problem = problem
+
+
+class RpcClient:
+    def __init__(self, url: str, *, timeout: float = 5.0, name: str = "ibok") -> None:
+        self._url = url
+        self._timeout = timeout
+        self._name = name
+        self._connection: AbstractRobustConnection | None = None
+        self._channel: AbstractRobustChannel | None = None
+        self._pending: dict[str, asyncio.Future[AbstractIncomingMessage]] = {}
+
+    async def start(self) -> None:
+        self._connection = await aio_pika.connect_robust(
+            self._url, reconnect_interval=1.0, client_properties={"connection_name": self._name}
+        )
+        self._connection.close_callbacks.add(self._on_connection_lost)
+        channel = await self._connection.channel(publisher_confirms=False)
+        assert isinstance(channel, AbstractRobustChannel)
+        self._channel = channel
+        channel.return_callbacks.add(self._on_returned)
+        queue = await channel.get_queue(REPLY_TO, ensure=False)
+        await queue.consume(self._on_reply, no_ack=True)
+
+    async def stop(self) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+
+    @property
+    def ready(self) -> bool:
+        return (
+            self._connection is not None
+            and not self._connection.is_closed
+            and self._channel is not None
+            and not self._channel.is_closed
+        )
+
+    async def call(self, operation: Operation[Any, Rep], request: Contract, *, timeout: float | None = None) -> Rep:
+        if not self.ready or self._channel is None:
+            raise RpcUnavailable("broker unreachable")
+        timeout = timeout or self._timeout
+        correlation_id = uuid.uuid4().hex
+        future: asyncio.Future[AbstractIncomingMessage] = asyncio.get_running_loop().create_future()
+        self._pending[correlation_id] = future
+        headers = {CORRELATION_HEADER: cid} if (cid := current_correlation_id()) else {}
+        message = aio_pika.Message(
+            request.model_dump_json().encode(),
+            content_type="application/json",
+            correlation_id=correlation_id,
+            reply_to=REPLY_TO,
+            # A request nobody took within the timeout is pointless: let the broker drop it.
+            expiration=timeout,
+            headers=headers,
+        )
+        try:
+            async with asyncio.timeout(timeout):
+                await self._channel.default_exchange.publish(message, routing_key=operation.queue, mandatory=True)
+                reply = await future
+        except TimeoutError as exc:
+            raise RpcTimeout(operation.queue) from exc
+        except (aio_pika.exceptions.AMQPError, ConnectionError, RuntimeError) as exc:
+            raise RpcUnavailable(str(exc)) from exc
+        finally:
+            self._pending.pop(correlation_id, None)
+        if reply.headers and PROBLEM_HEADER in reply.headers:
+            raise RpcProblem(Problem.model_validate_json(reply.body))
+        return operation.reply.model_validate_json(reply.body)
+
+    async def _on_reply(self, message: AbstractIncomingMessage) -> None:
+        future = self._pending.get(message.correlation_id or "")
+        if future is not None and not future.done():
+            future.set_result(message)
+
+    def _on_returned(self, _: Any, message: AbstractIncomingMessage) -> None:
+        # mandatory=True: the broker hands back a request no queue takes (service never started).
+        future = self._pending.get(message.correlation_id or "")
+        if future is not None and not future.done():
+            future.set_exception(RpcUnavailable(f"no consumer queue {message.routing_key}"))
+
+    def _on_connection_lost(self, *_: Any) -> None:
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(RpcUnavailable("broker connection lost"))

@@ -1,0 +1,171 @@
+"""One backend service as a process: broker, pool, migrations, outbox relay and health HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import uvicorn
+from faststream.asgi import AsgiFastStream, AsgiResponse, get
+from faststream.rabbit import RabbitBroker
+from faststream.rabbit.prometheus import RabbitPrometheusMiddleware
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from contracts.base import Contract, Envelope
+from contracts.rpc import Operation
+from runtime import db, messaging
+from runtime.logs import configure_logging, get_logger
+from runtime.outbox import OutboxRelay, enqueue
+from runtime.rpc_client import RpcClient
+from runtime.settings import Settings
+
+log = get_logger(__name__)
+
+
+@dataclass
+class ServiceRuntime:
+    """Everything a service's handlers need, wired once (STYLE: the only place that wires)."""
+
+    name: str
+    settings: Settings
+    migrations: Path
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    bindings: dict[str, tuple[str, Sequence[str]]] = field(default_factory=dict)
+    startup_hooks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    shutdown_hooks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.broker: RabbitBroker = messaging.make_broker(
+            self.settings.amqp_url,
+            self.name,
+            prefetch=self.settings.prefetch,
+            middlewares=(RabbitPrometheusMiddleware(registry=self.registry, app_name=self.name),),
+        )
+        self._pool: asyncpg.Pool | None = None
+        self.relay: OutboxRelay | None = None
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("the service has not started")
+        return self._pool
+
+    # --- wiring -------------------------------------------------------------------------------
+    def answer(self, operation: Operation[Any, Any], handler: Callable[[Any], Awaitable[Contract]]) -> None:
+        messaging.answer(self.broker, operation, handler, on_transient=self._on_db_trouble)
+
+    def consume(self, queue: str, exchange: str, handlers: Mapping[type[Envelope], Callable[[Any], Awaitable[None]]]) -> None:
+        """Consume ``handlers``' message types from ``exchange`` through this service's ``queue``."""
+        self.bindings[queue] = (exchange, [model.SCHEMA for model in handlers])
+        messaging.consume_envelopes(self.broker, queue, handlers, on_transient=self._on_db_trouble)
+
+    async def emit(self, conn: asyncpg.Connection, exchange: str, message: Envelope) -> None:
+        """Queue ``message`` in the caller's transaction; the relay publishes it after commit."""
+        await enqueue(conn, exchange, message.SCHEMA, message)
+
+    def published_soon(self) -> None:
+        if self.relay:
+            self.relay.wake()
+
+    def rpc_client(self) -> RpcClient:
+        """A concurrent request/reply client for asking other services, opened with the service."""
+        client = RpcClient(self.settings.amqp_url, timeout=self.settings.rpc_timeout, name=f"ibok-{self.name}-rpc")
+        self.startup_hooks.append(client.start)
+        self.shutdown_hooks.append(client.stop)
+        return client
+
+    def _on_db_trouble(self) -> None:
+        if self._pool is not None:
+            self._pool.expire_connections()
+
+    # --- life ---------------------------------------------------------------------------------
+    async def _start(self) -> None:
+        await db.ensure_database(self.settings.postgres_dsn)
+        await db.migrate(self.settings.postgres_dsn, self.name, self.migrations)
+        self._pool = await db.create_pool(
+            self.settings.postgres_dsn,
+            self.name,
+            min_size=self.settings.db_pool_min,
+            max_size=self.settings.db_pool_max,
+            timeout=self.settings.db_timeout,
+        )
+        for hook in self.startup_hooks:
+            await hook()
+
+    async def _after_start(self) -> None:
+        await messaging.declare_topology(self.broker, self.bindings)
+        self.relay = OutboxRelay(self.pool, self.broker, poll_seconds=self.settings.outbox_poll_seconds)
+        self.relay.start()
+        log.info("service.started", port=self.settings.port_of(self.name))
+
+    async def _stop(self) -> None:
+        if self.relay:
+            await self.relay.stop()
+        for hook in self.shutdown_hooks:
+            await hook()
+        if self._pool is not None:
+            await self._pool.close()
+        log.info("service.stopped")
+
+    async def readiness(self) -> dict[str, bool]:
+        database, broker = await asyncio.gather(
+            db.database_ready(self.pool) if self._pool else _false(),
+            self.broker.ping(timeout=2.0),
+        )
+        return {"database": database, "broker": bool(broker)}
+
+    def asgi_app(self) -> AsgiFastStream:
+        return AsgiFastStream(
+            self.broker,
+            logger=logging.getLogger("ibok.app"),
+            asgi_routes=health_routes(self.readiness, self.registry),
+            on_startup=[self._start],
+            after_startup=[self._after_start],
+            on_shutdown=[self._stop],
+        )
+
+
+async def _false() -> bool:
+    return False
+
+
+def health_routes(readiness: Callable[[], Awaitable[dict[str, bool]]], registry: CollectorRegistry) -> list[tuple[str, Any]]:
+    """``/health/live``, ``/health/ready`` (503 unless every dependency answers) and ``/metrics``."""
+
+    @get(include_in_schema=False)
+    async def live(scope: Any) -> AsgiResponse:
+        return AsgiResponse(b'{"status":"live"}', 200, {"content-type": "application/json"})
+
+    @get(include_in_schema=False)
+    async def ready(scope: Any) -> AsgiResponse:
+        checks = await readiness()
+        ok = all(checks.values())
+        payload = json.dumps({"status": "ready" if ok else "unavailable", "checks": checks}).encode()
+        return AsgiResponse(payload, 200 if ok else 503, {"content-type": "application/json"})
+
+    @get(include_in_schema=False)
+    async def metrics(scope: Any) -> AsgiResponse:
+        return AsgiResponse(generate_latest(registry), 200, {"content-type": CONTENT_TYPE_LATEST})
+
+    return [("/health/live", live), ("/health/ready", ready), ("/metrics", metrics)]
+
+
+def run(app: Any, service: str, settings: Settings) -> None:
+    """Serve ``app`` (the service's ASGI app) on the service's port until SIGINT/SIGTERM."""
+    configure_logging(service, settings.log_level)
+    uvicorn.run(
+        app,
+        host=settings.http_host,
+        port=settings.port_of(service),
+        log_config=None,
+        access_log=False,
+        loop="uvloop",
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+    )

@@ -1,0 +1,59 @@
+"""Every setting of IBOK, read once from ``IBOK_*`` environment variables (docs/configuration.md)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVICE_PORTS = {"gateway": 8000, "auth": 8001, "readings": 8002, "billing": 8003, "notify": 8004}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="IBOK_", extra="ignore")
+
+    postgres_dsn: str = "postgresql://postgres@127.0.0.1:5432/ibok"
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+
+    http_host: str = "127.0.0.1"
+    gateway_port: int = SERVICE_PORTS["gateway"]
+    auth_port: int = SERVICE_PORTS["auth"]
+    readings_port: int = SERVICE_PORTS["readings"]
+    billing_port: int = SERVICE_PORTS["billing"]
+    notify_port: int = SERVICE_PORTS["notify"]
+    # The address customers reach the gateway at; links in emails point here.
+    public_url: str = "http://127.0.0.1:8000"
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_tls: bool = False
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    mail_from: str = "IBOK <ibok@wodociagi.example>"
+
+    log_level: str = "INFO"
+    db_pool_min: int = Field(default=1, ge=0)
+    db_pool_max: int = Field(default=10, ge=1)
+    db_timeout: float = Field(default=5.0, gt=0)
+    # Unacknowledged messages a consumer holds at once: how many requests a service runs
+    # concurrently per queue.
+    prefetch: int = Field(default=64, ge=1)
+    rpc_timeout: float = Field(default=5.0, gt=0)
+    outbox_poll_seconds: float = Field(default=1.0, gt=0)
+
+    cookie_secure: bool = True
+    session_idle_minutes: int = Field(default=15, ge=1)
+    session_absolute_hours: int = Field(default=12, ge=1)
+    email_token_hours: int = Field(default=48, ge=1)
+    argon2_time_cost: int = Field(default=2, ge=1)
+    argon2_memory_kib: int = Field(default=19_456, ge=8)
+    argon2_parallelism: int = Field(default=1, ge=1)
+
+    def port_of(self, service: str) -> int:
+        return int(getattr(self, f"{service}_port"))
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

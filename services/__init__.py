@@ -1,0 +1,1 @@
+"""IBOK's five services; each is started with ``python -m services.<name>``."""

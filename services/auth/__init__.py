@@ -1,0 +1,1 @@
+"""The auth service: accounts, credentials, sessions, blocks, staff, contact data, audit trail."""

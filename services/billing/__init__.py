@@ -1,0 +1,1 @@
+"""The billing service: the billing system's data, contracts, invoices, settlement, complaints."""

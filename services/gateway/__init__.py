@@ -1,0 +1,1 @@
+"""The gateway: the only HTTP entry for customers and staff (Litestar)."""

@@ -1,0 +1,91 @@
+"""Wiring of the gateway: controllers, the RPC client, errors, logs, metrics and OpenAPI."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+
+from litestar import Litestar, Router
+from litestar.config.compression import CompressionConfig
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from runtime.logs import bind_correlation_id, get_logger
+from runtime.rpc_client import RpcClient
+from runtime.settings import Settings, get_settings
+from services.gateway.controllers.auth import AuthController
+from services.gateway.controllers.health import HealthController
+from services.gateway.controllers.me import MeController
+from services.gateway.problems import EXCEPTION_HANDLERS
+from services.gateway.sessions import current_session
+
+log = get_logger(__name__)
+
+
+def correlation_middleware(app: ASGIApp) -> ASGIApp:
+    """Take the caller's X-Correlation-ID (or make one), log with it, pass it on, echo it back."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(b"x-correlation-id", b"").decode("latin-1")
+        cid = bind_correlation_id(incoming if incoming.replace("-", "").isalnum() else None)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-correlation-id", cid.encode())]
+            await send(message)
+
+        await app(scope, receive, send_with_id)
+
+    return middleware
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or get_settings()
+    rpc = RpcClient(settings.amqp_url, timeout=settings.rpc_timeout, name="ibok-gateway")
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await rpc.start()
+        app.state.rpc = rpc
+        log.info("gateway.started", port=settings.gateway_port)
+        try:
+            yield
+        finally:
+            await rpc.stop()
+
+    class MetricsController(PrometheusController):
+        path = "/metrics"
+        include_in_schema = False
+
+    api = Router(
+        path="/api/v1",
+        route_handlers=[AuthController, MeController],
+        dependencies={"session": Provide(current_session)},
+    )
+    return Litestar(
+        route_handlers=[api, HealthController, MetricsController],
+        dependencies={"settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False)},
+        lifespan=[lifespan],
+        middleware=[correlation_middleware, PrometheusConfig(app_name="ibok_gateway", prefix="ibok_gateway").middleware],
+        exception_handlers=EXCEPTION_HANDLERS,
+        openapi_config=OpenAPIConfig(
+            title="IBOK API",
+            version="1.0.0",
+            description="Internetowe Biuro Obsługi Klienta: the customer and staff API.",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin()],
+        ),
+        compression_config=CompressionConfig(backend="gzip", minimum_size=1024),
+        request_max_body_size=64 * 1024,
+        debug=False,
+    )
+
+

@@ -1,0 +1,1 @@
+"""The notify service: email outbox and delivery, the IBOK inbox, terms and announcements."""

@@ -1,0 +1,1 @@
+"""The readings service: meters, meter readings and consumption analytics."""

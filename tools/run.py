@@ -1,0 +1,150 @@
+"""``make run``: the whole of IBOK on this machine, with demo data and a local SMTP sink."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import os
+import re
+import signal
+import sys
+import time
+from pathlib import Path
+
+import aio_pika
+import asyncpg
+import httpx
+
+from runtime.settings import get_settings
+from tools.billing_sim.cli import publish
+from tools.billing_sim.dataset import build_dataset
+from tools.mail_sink import messages_in, start_sink
+from tools.ops import migrate_all
+from tools.system import System
+
+VAR = Path("var")
+DEMO_LOGIN = "demo"
+DEMO_PASSWORD = "Woda2026"
+DEMO_EMAIL = "demo@ibok.example"
+DEMO_CUSTOMERS = 50
+
+
+async def check_servers(dsn: str, amqp_url: str) -> list[str]:
+    problems = []
+    try:
+        conn = await asyncpg.connect(dsn.rsplit("/", 1)[0] + "/postgres", timeout=3)
+        await conn.close()
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        problems.append(
+            f"PostgreSQL is not reachable at {dsn} ({type(exc).__name__}: {exc}).\n"
+            "  Start it:  pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start\n"
+            "  or point IBOK_POSTGRES_DSN at a running server."
+        )
+    try:
+        connection = await aio_pika.connect(amqp_url, timeout=3)
+        await connection.close()
+    except (OSError, aio_pika.exceptions.AMQPError, TimeoutError) as exc:
+        problems.append(
+            f"RabbitMQ is not reachable at {amqp_url} ({type(exc).__name__}).\n"
+            "  Start it:  rabbitmq-server -detached\n"
+            "  or point IBOK_AMQP_URL at a running broker."
+        )
+    return problems
+
+
+def ensure_demo_account(gateway: str, mail_dir: Path) -> None:
+    """Register the first demo customer through the API and confirm the emailed link, as a person would."""
+    customer = build_dataset(DEMO_CUSTOMERS).customers[0]
+    body = {
+        "customer_number": customer.number, "contract_number": customer.contracts[0].contract_number,
+        "identity_kind": customer.identity_kind, "identity_number": customer.identity_number,
+        "login": DEMO_LOGIN, "password": DEMO_PASSWORD, "email": DEMO_EMAIL,
+    }
+    deadline = time.monotonic() + 30
+    with httpx.Client(base_url=gateway, timeout=10) as client:
+        while True:
+            answer = client.post("/api/v1/auth/register", json=body)
+            code = answer.json().get("code") if answer.status_code >= 400 else None
+            if answer.status_code == 201 or code in ("already_registered", "login_taken"):
+                break
+            if code != "registration_not_eligible" or time.monotonic() > deadline:
+                raise RuntimeError(f"demo registration failed: {answer.status_code} {answer.text}")
+            time.sleep(0.5)  # the demo data set is still being ingested
+        credentials = {"login": DEMO_LOGIN, "password": DEMO_PASSWORD}
+        while time.monotonic() < deadline:
+            login = client.post("/api/v1/auth/login", json=credentials)
+            if login.status_code == 200:
+                client.post("/api/v1/auth/logout")
+                return
+            if login.json().get("code") != "email_not_verified":
+                raise RuntimeError(f"demo login failed: {login.status_code} {login.text}")
+            for token in reversed(verification_tokens(mail_dir, DEMO_EMAIL)):
+                client.post("/api/v1/auth/verify-email", json={"token": token})
+            time.sleep(0.3)
+        raise RuntimeError("the demo account could not be verified (no verification email arrived)")
+
+
+def verification_tokens(mail_dir: Path, recipient: str) -> list[str]:
+    tokens = []
+    for message in messages_in(mail_dir):
+        if message["To"] != recipient:
+            continue
+        for part in email.message_from_bytes(bytes(message)).walk():
+            if part.get_content_type() == "text/plain":
+                found = re.search(r"token=([\w-]+)", part.get_payload(decode=True).decode())
+                if found:
+                    tokens.append(found.group(1))
+    return tokens
+
+
+def main() -> int:
+    settings = get_settings()
+    problems = asyncio.run(check_servers(settings.postgres_dsn, settings.amqp_url))
+    if problems:
+        print("IBOK cannot start:\n" + "\n".join(problems), file=sys.stderr)
+        return 1
+    asyncio.run(migrate_all(settings.postgres_dsn))
+    mail_dir = VAR / "mail"
+    sink = start_sink(mail_dir, settings.smtp_host, settings.smtp_port)
+    # Local http: the demo's cookie cannot be Secure unless the operator says otherwise.
+    system = System({"IBOK_COOKIE_SECURE": os.environ.get("IBOK_COOKIE_SECURE", "false")}, log_dir=VAR / "log")
+    stop = False
+
+    def request_stop(*_: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        system.start_all()
+        system.wait_ready()
+        asyncio.run(publish(settings.amqp_url, list(build_dataset(DEMO_CUSTOMERS).messages())))
+        gateway = system.url("gateway")
+        ensure_demo_account(gateway, mail_dir)
+        print(
+            f"\nIBOK is running.\n"
+            f"  API:            {gateway}/api/v1   (docs: {gateway}/schema)\n"
+            f"  health:         {gateway}/health/ready and ports 8001-8004\n"
+            f"  demo customer:  login {DEMO_LOGIN!r}, password {DEMO_PASSWORD!r}\n"
+            f"  mail sink:      smtp://{settings.smtp_host}:{settings.smtp_port}, messages in {mail_dir}/new\n"
+            f"  logs:           {VAR / 'log'}/<service>.log\n"
+            f"Ctrl-C stops everything.",
+            flush=True,
+        )
+        while not stop:
+            for name, process in system.processes.items():
+                if process.poll() is not None:
+                    print(f"{name} exited with {process.returncode}; stopping", file=sys.stderr)
+                    return 1
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("stopping IBOK ...", flush=True)
+        system.stop_all()
+        sink.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,92 @@
+"""Start, watch and stop IBOK's five service processes (used by ``make run`` and the tests)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+from typing import IO
+
+SERVICE_ORDER = ("billing", "readings", "notify", "auth", "gateway")
+DEFAULT_PORTS = {"gateway": 8000, "auth": 8001, "readings": 8002, "billing": 8003, "notify": 8004}
+
+
+class System:
+    """The five processes, each ``python -m services.<name>``, with their environment."""
+
+    def __init__(self, env: Mapping[str, str], log_dir: Path | None = None) -> None:
+        self.env = {**os.environ, **env}
+        self.log_dir = log_dir
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._logs: dict[str, IO[bytes]] = {}
+
+    def port(self, service: str) -> int:
+        return int(self.env.get(f"IBOK_{service.upper()}_PORT", DEFAULT_PORTS[service]))
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.port(service)}"
+
+    def start(self, service: str) -> None:
+        out: IO[bytes] | int | None = None
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            self._logs[service] = out = open(self.log_dir / f"{service}.log", "ab")  # noqa: SIM115
+        self.processes[service] = subprocess.Popen(
+            [sys.executable, "-m", f"services.{service}"], env=self.env, stdout=out, stderr=subprocess.STDOUT,
+        )
+
+    def start_all(self) -> None:
+        for service in SERVICE_ORDER:
+            self.start(service)
+
+    def ready(self, service: str) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url(service)}/health/ready", timeout=2) as r:  # noqa: S310
+                return r.status == 200
+        except OSError:
+            return False
+
+    def wait_ready(self, services: tuple[str, ...] = SERVICE_ORDER, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        pending = list(services)
+        while pending:
+            for service in list(pending):
+                process = self.processes.get(service)
+                if process is not None and process.poll() is not None:
+                    raise RuntimeError(f"{service} exited with {process.returncode}{self._log_hint(service)}")
+                if self.ready(service):
+                    pending.remove(service)
+            if pending and time.monotonic() > deadline:
+                raise TimeoutError(f"not ready after {timeout:.0f} s: {', '.join(pending)}")
+            if pending:
+                time.sleep(0.2)
+
+    def kill(self, service: str, sig: int = signal.SIGKILL) -> None:
+        process = self.processes[service]
+        process.send_signal(sig)
+        process.wait(timeout=15)
+
+    def stop_all(self, timeout: float = 15) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for log in self._logs.values():
+            log.close()
+        self._logs.clear()
+
+    def _log_hint(self, service: str) -> str:
+        if self.log_dir is None:
+            return ""
+        return f" (see {self.log_dir / (service + '.log')})"
