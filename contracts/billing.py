@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from contracts.base import Contract
 from contracts.billing_system import ContractNumber, CustomerNumber
 from contracts.identity import IdentityKind
 from contracts.rpc import Operation
-from pydantic import Field
 
 
 class RegistrationEligibilityQuery(Contract):

@@ -27,7 +27,9 @@ def normalise_identity_number(kind: IdentityKind, number: str) -> str | None:
     return digits
 
 
-def make_identity_digest(number: str, *, iterations: int = 20_000, salt: bytes | None = None) -> str:
+def make_identity_digest(
+    number: str, *, iterations: int = 20_000, salt: bytes | None = None
+) -> str:
     salt = salt if salt is not None else os.urandom(16)
     digest = hashlib.pbkdf2_hmac("sha256", number.encode(), salt, iterations)
     return "$".join(

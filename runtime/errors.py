@@ -9,7 +9,11 @@ class DomainError(Exception):
     status = 400
 
     def __init__(
-        self, code: str, detail: str = "", *, status: int | None = None,
+        self,
+        code: str,
+        detail: str = "",
+        *,
+        status: int | None = None,
         fields: dict[str, str] | None = None,
     ) -> None:
         super().__init__(code)

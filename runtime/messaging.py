@@ -56,7 +56,9 @@ class CorrelationMiddleware(BaseMiddleware):  # type: ignore[type-arg]
         return await call_next(cmd)
 
 
-def make_broker(url: str, service: str, *, prefetch: int, middlewares: Sequence[Any] = ()) -> RabbitBroker:
+def make_broker(
+    url: str, service: str, *, prefetch: int, middlewares: Sequence[Any] = ()
+) -> RabbitBroker:
     return RabbitBroker(
         url,
         app_id=f"ibok-{service}",
@@ -88,7 +90,9 @@ def rpc_queue(name: str) -> RabbitQueue:
     return RabbitQueue(name, durable=False, auto_delete=False)
 
 
-async def declare_topology(broker: RabbitBroker, bindings: Mapping[str, tuple[str, Sequence[str]]] = {}) -> None:
+async def declare_topology(
+    broker: RabbitBroker, bindings: Mapping[str, tuple[str, Sequence[str]]] = {}
+) -> None:
     """Declare the shared exchanges and dead-letter queue, and bind this service's queues.
 
     ``bindings`` maps a queue name to (exchange, routing keys). Declarations are idempotent,
@@ -138,22 +142,34 @@ def answer(
             request = operation.request.model_validate_json(message.body)
         except ValidationError as exc:
             fields = {".".join(map(str, e["loc"])): e["msg"] for e in exc.errors()}
-            return problem_response(Problem(code="invalid_request", status=422, detail="invalid request", fields=fields))
+            return problem_response(
+                Problem(code="invalid_request", status=422, detail="invalid request", fields=fields)
+            )
         try:
             result = await handler(request)
         except DomainError as exc:
-            return problem_response(Problem(code=exc.code, status=exc.status, detail=exc.detail, fields=exc.fields))
+            return problem_response(
+                Problem(code=exc.code, status=exc.status, detail=exc.detail, fields=exc.fields)
+            )
         except TRANSIENT_DB_ERRORS as exc:
             on_transient()
             log.warning("rpc.unavailable", operation=operation.queue, error=type(exc).__name__)
-            return problem_response(Problem(code="service_unavailable", status=503, detail="service temporarily unavailable"))
+            return problem_response(
+                Problem(
+                    code="service_unavailable", status=503, detail="service temporarily unavailable"
+                )
+            )
         except Exception:
             log.exception("rpc.failed", operation=operation.queue)
-            return problem_response(Problem(code="internal_error", status=500, detail="internal error"))
+            return problem_response(
+                Problem(code="internal_error", status=500, detail="internal error")
+            )
         return RabbitResponse(result.model_dump_json().encode(), content_type="application/json")
 
     endpoint.__name__ = operation.queue.replace(".", "_").replace("-", "_")
-    broker.subscriber(rpc_queue(operation.queue), ack_policy=AckPolicy.ACK, title=operation.queue)(endpoint)
+    broker.subscriber(rpc_queue(operation.queue), ack_policy=AckPolicy.ACK, title=operation.queue)(
+        endpoint
+    )
 
 
 EnvelopeHandler = Callable[[Any], Awaitable[None]]
@@ -242,7 +258,9 @@ def consume_envelopes(
                 return
 
     endpoint.__name__ = queue.replace(".", "_").replace("-", "_")
-    broker.subscriber(durable_queue(queue), ack_policy=AckPolicy.MANUAL, no_reply=True, title=queue)(endpoint)
+    broker.subscriber(
+        durable_queue(queue), ack_policy=AckPolicy.MANUAL, no_reply=True, title=queue
+    )(endpoint)
 
 
 async def first_delivery(conn: asyncpg.Connection, envelope: Envelope) -> bool:

@@ -15,7 +15,9 @@ from runtime.logs import current_correlation_id, get_logger
 log = get_logger(__name__)
 
 
-async def enqueue(conn: asyncpg.Connection, exchange: str, routing_key: str, message: Envelope) -> None:
+async def enqueue(
+    conn: asyncpg.Connection, exchange: str, routing_key: str, message: Envelope
+) -> None:
     """Write ``message`` to the outbox in the caller's transaction."""
     headers = {}
     if cid := current_correlation_id():
@@ -39,8 +41,14 @@ class OutboxRelay:
     publishes the row again later: consumers are idempotent on ``message_id``.
     """
 
-    def __init__(self, pool: asyncpg.Pool, broker: RabbitBroker, *, poll_seconds: float = 1.0,
-                 batch: int = 200) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        broker: RabbitBroker,
+        *,
+        poll_seconds: float = 1.0,
+        batch: int = 200,
+    ) -> None:
         self._pool = pool
         self._broker = broker
         self._poll = poll_seconds

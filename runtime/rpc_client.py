@@ -63,7 +63,8 @@ class RpcClient:
         assert isinstance(channel, AbstractRobustChannel)
         self._channel = channel
         channel.return_callbacks.add(self._on_returned)
-        queue = await channel.get_queue(REPLY_TO, ensure=False)
+        # Declared (passively) through the robust channel so it is re-consumed after a reconnect.
+        queue = await channel.declare_queue(REPLY_TO, passive=True)
         await queue.consume(self._on_reply, no_ack=True)
 
     async def stop(self) -> None:
@@ -72,21 +73,26 @@ class RpcClient:
 
     @property
     def ready(self) -> bool:
+        # A robust connection is "not closed" while it reconnects; ``connected`` says the truth.
         return (
             self._connection is not None
-            and not self._connection.is_closed
+            and self._connection.connected.is_set()
             and self._channel is not None
             and not self._channel.is_closed
         )
 
-    async def call(self, operation: Operation[Any, Rep], request: Contract, *, timeout: float | None = None) -> Rep:
+    async def call(
+        self, operation: Operation[Any, Rep], request: Contract, *, timeout: float | None = None
+    ) -> Rep:
         if not self.ready or self._channel is None:
             raise RpcUnavailable("broker unreachable")
         timeout = timeout or self._timeout
         correlation_id = uuid.uuid4().hex
         future: asyncio.Future[AbstractIncomingMessage] = asyncio.get_running_loop().create_future()
         self._pending[correlation_id] = future
-        headers = {CORRELATION_HEADER: cid} if (cid := current_correlation_id()) else {}
+        headers: dict[str, Any] = (
+            {CORRELATION_HEADER: cid} if (cid := current_correlation_id()) else {}
+        )
         message = aio_pika.Message(
             request.model_dump_json().encode(),
             content_type="application/json",
@@ -98,7 +104,9 @@ class RpcClient:
         )
         try:
             async with asyncio.timeout(timeout):
-                await self._channel.default_exchange.publish(message, routing_key=operation.queue, mandatory=True)
+                await self._channel.default_exchange.publish(
+                    message, routing_key=operation.queue, mandatory=True
+                )
                 reply = await future
         except TimeoutError as exc:
             raise RpcTimeout(operation.queue) from exc

@@ -57,10 +57,17 @@ class ServiceRuntime:
         return self._pool
 
     # --- wiring -------------------------------------------------------------------------------
-    def answer(self, operation: Operation[Any, Any], handler: Callable[[Any], Awaitable[Contract]]) -> None:
+    def answer(
+        self, operation: Operation[Any, Any], handler: Callable[[Any], Awaitable[Contract]]
+    ) -> None:
         messaging.answer(self.broker, operation, handler, on_transient=self._on_db_trouble)
 
-    def consume(self, queue: str, exchange: str, handlers: Mapping[type[Envelope], Callable[[Any], Awaitable[None]]]) -> None:
+    def consume(
+        self,
+        queue: str,
+        exchange: str,
+        handlers: Mapping[type[Envelope], Callable[[Any], Awaitable[None]]],
+    ) -> None:
         """Consume ``handlers``' message types from ``exchange`` through this service's ``queue``."""
         self.bindings[queue] = (exchange, [model.SCHEMA for model in handlers])
         messaging.consume_envelopes(self.broker, queue, handlers, on_transient=self._on_db_trouble)
@@ -75,7 +82,9 @@ class ServiceRuntime:
 
     def rpc_client(self) -> RpcClient:
         """A concurrent request/reply client for asking other services, opened with the service."""
-        client = RpcClient(self.settings.amqp_url, timeout=self.settings.rpc_timeout, name=f"ibok-{self.name}-rpc")
+        client = RpcClient(
+            self.settings.amqp_url, timeout=self.settings.rpc_timeout, name=f"ibok-{self.name}-rpc"
+        )
         self.startup_hooks.append(client.start)
         self.shutdown_hooks.append(client.stop)
         return client
@@ -100,7 +109,9 @@ class ServiceRuntime:
 
     async def _after_start(self) -> None:
         await messaging.declare_topology(self.broker, self.bindings)
-        self.relay = OutboxRelay(self.pool, self.broker, poll_seconds=self.settings.outbox_poll_seconds)
+        self.relay = OutboxRelay(
+            self.pool, self.broker, poll_seconds=self.settings.outbox_poll_seconds
+        )
         self.relay.start()
         log.info("service.started", port=self.settings.port_of(self.name))
 
@@ -116,7 +127,7 @@ class ServiceRuntime:
     async def readiness(self) -> dict[str, bool]:
         database, broker = await asyncio.gather(
             db.database_ready(self.pool) if self._pool else _false(),
-            self.broker.ping(timeout=2.0),
+            self.broker.ping(timeout=0.3),
         )
         return {"database": database, "broker": bool(broker)}
 
@@ -135,7 +146,9 @@ async def _false() -> bool:
     return False
 
 
-def health_routes(readiness: Callable[[], Awaitable[dict[str, bool]]], registry: CollectorRegistry) -> list[tuple[str, Any]]:
+def health_routes(
+    readiness: Callable[[], Awaitable[dict[str, bool]]], registry: CollectorRegistry
+) -> list[tuple[str, Any]]:
     """``/health/live``, ``/health/ready`` (503 unless every dependency answers) and ``/metrics``."""
 
     @get(include_in_schema=False)
@@ -146,7 +159,9 @@ def health_routes(readiness: Callable[[], Awaitable[dict[str, bool]]], registry:
     async def ready(scope: Any) -> AsgiResponse:
         checks = await readiness()
         ok = all(checks.values())
-        payload = json.dumps({"status": "ready" if ok else "unavailable", "checks": checks}).encode()
+        payload = json.dumps(
+            {"status": "ready" if ok else "unavailable", "checks": checks}
+        ).encode()
         return AsgiResponse(payload, 200 if ok else 503, {"content-type": "application/json"})
 
     @get(include_in_schema=False)
@@ -168,4 +183,6 @@ def run(app: Any, service: str, settings: Settings) -> None:
         loop="uvloop",
         lifespan="on",
         timeout_graceful_shutdown=10,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )

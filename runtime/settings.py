@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     readings_port: int = SERVICE_PORTS["readings"]
     billing_port: int = SERVICE_PORTS["billing"]
     notify_port: int = SERVICE_PORTS["notify"]
+    # Proxies whose X-Forwarded-For/-Proto the HTTP server trusts (comma-separated, or "*").
+    forwarded_allow_ips: str = "127.0.0.1"
     # The address customers reach the gateway at; links in emails point here.
     public_url: str = "http://127.0.0.1:8000"
 

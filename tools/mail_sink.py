@@ -18,7 +18,7 @@ class KeepingMaildir(Mailbox):
     def __init__(self, directory: Path) -> None:
         directory.parent.mkdir(parents=True, exist_ok=True)
         mailbox.Maildir(str(directory), create=True)  # makes new/, cur/ and tmp/
-        super().__init__(str(directory))
+        super().__init__(directory)
         self.directory = directory
 
 

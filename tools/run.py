@@ -24,7 +24,7 @@ from tools.system import System
 
 VAR = Path("var")
 DEMO_LOGIN = "demo"
-DEMO_PASSWORD = "Woda2026"
+DEMO_PASSWORD = "Woda2026"  # noqa: S105 - the published demo password
 DEMO_EMAIL = "demo@ibok.example"
 DEMO_CUSTOMERS = 50
 
@@ -56,9 +56,13 @@ def ensure_demo_account(gateway: str, mail_dir: Path) -> None:
     """Register the first demo customer through the API and confirm the emailed link, as a person would."""
     customer = build_dataset(DEMO_CUSTOMERS).customers[0]
     body = {
-        "customer_number": customer.number, "contract_number": customer.contracts[0].contract_number,
-        "identity_kind": customer.identity_kind, "identity_number": customer.identity_number,
-        "login": DEMO_LOGIN, "password": DEMO_PASSWORD, "email": DEMO_EMAIL,
+        "customer_number": customer.number,
+        "contract_number": customer.contracts[0].contract_number,
+        "identity_kind": customer.identity_kind,
+        "identity_number": customer.identity_number,
+        "login": DEMO_LOGIN,
+        "password": DEMO_PASSWORD,
+        "email": DEMO_EMAIL,
     }
     deadline = time.monotonic() + 30
     with httpx.Client(base_url=gateway, timeout=10) as client:
@@ -90,8 +94,9 @@ def verification_tokens(mail_dir: Path, recipient: str) -> list[str]:
         if message["To"] != recipient:
             continue
         for part in email.message_from_bytes(bytes(message)).walk():
-            if part.get_content_type() == "text/plain":
-                found = re.search(r"token=([\w-]+)", part.get_payload(decode=True).decode())
+            payload = part.get_payload(decode=True)
+            if part.get_content_type() == "text/plain" and isinstance(payload, bytes):
+                found = re.search(r"token=([\w-]+)", payload.decode())
                 if found:
                     tokens.append(found.group(1))
     return tokens
@@ -107,7 +112,9 @@ def main() -> int:
     mail_dir = VAR / "mail"
     sink = start_sink(mail_dir, settings.smtp_host, settings.smtp_port)
     # Local http: the demo's cookie cannot be Secure unless the operator says otherwise.
-    system = System({"IBOK_COOKIE_SECURE": os.environ.get("IBOK_COOKIE_SECURE", "false")}, log_dir=VAR / "log")
+    system = System(
+        {"IBOK_COOKIE_SECURE": os.environ.get("IBOK_COOKIE_SECURE", "false")}, log_dir=VAR / "log"
+    )
     stop = False
 
     def request_stop(*_: object) -> None:

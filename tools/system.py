@@ -35,9 +35,12 @@ class System:
         out: IO[bytes] | int | None = None
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
-            self._logs[service] = out = open(self.log_dir / f"{service}.log", "ab")  # noqa: SIM115
-        self.processes[service] = subprocess.Popen(
-            [sys.executable, "-m", f"services.{service}"], env=self.env, stdout=out, stderr=subprocess.STDOUT,
+            self._logs[service] = out = open(self.log_dir / f"{service}.log", "ab")
+        self.processes[service] = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", f"services.{service}"],
+            env=self.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
 
     def start_all(self) -> None:
@@ -58,7 +61,9 @@ class System:
             for service in list(pending):
                 process = self.processes.get(service)
                 if process is not None and process.poll() is not None:
-                    raise RuntimeError(f"{service} exited with {process.returncode}{self._log_hint(service)}")
+                    raise RuntimeError(
+                        f"{service} exited with {process.returncode}{self._log_hint(service)}"
+                    )
                 if self.ready(service):
                     pending.remove(service)
             if pending and time.monotonic() > deadline:

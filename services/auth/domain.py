@@ -19,10 +19,14 @@ def check_password_policy(password: str) -> None:
     if not 6 <= len(password) <= 20:
         raise DomainError("password_length", "Hasło musi mieć od 6 do 20 znaków.", status=422)
     if not _ALPHANUMERIC.match(password):
-        raise DomainError("password_charset", "Hasło może zawierać tylko litery i cyfry.", status=422)
+        raise DomainError(
+            "password_charset", "Hasło może zawierać tylko litery i cyfry.", status=422
+        )
     if not (_LETTER.search(password) and any(c.isdigit() for c in password)):
         raise DomainError(
-            "password_composition", "Hasło musi zawierać co najmniej jedną literę i jedną cyfrę.", status=422
+            "password_composition",
+            "Hasło musi zawierać co najmniej jedną literę i jedną cyfrę.",
+            status=422,
         )
 
 

@@ -56,7 +56,9 @@ async def register(a: Auth, cmd: msgs.RegisterAccount) -> msgs.AccountRegistered
         )
     except (RpcUnavailable, RpcTimeout, RpcProblem) as exc:
         log.warning("register.billing_unavailable", error=type(exc).__name__)
-        raise DomainError("service_unavailable", "Usługa chwilowo niedostępna.", status=503) from exc
+        raise DomainError(
+            "service_unavailable", "Usługa chwilowo niedostępna.", status=503
+        ) from exc
     if not eligibility.eligible:
         # One answer for every mismatch, so the form reveals nothing about other customers.
         raise DomainError(
@@ -71,19 +73,34 @@ async def register(a: Auth, cmd: msgs.RegisterAccount) -> msgs.AccountRegistered
     try:
         async with a.rt.pool.acquire() as conn, conn.transaction():
             await store.insert_account(
-                conn, account_id=account_id, login=cmd.login, login_key=domain.login_key(cmd.login),
-                customer_number=cmd.customer_number, customer_name=eligibility.customer_name,
-                email=str(cmd.email), language=cmd.language, password_hash=password_hash,
+                conn,
+                account_id=account_id,
+                login=cmd.login,
+                login_key=domain.login_key(cmd.login),
+                customer_number=cmd.customer_number,
+                customer_name=eligibility.customer_name,
+                email=str(cmd.email),
+                language=cmd.language,
+                password_hash=password_hash,
             )
             await store.insert_email_token(
-                conn, domain.token_digest(token), account_id, "verify_email", str(cmd.email), expires_at
+                conn,
+                domain.token_digest(token),
+                account_id,
+                "verify_email",
+                str(cmd.email),
+                expires_at,
             )
             await a.rt.emit(
                 conn,
                 topology.EVENTS_EXCHANGE,
                 msgs.EmailVerificationRequested(
-                    account_id=account_id, login=cmd.login, email=cmd.email, token=token,
-                    expires_at=expires_at, language=cmd.language,
+                    account_id=account_id,
+                    login=cmd.login,
+                    email=cmd.email,
+                    token=token,
+                    expires_at=expires_at,
+                    language=cmd.language,
                 ),
             )
     except asyncpg.UniqueViolationError as exc:
@@ -98,14 +115,18 @@ async def register(a: Auth, cmd: msgs.RegisterAccount) -> msgs.AccountRegistered
 async def verify_email(a: Auth, cmd: msgs.VerifyEmail) -> Empty:
     async with a.rt.pool.acquire() as conn, conn.transaction():
         spent = await store.use_email_token(conn, domain.token_digest(cmd.token), "verify_email")
-        account = spent and await store.mark_email_verified(conn, spent["account_id"], spent["email"])
+        account = spent and await store.mark_email_verified(
+            conn, spent["account_id"], spent["email"]
+        )
         if not account:
             raise DomainError("token_invalid", "Link jest nieprawidłowy albo wygasł.", status=422)
         await a.rt.emit(
             conn,
             topology.EVENTS_EXCHANGE,
             msgs.AccountActivated(
-                account_id=account["id"], login=account["login"], customer_number=account["customer_number"]
+                account_id=account["id"],
+                login=account["login"],
+                customer_number=account["customer_number"],
             ),
         )
     a.rt.published_soon()
@@ -117,11 +138,14 @@ async def log_in(a: Auth, cmd: msgs.LogIn) -> msgs.SessionOpened:
     account = await store.account_by_login(a.rt.pool, domain.login_key(cmd.login))
     ok = await a.passwords.verify(account["password_hash"] if account else None, cmd.password)
     if not (account and ok):
+        log.info("login.refused", reason="invalid_credentials")
         raise Unauthorized("invalid_credentials", BAD_CREDENTIALS)
     if account["email_verified_at"] is None:
         raise DomainError("email_not_verified", "Najpierw potwierdź adres e-mail.", status=403)
     if a.passwords.needs_rehash(account["password_hash"]):
-        await store.update_password_hash(a.rt.pool, account["id"], await a.passwords.hash(cmd.password))
+        await store.update_password_hash(
+            a.rt.pool, account["id"], await a.passwords.hash(cmd.password)
+        )
     token = domain.new_token()
     row = await store.insert_session(
         a.rt.pool, domain.token_digest(token), account["id"], cmd.client_address, cmd.user_agent
@@ -160,8 +184,12 @@ async def profile(a: Auth, query: msgs.ProfileQuery) -> msgs.Profile:
     if row is None:
         raise NotFound("account_not_found", "Nie ma takiego konta.")
     return msgs.Profile(
-        account_id=row["id"], login=row["login"], customer_number=row["customer_number"],
-        customer_name=row["customer_name"], email=row["email"],
-        email_verified=row["email_verified_at"] is not None, language=row["language"],
+        account_id=row["id"],
+        login=row["login"],
+        customer_number=row["customer_number"],
+        customer_name=row["customer_name"],
+        email=row["email"],
+        email_verified=row["email_verified_at"] is not None,
+        language=row["language"],
         created_at=row["created_at"],
     )

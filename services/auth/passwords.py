@@ -24,7 +24,9 @@ class Passwords:
         self._dummy = self._hasher.hash("not-a-password-0")
 
     async def hash(self, password: str) -> str:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, self._hasher.hash, password)
+        return await asyncio.get_running_loop().run_in_executor(
+            self._pool, self._hasher.hash, password
+        )
 
     async def verify(self, encoded: str | None, password: str) -> bool:
         def check() -> bool:

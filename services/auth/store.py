@@ -9,8 +9,16 @@ import asyncpg
 
 
 async def insert_account(
-    conn: asyncpg.Connection, *, account_id: UUID, login: str, login_key: str, customer_number: str,
-    customer_name: str, email: str, language: str, password_hash: str,
+    conn: asyncpg.Connection,
+    *,
+    account_id: UUID,
+    login: str,
+    login_key: str,
+    customer_number: str,
+    customer_name: str,
+    email: str,
+    language: str,
+    password_hash: str,
 ) -> None:
     await conn.execute(
         """
@@ -18,21 +26,39 @@ async def insert_account(
                               language, password_hash)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
         """,
-        account_id, login, login_key, customer_number, customer_name, email, language, password_hash,
+        account_id,
+        login,
+        login_key,
+        customer_number,
+        customer_name,
+        email,
+        language,
+        password_hash,
     )
 
 
 async def insert_email_token(
-    conn: asyncpg.Connection, digest: bytes, account_id: UUID, purpose: str, email: str, expires_at: datetime
+    conn: asyncpg.Connection,
+    digest: bytes,
+    account_id: UUID,
+    purpose: str,
+    email: str,
+    expires_at: datetime,
 ) -> None:
     await conn.execute(
         "INSERT INTO email_tokens (token_digest, account_id, purpose, email, expires_at)"
         " VALUES ($1, $2, $3, $4, $5)",
-        digest, account_id, purpose, email, expires_at,
+        digest,
+        account_id,
+        purpose,
+        email,
+        expires_at,
     )
 
 
-async def use_email_token(conn: asyncpg.Connection, digest: bytes, purpose: str) -> asyncpg.Record | None:
+async def use_email_token(
+    conn: asyncpg.Connection, digest: bytes, purpose: str
+) -> asyncpg.Record | None:
     """Spend a single-use token; None when it is unknown, used or expired."""
     return await conn.fetchrow(
         """
@@ -40,15 +66,19 @@ async def use_email_token(conn: asyncpg.Connection, digest: bytes, purpose: str)
         WHERE token_digest = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > now()
         RETURNING account_id, email
         """,
-        digest, purpose,
+        digest,
+        purpose,
     )
 
 
-async def mark_email_verified(conn: asyncpg.Connection, account_id: UUID, email: str) -> asyncpg.Record | None:
+async def mark_email_verified(
+    conn: asyncpg.Connection, account_id: UUID, email: str
+) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "UPDATE accounts SET email_verified_at = coalesce(email_verified_at, now())"
         " WHERE id = $1 AND email = $2 RETURNING id, login, customer_number",
-        account_id, email,
+        account_id,
+        email,
     )
 
 
@@ -67,7 +97,9 @@ async def account_by_id(pool: asyncpg.Pool, account_id: UUID) -> asyncpg.Record 
 
 
 async def update_password_hash(pool: asyncpg.Pool, account_id: UUID, password_hash: str) -> None:
-    await pool.execute("UPDATE accounts SET password_hash = $2 WHERE id = $1", account_id, password_hash)
+    await pool.execute(
+        "UPDATE accounts SET password_hash = $2 WHERE id = $1", account_id, password_hash
+    )
 
 
 async def insert_session(
@@ -76,7 +108,10 @@ async def insert_session(
     return await pool.fetchrow(
         "INSERT INTO sessions (token_digest, account_id, client_address, user_agent)"
         " VALUES ($1, $2, $3, $4) RETURNING created_at, last_seen_at",
-        digest, account_id, client_address, user_agent,
+        digest,
+        account_id,
+        client_address,
+        user_agent,
     )
 
 

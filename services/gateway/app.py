@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-
 
 from litestar import Litestar, Router
 from litestar.config.compression import CompressionConfig
@@ -36,13 +36,30 @@ def correlation_middleware(app: ASGIApp) -> ASGIApp:
         incoming = dict(scope["headers"]).get(b"x-correlation-id", b"").decode("latin-1")
         cid = bind_correlation_id(incoming if incoming.replace("-", "").isalnum() else None)
 
+        started = time.perf_counter()
+        status = 500
+
         async def send_with_id(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-correlation-id", cid.encode())]
+                status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-correlation-id", cid.encode()),
+                ]
             await send(message)
 
-        await app(scope, receive, send_with_id)
+        try:
+            await app(scope, receive, send_with_id)
+        finally:
+            if not scope["path"].startswith(("/health", "/metrics")):
+                log.info(
+                    "http.request",
+                    method=scope.get("method", ""),
+                    path=scope["path"],
+                    status=status,
+                    duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                )
 
     return middleware
 
@@ -74,7 +91,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[api, HealthController, MetricsController],
         dependencies={"settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False)},
         lifespan=[lifespan],
-        middleware=[correlation_middleware, PrometheusConfig(app_name="ibok_gateway", prefix="ibok_gateway").middleware],
+        middleware=[
+            correlation_middleware,
+            PrometheusConfig(app_name="ibok_gateway", prefix="ibok_gateway").middleware,
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=OpenAPIConfig(
             title="IBOK API",
@@ -87,5 +107,3 @@ def create_app(settings: Settings | None = None) -> Litestar:
         request_max_body_size=64 * 1024,
         debug=False,
     )
-
-

@@ -17,7 +17,11 @@ TYPE_BASE = "https://ibok.example/problems/"
 
 
 def problem(
-    status: int, code: str, detail: str, *, fields: dict[str, str] | None = None,
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    fields: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response[dict[str, Any]]:
     body: dict[str, Any] = {
@@ -43,25 +47,39 @@ def from_rpc_timeout(_: Request[Any, Any, Any], exc: RpcTimeout) -> Response[dic
     return problem(504, "upstream_timeout", "Usługa nie odpowiedziała na czas. Spróbuj ponownie.")
 
 
-def from_rpc_unavailable(_: Request[Any, Any, Any], exc: RpcUnavailable) -> Response[dict[str, Any]]:
+def from_rpc_unavailable(
+    _: Request[Any, Any, Any], exc: RpcUnavailable
+) -> Response[dict[str, Any]]:
     log.warning("rpc.unavailable", error=str(exc))
     return problem(
-        503, "service_unavailable", "Usługa chwilowo niedostępna. Spróbuj ponownie za chwilę.",
+        503,
+        "service_unavailable",
+        "Usługa chwilowo niedostępna. Spróbuj ponownie za chwilę.",
         headers={"Retry-After": "5"},
     )
 
 
-def from_validation(_: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
+def from_validation(
+    _: Request[Any, Any, Any], exc: ValidationException
+) -> Response[dict[str, Any]]:
     fields: dict[str, str] = {}
     for item in exc.extra if isinstance(exc.extra, list) else []:
         if isinstance(item, dict):
-            fields[str(item.get("key") or item.get("source") or "body")] = str(item.get("message", ""))
+            fields[str(item.get("key") or item.get("source") or "body")] = str(
+                item.get("message", "")
+            )
     return problem(400, "invalid_request", "Nieprawidłowe dane żądania.", fields=fields or None)
 
 
 def from_http(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
-    code = {401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-            413: "request_too_large", 429: "too_many_requests"}.get(exc.status_code, "http_error")
+    code = {
+        401: "unauthenticated",
+        403: "forbidden",
+        404: "not_found",
+        405: "method_not_allowed",
+        413: "request_too_large",
+        429: "too_many_requests",
+    }.get(exc.status_code, "http_error")
     return problem(exc.status_code, code, str(exc.detail), headers=exc.headers)
 
 

@@ -21,7 +21,9 @@ class RegisterRequest(Schema):
     contract_number: str = Field(min_length=1, max_length=32, examples=["U/2024/000001"])
     identity_kind: IdentityKind = Field(examples=["pesel"])
     identity_number: str = Field(min_length=10, max_length=20, examples=["44051401359"])
-    login: str = Field(min_length=3, max_length=32, pattern=r"^[A-Za-z0-9._-]+$", examples=["jan.kowalski"])
+    login: str = Field(
+        min_length=3, max_length=32, pattern=r"^[A-Za-z0-9._-]+$", examples=["jan.kowalski"]
+    )
     password: str = Field(min_length=1, max_length=128, examples=["Tajne123"])
     email: EmailStr = Field(examples=["jan@example.com"])
     language: Language = "pl"

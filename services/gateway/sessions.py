@@ -27,8 +27,12 @@ def session_cookie(settings: Settings, token: str, expires_at: datetime | None =
     """R13: HttpOnly, Secure (switchable for local http), SameSite=Lax, Path=/."""
     del expires_at  # a browser-session cookie; the server enforces idle and absolute timeouts
     return Cookie(
-        key=SESSION_COOKIE, value=token, httponly=True, secure=settings.cookie_secure,
-        samesite="lax", path="/",
+        key=SESSION_COOKIE,
+        value=token,
+        httponly=True,
+        secure=settings.cookie_secure,
+        samesite="lax",
+        path="/",
     )
 
 

@@ -82,7 +82,12 @@ class MailSender:
                 log.warning("mail.failed", email_id=str(email.id), smtp_code=exc.code)
             else:
                 await store.record_retry(
-                    self._rt.pool, email.id, attempt, exc.code, exc.message, domain.retry_delay(attempt)
+                    self._rt.pool,
+                    email.id,
+                    attempt,
+                    exc.code,
+                    exc.message,
+                    domain.retry_delay(attempt),
                 )
                 log.info("mail.retry", email_id=str(email.id), smtp_code=exc.code, attempt=attempt)
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
@@ -93,7 +98,9 @@ class MailSender:
                 await store.record_retry(
                     self._rt.pool, email.id, attempt, None, repr(exc), domain.retry_delay(attempt)
                 )
-            log.info("mail.retry", email_id=str(email.id), error=type(exc).__name__, attempt=attempt)
+            log.info(
+                "mail.retry", email_id=str(email.id), error=type(exc).__name__, attempt=attempt
+            )
         else:
             await store.record_sent(self._rt.pool, email.id, attempt)
             log.info("mail.sent", email_id=str(email.id), template=email.template)

@@ -15,7 +15,9 @@ from services.readings import handlers
 
 
 def create_app(settings: Settings | None = None) -> AsgiFastStream:
-    rt = ServiceRuntime("readings", settings or get_settings(), Path(__file__).parent / "migrations")
+    rt = ServiceRuntime(
+        "readings", settings or get_settings(), Path(__file__).parent / "migrations"
+    )
     rt.consume(
         topology.billing_in_queue("readings"),
         topology.BILLING_IN_EXCHANGE,

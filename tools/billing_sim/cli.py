@@ -24,16 +24,20 @@ async def publish(url: str, messages: list[Envelope], *, window: int = 500) -> i
             topology.BILLING_IN_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
         )
         for start in range(0, len(messages), window):
-            await asyncio.gather(*(
-                exchange.publish(
-                    aio_pika.Message(
-                        m.to_wire(), content_type="application/json", message_id=str(m.message_id),
-                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                    ),
-                    routing_key=m.SCHEMA,
+            await asyncio.gather(
+                *(
+                    exchange.publish(
+                        aio_pika.Message(
+                            m.to_wire(),
+                            content_type="application/json",
+                            message_id=str(m.message_id),
+                            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                        ),
+                        routing_key=m.SCHEMA,
+                    )
+                    for m in messages[start : start + window]
                 )
-                for m in messages[start:start + window]
-            ))
+            )
     return len(messages)
 
 
@@ -48,8 +52,16 @@ async def consume(url: str, limit: int | None, idle_timeout: float | None) -> in
             try:
                 async for message in messages:
                     async with message.process():
-                        print(json.dumps({"routing_key": message.routing_key, "body": json.loads(message.body)},
-                                         ensure_ascii=False), flush=True)
+                        print(
+                            json.dumps(
+                                {
+                                    "routing_key": message.routing_key,
+                                    "body": json.loads(message.body),
+                                },
+                                ensure_ascii=False,
+                            ),
+                            flush=True,
+                        )
                         count += 1
                     if limit and count >= limit:
                         break
@@ -65,12 +77,16 @@ def main(argv: list[str] | None = None) -> int:
     pub = sub.add_parser("publish", help="publish a deterministic data set to billing.in")
     pub.add_argument("--customers", type=int, default=50)
     pub.add_argument("--seed", type=int, default=1)
-    ident = sub.add_parser("identities", help="print customers' numbers and identity numbers (test data)")
+    ident = sub.add_parser(
+        "identities", help="print customers' numbers and identity numbers (test data)"
+    )
     ident.add_argument("--customers", type=int, default=50)
     ident.add_argument("--seed", type=int, default=1)
     con = sub.add_parser("consume", help="print what IBOK sends to the billing system")
     con.add_argument("--limit", type=int, default=None)
-    con.add_argument("--idle-timeout", type=float, default=None, help="stop after this many idle seconds")
+    con.add_argument(
+        "--idle-timeout", type=float, default=None, help="stop after this many idle seconds"
+    )
     args = parser.parse_args(argv)
     url = args.amqp_url or get_settings().amqp_url
 
@@ -80,10 +96,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"published {count} messages for {args.customers} customers", file=sys.stderr)
     elif args.command == "identities":
         for c in build_dataset(args.customers, args.seed).customers:
-            print(json.dumps({"customer_number": c.number, "kind": c.kind, "name": c.name,
-                              "identity_kind": c.identity_kind, "identity_number": c.identity_number,
-                              "contracts": [{"number": k.contract_number, "status": k.status} for k in c.contracts]},
-                             ensure_ascii=False))
+            print(
+                json.dumps(
+                    {
+                        "customer_number": c.number,
+                        "kind": c.kind,
+                        "name": c.name,
+                        "identity_kind": c.identity_kind,
+                        "identity_number": c.identity_number,
+                        "contracts": [
+                            {"number": k.contract_number, "status": k.status} for k in c.contracts
+                        ],
+                    },
+                    ensure_ascii=False,
+                )
+            )
     else:
         count = asyncio.run(consume(url, args.limit, args.idle_timeout))
         print(f"consumed {count} messages", file=sys.stderr)

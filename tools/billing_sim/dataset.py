@@ -19,10 +19,38 @@ from contracts.billing_system import (
 )
 from contracts.identity import make_identity_digest
 
-FIRST_NAMES = ["Jan", "Anna", "Piotr", "Katarzyna", "Tomasz", "Magdalena", "Paweł", "Agnieszka",
-               "Marek", "Ewa", "Krzysztof", "Joanna", "Michał", "Barbara", "Andrzej", "Zofia"]
-LAST_NAMES = ["Kowalski", "Nowak", "Wiśniewski", "Wójcik", "Kowalczyk", "Kamiński", "Lewandowski",
-              "Zieliński", "Szymański", "Woźniak", "Dąbrowski", "Kozłowski"]
+FIRST_NAMES = [
+    "Jan",
+    "Anna",
+    "Piotr",
+    "Katarzyna",
+    "Tomasz",
+    "Magdalena",
+    "Paweł",
+    "Agnieszka",
+    "Marek",
+    "Ewa",
+    "Krzysztof",
+    "Joanna",
+    "Michał",
+    "Barbara",
+    "Andrzej",
+    "Zofia",
+]
+LAST_NAMES = [
+    "Kowalski",
+    "Nowak",
+    "Wiśniewski",
+    "Wójcik",
+    "Kowalczyk",
+    "Kamiński",
+    "Lewandowski",
+    "Zieliński",
+    "Szymański",
+    "Woźniak",
+    "Dąbrowski",
+    "Kozłowski",
+]
 COMPANY_WORDS = ["Hydro", "Agro", "Bud", "Trans", "Med", "Pol", "Eko", "Tech"]
 STREETS = ["Wodna", "Źródlana", "Ogrodowa", "Lipowa", "Polna", "Leśna", "Słoneczna", "Krótka"]
 CITIES = [("00-001", "Warszawa"), ("30-001", "Kraków"), ("80-001", "Gdańsk"), ("60-001", "Poznań")]
@@ -31,7 +59,10 @@ CITIES = [("00-001", "Warszawa"), ("30-001", "Kraków"), ("80-001", "Gdańsk"), 
 def pesel(rng: random.Random) -> str:
     """A PESEL with a valid check digit for a person born 1940-1999."""
     born = date(1940, 1, 1) + timedelta(days=rng.randrange(60 * 365))
-    digits = [int(c) for c in f"{born.year % 100:02d}{born.month:02d}{born.day:02d}{rng.randrange(10_000):04d}"]
+    digits = [
+        int(c)
+        for c in f"{born.year % 100:02d}{born.month:02d}{born.day:02d}{rng.randrange(10_000):04d}"
+    ]
     weights = [1, 3, 7, 9, 1, 3, 7, 9, 1, 3]
     check = (10 - sum(d * w for d, w in zip(digits, weights, strict=True)) % 10) % 10
     return "".join(map(str, digits)) + str(check)
@@ -68,11 +99,18 @@ class Dataset:
         """Customers first, then contracts and meters, then one sync completed (R9)."""
         for c in self.customers:
             yield CustomerUpserted(
-                customer_number=c.number, kind=c.kind, name=c.name, address=c.address,  # type: ignore[arg-type]
-                identity_checks=[IdentityCheck(
-                    kind=c.identity_kind,  # type: ignore[arg-type]
-                    digest=make_identity_digest(c.identity_number, iterations=digest_iterations),
-                )],
+                customer_number=c.number,
+                kind="company" if c.kind == "company" else "person",
+                name=c.name,
+                address=c.address,  # type: ignore[arg-type]
+                identity_checks=[
+                    IdentityCheck(
+                        kind=c.identity_kind,  # type: ignore[arg-type]
+                        digest=make_identity_digest(
+                            c.identity_number, iterations=digest_iterations
+                        ),
+                    )
+                ],
                 revision=1,
             )
         for c in self.customers:
@@ -90,7 +128,11 @@ def build_dataset(customers: int, seed: int = 1, today: date | None = None) -> D
     for i in range(1, customers + 1):
         is_company = i > 1 and rng.random() < 0.2
         postal, city = rng.choice(CITIES)
-        address = Address(street=f"ul. {rng.choice(STREETS)} {rng.randrange(1, 120)}", postal_code=postal, city=city)
+        address = Address(
+            street=f"ul. {rng.choice(STREETS)} {rng.randrange(1, 120)}",
+            postal_code=postal,
+            city=city,
+        )
         if is_company:
             name = f"{rng.choice(COMPANY_WORDS)}{rng.choice(COMPANY_WORDS).lower()} sp. z o.o."
             customer = SimCustomer(f"K{i:06d}", "company", name, "nip", nip(rng), address)
@@ -105,22 +147,39 @@ def build_dataset(customers: int, seed: int = 1, today: date | None = None) -> D
             end = today - timedelta(days=rng.randrange(30, 700)) if ended else None
             premises = Premises(
                 premises_id=f"P{i:06d}-{p}",
-                address=address if p == 1 else Address(
-                    street=f"ul. {rng.choice(STREETS)} {rng.randrange(1, 120)}", postal_code=postal, city=city),
+                address=address
+                if p == 1
+                else Address(
+                    street=f"ul. {rng.choice(STREETS)} {rng.randrange(1, 120)}",
+                    postal_code=postal,
+                    city=city,
+                ),
             )
-            customer.contracts.append(ContractUpserted(
-                contract_number=f"U/{start.year}/{i:06d}/{p}", customer_number=customer.number,
-                premises=premises, start_date=start, end_date=end,
-                status="ended" if ended else "active", billing_period_months=rng.choice([1, 2, 3]),
-                revision=1,
-            ))
+            customer.contracts.append(
+                ContractUpserted(
+                    contract_number=f"U/{start.year}/{i:06d}/{p}",
+                    customer_number=customer.number,
+                    premises=premises,
+                    start_date=start,
+                    end_date=end,
+                    status="ended" if ended else "active",
+                    billing_period_months=rng.choice([1, 2, 3]),
+                    revision=1,
+                )
+            )
             installed = start + timedelta(days=rng.randrange(0, 30))
-            customer.meters.append(MeterUpserted(
-                serial=f"WM{i:06d}{p}", premises_id=premises.premises_id, customer_number=customer.number,
-                diameter_mm=rng.choice([15, 20, 25]) if not is_company else rng.choice([25, 32, 40]),
-                installed_on=installed,
-                legalization_expires=today + timedelta(days=rng.randrange(-30, 5 * 365)),
-                revision=1,
-            ))
+            customer.meters.append(
+                MeterUpserted(
+                    serial=f"WM{i:06d}{p}",
+                    premises_id=premises.premises_id,
+                    customer_number=customer.number,
+                    diameter_mm=rng.choice([15, 20, 25])
+                    if not is_company
+                    else rng.choice([25, 32, 40]),
+                    installed_on=installed,
+                    legalization_expires=today + timedelta(days=rng.randrange(-30, 5 * 365)),
+                    revision=1,
+                )
+            )
         result.append(customer)
     return Dataset(result, as_of=datetime.now(UTC).replace(microsecond=0))

@@ -24,9 +24,15 @@ class AuthController(Controller):
     path = "/auth"
     tags = ["auth"]
 
-    @post("/register", status_code=HTTP_201_CREATED, summary="Register an account (R1, R2, R3, R17)")
-    async def register(self, request: Request[Any, Any, Any], data: RegisterRequest) -> RegisterResponse:
-        reply = await rpc_of(request.app.state).call(auth.REGISTER, auth.RegisterAccount(**data.model_dump()))
+    @post(
+        "/register", status_code=HTTP_201_CREATED, summary="Register an account (R1, R2, R3, R17)"
+    )
+    async def register(
+        self, request: Request[Any, Any, Any], data: RegisterRequest
+    ) -> RegisterResponse:
+        reply = await rpc_of(request.app.state).call(
+            auth.REGISTER, auth.RegisterAccount(**data.model_dump())
+        )
         return RegisterResponse(**reply.model_dump())
 
     @post("/verify-email", status_code=HTTP_204_NO_CONTENT, summary="Confirm the email address")
@@ -55,7 +61,11 @@ class AuthController(Controller):
             cookies=[session_cookie(settings, opened.token)],
         )
 
-    @post("/logout", status_code=HTTP_204_NO_CONTENT, summary="Log out: ends the session on the server")
+    @post(
+        "/logout",
+        status_code=HTTP_204_NO_CONTENT,
+        summary="Log out: ends the session on the server",
+    )
     async def logout(self, request: Request[Any, Any, Any], settings: Settings) -> Response[None]:
         token = request.cookies.get(SESSION_COOKIE)
         if token and 20 <= len(token) <= 100:

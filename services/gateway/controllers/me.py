@@ -17,5 +17,7 @@ class MeController(Controller):
 
     @get("", summary="The logged-in customer's account")
     async def me(self, request: Request[Any, Any, Any], session: auth.SessionInfo) -> Me:
-        profile = await rpc_of(request.app.state).call(auth.PROFILE, auth.ProfileQuery(account_id=session.account_id))
+        profile = await rpc_of(request.app.state).call(
+            auth.PROFILE, auth.ProfileQuery(account_id=session.account_id)
+        )
         return Me(**profile.model_dump())

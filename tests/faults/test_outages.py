@@ -1,0 +1,132 @@
+"""Cut the services off RabbitMQ, then off PostgreSQL, through TCP proxies the test controls.
+
+Every service reports 503 on /health/ready within 10 s, the gateway answers API calls with a
+quick 503 problem, and everything recovers by itself once the connection is back.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import pytest
+
+from tests.support.infra import Infra, free_port
+from tests.support.mail import MailSink
+from tests.support.tcp_proxy import TcpProxy
+from tools.system import SERVICE_ORDER, System
+
+pytestmark = pytest.mark.faults
+
+BACKENDS = ("auth", "readings", "billing", "notify")
+
+
+def _via(url: str, proxy: TcpProxy) -> str:
+    parts = urlsplit(url)
+    netloc = parts.netloc.rsplit("@", 1)
+    host = f"127.0.0.1:{proxy.port}"
+    return urlunsplit(parts._replace(netloc=f"{netloc[0]}@{host}" if len(netloc) == 2 else host))
+
+
+@pytest.fixture
+def proxied(
+    infra: Infra, mail_sink: MailSink, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[System, TcpProxy, TcpProxy]]:
+    from tests.conftest import system_env
+
+    pg, amqp = urlsplit(infra.postgres_dsn), urlsplit(infra.amqp_url)
+    pg_proxy = TcpProxy(pg.hostname or "127.0.0.1", pg.port or 5432, free_port()).start()
+    amqp_proxy = TcpProxy(amqp.hostname or "127.0.0.1", amqp.port or 5672, free_port()).start()
+    env = system_env(
+        infra,
+        mail_sink,
+        IBOK_POSTGRES_DSN=_via(infra.postgres_dsn, pg_proxy),
+        IBOK_AMQP_URL=_via(infra.amqp_url, amqp_proxy),
+        IBOK_RPC_TIMEOUT="3",
+    )
+    system = System(env, log_dir=tmp_path_factory.mktemp("fault-logs"))
+    system.start_all()
+    try:
+        system.wait_ready(timeout=60)
+        yield system, pg_proxy, amqp_proxy
+    finally:
+        system.stop_all()
+        pg_proxy.stop()
+        amqp_proxy.stop()
+
+
+def ready_status(system: System, service: str) -> int:
+    try:
+        return httpx.get(f"{system.url(service)}/health/ready", timeout=5).status_code
+    except httpx.HTTPError:
+        return 0
+
+
+def wait_until(predicate: object, timeout: float) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if predicate():  # type: ignore[operator]
+            return time.monotonic() - started
+        time.sleep(0.2)
+    raise AssertionError(f"not within {timeout} s")
+
+
+def login_attempt(system: System) -> tuple[int, float, str]:
+    started = time.monotonic()
+    answer = httpx.post(
+        f"{system.url('gateway')}/api/v1/auth/login",
+        json={"login": "nobody", "password": "Wrong1234"},
+        timeout=30,
+    )
+    code = (
+        answer.json().get("code", "")
+        if answer.headers.get("content-type", "").startswith("application/problem")
+        else ""
+    )
+    return answer.status_code, time.monotonic() - started, code
+
+
+def test_broker_outage_is_reported_and_recovered_without_restart(
+    proxied: tuple[System, TcpProxy, TcpProxy],
+) -> None:
+    system, _, amqp_proxy = proxied
+    assert login_attempt(system)[0] == 401
+
+    amqp_proxy.cut()
+    took = wait_until(
+        lambda: all(ready_status(system, s) == 503 for s in SERVICE_ORDER), timeout=10
+    )
+    print(f"broker cut: every /health/ready answered 503 after {took:.1f} s")
+    status, seconds, code = login_attempt(system)
+    assert status == 503 and code == "service_unavailable"
+    assert seconds < 1.0, f"the gateway took {seconds:.2f} s to refuse"
+
+    amqp_proxy.restore()
+    took = wait_until(
+        lambda: all(ready_status(system, s) == 200 for s in SERVICE_ORDER), timeout=30
+    )
+    print(f"broker back: every service ready again after {took:.1f} s")
+    wait_until(lambda: login_attempt(system)[0] == 401, timeout=15)
+    assert all(p.poll() is None for p in system.processes.values()), "a process died"
+
+
+def test_database_outage_is_reported_and_recovered_without_restart(
+    proxied: tuple[System, TcpProxy, TcpProxy],
+) -> None:
+    system, pg_proxy, _ = proxied
+    assert login_attempt(system)[0] == 401
+
+    pg_proxy.cut()
+    took = wait_until(lambda: all(ready_status(system, s) == 503 for s in BACKENDS), timeout=10)
+    print(f"database cut: every backend /health/ready answered 503 after {took:.1f} s")
+    status, seconds, code = login_attempt(system)
+    assert status == 503 and code == "service_unavailable", (status, code)
+    assert seconds < 3.0, f"the gateway took {seconds:.2f} s to refuse"
+
+    pg_proxy.restore()
+    took = wait_until(lambda: all(ready_status(system, s) == 200 for s in BACKENDS), timeout=30)
+    print(f"database back: every service ready again after {took:.1f} s")
+    wait_until(lambda: login_attempt(system)[0] == 401, timeout=15)
+    assert all(p.poll() is None for p in system.processes.values()), "a process died"
