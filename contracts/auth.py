@@ -91,7 +91,11 @@ PROFILE = Operation("auth", "profile", ProfileQuery, Profile)
 
 
 class EmailVerificationRequested(Envelope):
-    """Notify sends the link; the token is single-use and expires (R17)."""
+    """Notify sends the link; the token is single-use and expires (R17, R16).
+
+    ``purpose`` says whether this confirms the address given at registration or a new address
+    the customer entered in the contact data (used only once confirmed).
+    """
 
     SCHEMA: ClassVar[str] = "auth.email-verification-requested.v1"
 
@@ -101,6 +105,48 @@ class EmailVerificationRequested(Envelope):
     token: str = Field(repr=False)
     expires_at: AwareDatetime
     language: Language = "pl"
+    purpose: Literal["registration", "email_change"] = "registration"
+
+
+class PasswordResetRequested(Envelope):
+    """R3: "forgot password" by an emailed, single-use link."""
+
+    SCHEMA: ClassVar[str] = "auth.password-reset-requested.v1"
+
+    account_id: UUID
+    login: str
+    email: EmailStr
+    token: str = Field(repr=False)
+    expires_at: AwareDatetime
+    language: Language = "pl"
+
+
+class CustomerContactChanged(Envelope):
+    """The customer's verified contact data and consents as they are now (R15, R16).
+
+    Emitted when an account is activated and whenever its contact data or consent changes;
+    notify keeps its recipients from these, newest ``revision`` wins.
+    """
+
+    SCHEMA: ClassVar[str] = "auth.customer-contact-changed.v1"
+
+    account_id: UUID
+    customer_number: str
+    login: str
+    email: EmailStr
+    phone: str | None = None
+    language: Language = "pl"
+    marketing_consent: bool = False
+    revision: int = Field(ge=0)
+
+
+class AccountErased(Envelope):
+    """R14: the account's personal data was erased after retention; projections forget it too."""
+
+    SCHEMA: ClassVar[str] = "auth.account-erased.v1"
+
+    account_id: UUID
+    customer_number: str
 
 
 class AccountActivated(Envelope):

@@ -47,7 +47,8 @@ class Problem(Contract):
 
     code: str
     status: int = 400
-    detail: str = ""
+    detail: str = ""  # Polish, the default language of IBOK
+    detail_en: str = ""
     fields: dict[str, str] = Field(default_factory=dict)
 
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
+from typing import ClassVar, Literal
+from uuid import UUID
+
 from pydantic import Field
 
-from contracts.base import Contract
+from contracts.base import Contract, Envelope
 from contracts.billing_system import ContractNumber, CustomerNumber
 from contracts.identity import IdentityKind
 from contracts.rpc import Operation
@@ -27,3 +31,28 @@ class RegistrationEligibility(Contract):
 CHECK_REGISTRATION = Operation(
     "billing", "check-registration", RegistrationEligibilityQuery, RegistrationEligibility
 )
+
+
+class ComplaintInformationRequested(Envelope):
+    """Staff asked the customer for more information on a complaint (R10); notify tells them."""
+
+    SCHEMA: ClassVar[str] = "billing.complaint-information-requested.v1"
+
+    complaint_id: UUID
+    customer_number: str
+    subject: str
+    question: str = Field(max_length=4000)
+    due_on: date
+
+
+class ComplaintOutcome(Envelope):
+    """A complaint was settled (R10); notify sends the outcome by email and to the inbox."""
+
+    SCHEMA: ClassVar[str] = "billing.complaint-outcome.v1"
+
+    complaint_id: UUID
+    customer_number: str
+    subject: str
+    outcome: Literal["accepted", "rejected"]
+    outcome_text: str = Field(max_length=4000)
+    settled_on: date

@@ -8,7 +8,9 @@ message id seen before is a no-op).
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Annotated, ClassVar, Literal
+from uuid import UUID
 
 from pydantic import AwareDatetime, Field
 
@@ -49,6 +51,14 @@ class Premises(Contract):
     address: Address
 
 
+class ContractDocument(Contract):
+    """The signed contract as the billing system holds it: title and the text of its clauses."""
+
+    title: str = Field(max_length=300)
+    signed_on: date
+    clauses: list[str] = Field(default_factory=list, max_length=200)
+
+
 class ContractUpserted(Envelope):
     SCHEMA: ClassVar[str] = "contract.upserted.v1"
 
@@ -59,6 +69,10 @@ class ContractUpserted(Envelope):
     end_date: date | None = None
     status: Literal["active", "ended", "suspended"]
     billing_period_months: int = Field(ge=1, le=12)
+    # Tariff per m3 in grosze, net (water and sewage), as the contract states them.
+    water_price_grosze: int = Field(default=0, ge=0)
+    sewage_price_grosze: int = Field(default=0, ge=0)
+    document: ContractDocument | None = None
     revision: int = Field(ge=0)
 
 
@@ -70,11 +84,20 @@ class SyncCompleted(Envelope):
     as_of: AwareDatetime
 
 
-BILLING_SERVICE_MESSAGES: tuple[type[Envelope], ...] = (
-    CustomerUpserted,
-    ContractUpserted,
-    SyncCompleted,
-)
+MeterSerial = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9/-]+$")]
+# Volumes are m3 with three decimals (R18); readings are meter states in m3.
+Volume = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=3)]
+# Money is exact: integer grosze (R18). Negative amounts appear only in corrections.
+Grosze = int
+
+
+class MeterExchange(Contract):
+    """The meter this one replaced: its final state, and this meter's initial state."""
+
+    previous_serial: MeterSerial
+    previous_final_reading: Volume
+    initial_reading: Volume
+    exchanged_on: date
 
 
 class MeterUpserted(Envelope):
@@ -82,14 +105,158 @@ class MeterUpserted(Envelope):
 
     SCHEMA: ClassVar[str] = "meter.upserted.v1"
 
-    serial: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9/-]+$")
+    serial: MeterSerial
     premises_id: str = Field(min_length=1, max_length=32)
     customer_number: CustomerNumber
+    contract_number: ContractNumber | None = None
     diameter_mm: int = Field(ge=10, le=500)
     installed_on: date
     legalization_expires: date
     removed_on: date | None = None
+    exchange: MeterExchange | None = None
+    is_main: bool = True
     revision: int = Field(ge=0)
 
 
-READINGS_SERVICE_MESSAGES: tuple[type[Envelope], ...] = (MeterUpserted,)
+class ControlReadingRecorded(Envelope):
+    """A reading by the utility's inspector, or the billing system's estimate (R8, §3.3)."""
+
+    SCHEMA: ClassVar[str] = "control-reading.recorded.v1"
+
+    reading_id: str = Field(min_length=1, max_length=40)
+    serial: MeterSerial
+    value: Volume
+    read_on: date
+    source: Literal["inspector", "estimate", "meter_exchange"] = "inspector"
+    inspector: str = Field(default="", max_length=100)
+
+
+class InvoiceLine(Contract):
+    description: str = Field(min_length=1, max_length=200)
+    quantity: Decimal = Field(max_digits=12, decimal_places=3)
+    unit: str = Field(max_length=10)  # "m3", "szt.", "mies."
+    unit_price_grosze: Grosze
+    net_grosze: Grosze
+    vat_rate_percent: int = Field(ge=0, le=100)
+    vat_grosze: Grosze
+    gross_grosze: Grosze
+
+
+class InvoiceIssued(Envelope):
+    """A VAT invoice; ``number`` is the natural key, ``corrects`` names the invoice a correction replaces."""
+
+    SCHEMA: ClassVar[str] = "invoice.issued.v1"
+
+    number: str = Field(min_length=1, max_length=40)
+    customer_number: CustomerNumber
+    contract_number: ContractNumber
+    issued_on: date
+    sale_date: date
+    due_date: date
+    period_from: date
+    period_to: date
+    lines: list[InvoiceLine] = Field(min_length=1, max_length=100)
+    net_grosze: Grosze
+    vat_grosze: Grosze
+    gross_grosze: Grosze
+    revision: int = Field(default=1, ge=0)
+
+
+class InvoiceCorrected(Envelope):
+    """A correcting invoice: replaces the figures of ``corrected_number`` from now on."""
+
+    SCHEMA: ClassVar[str] = "invoice.corrected.v1"
+
+    corrected_number: str = Field(min_length=1, max_length=40)
+    correction: InvoiceIssued
+    reason: str = Field(max_length=500)
+
+
+class InvoiceCancelled(Envelope):
+    SCHEMA: ClassVar[str] = "invoice.cancelled.v1"
+
+    number: str = Field(min_length=1, max_length=40)
+    customer_number: CustomerNumber
+    reason: str = Field(default="", max_length=500)
+
+
+class PaymentRecorded(Envelope):
+    """Money received; ``invoice_number`` is empty when paid to the account in general."""
+
+    SCHEMA: ClassVar[str] = "payment.recorded.v1"
+
+    payment_id: str = Field(min_length=1, max_length=40)
+    customer_number: CustomerNumber
+    amount_grosze: Grosze = Field(gt=0)
+    paid_on: date
+    invoice_number: str | None = Field(default=None, max_length=40)
+    method: Literal["transfer", "cash", "card", "direct_debit"] = "transfer"
+
+
+BILLING_SERVICE_MESSAGES: tuple[type[Envelope], ...] = (
+    CustomerUpserted,
+    ContractUpserted,
+    InvoiceIssued,
+    InvoiceCorrected,
+    InvoiceCancelled,
+    PaymentRecorded,
+    SyncCompleted,
+)
+READINGS_SERVICE_MESSAGES: tuple[type[Envelope], ...] = (
+    MeterUpserted,
+    ControlReadingRecorded,
+    ContractUpserted,
+)
+
+
+# --- IBOK to the billing system: exchange ``ibok.out``, routing key = schema ---------------------
+
+
+class ReadingSubmitted(Envelope):
+    """A customer's meter reading accepted by IBOK (R8); emitted exactly once per reading."""
+
+    SCHEMA: ClassVar[str] = "reading.submitted.v1"
+
+    reading_id: UUID
+    serial: MeterSerial
+    customer_number: CustomerNumber
+    value: Volume
+    read_on: date
+    flagged: bool = False
+
+
+class ContactDataChanged(Envelope):
+    """R16: the customer's verified contact data as it is now."""
+
+    SCHEMA: ClassVar[str] = "contact-data.changed.v1"
+
+    customer_number: CustomerNumber
+    email: str
+    phone: str | None = None
+    correspondence_address: Address | None = None
+    marketing_consent: bool = False
+
+
+class ComplaintFiled(Envelope):
+    SCHEMA: ClassVar[str] = "complaint.filed.v1"
+
+    complaint_id: UUID
+    customer_number: CustomerNumber
+    channel: Literal["ibok", "phone", "letter"]
+    received_on: date
+    due_on: date
+    subject: str = Field(max_length=200)
+    description: str = Field(max_length=4000)
+    expected_resolution: str = Field(max_length=1000)
+    invoice_number: str | None = None
+    reading_id: UUID | None = None
+
+
+class ComplaintSettled(Envelope):
+    SCHEMA: ClassVar[str] = "complaint.settled.v1"
+
+    complaint_id: UUID
+    customer_number: CustomerNumber
+    outcome: Literal["accepted", "rejected"]
+    outcome_text: str = Field(max_length=4000)
+    settled_on: date

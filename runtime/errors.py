@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 class DomainError(Exception):
-    """A refusal by the rules. ``code`` is stable; ``detail`` is for people."""
+    """A refusal by the rules. ``code`` is stable; ``detail`` (Polish) and ``detail_en`` are for people."""
 
     status = 400
 
@@ -13,12 +13,14 @@ class DomainError(Exception):
         code: str,
         detail: str = "",
         *,
+        detail_en: str = "",
         status: int | None = None,
         fields: dict[str, str] | None = None,
     ) -> None:
         super().__init__(code)
         self.code = code
         self.detail = detail or code
+        self.detail_en = detail_en or self.detail
         self.fields = fields or {}
         if status is not None:
             self.status = status

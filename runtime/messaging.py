@@ -143,26 +143,46 @@ def answer(
         except ValidationError as exc:
             fields = {".".join(map(str, e["loc"])): e["msg"] for e in exc.errors()}
             return problem_response(
-                Problem(code="invalid_request", status=422, detail="invalid request", fields=fields)
+                Problem(
+                    code="invalid_request",
+                    status=422,
+                    detail="Nieprawidłowe dane.",
+                    detail_en="Invalid request.",
+                    fields=fields,
+                )
             )
         try:
             result = await handler(request)
         except DomainError as exc:
             return problem_response(
-                Problem(code=exc.code, status=exc.status, detail=exc.detail, fields=exc.fields)
+                Problem(
+                    code=exc.code,
+                    status=exc.status,
+                    detail=exc.detail,
+                    detail_en=exc.detail_en,
+                    fields=exc.fields,
+                )
             )
         except TRANSIENT_DB_ERRORS as exc:
             on_transient()
             log.warning("rpc.unavailable", operation=operation.queue, error=type(exc).__name__)
             return problem_response(
                 Problem(
-                    code="service_unavailable", status=503, detail="service temporarily unavailable"
+                    code="service_unavailable",
+                    status=503,
+                    detail="Usługa chwilowo niedostępna. Spróbuj ponownie za chwilę.",
+                    detail_en="The service is temporarily unavailable. Try again shortly.",
                 )
             )
         except Exception:
             log.exception("rpc.failed", operation=operation.queue)
             return problem_response(
-                Problem(code="internal_error", status=500, detail="internal error")
+                Problem(
+                    code="internal_error",
+                    status=500,
+                    detail="Wewnętrzny błąd usługi.",
+                    detail_en="Internal service error.",
+                )
             )
         return RabbitResponse(result.model_dump_json().encode(), content_type="application/json")
 

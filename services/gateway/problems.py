@@ -1,4 +1,4 @@
-"""RFC 9457 problem details: every error the gateway answers, mapped once."""
+"""RFC 9457 problem details: every error the gateway answers, mapped once, in Polish or English."""
 
 from __future__ import annotations
 
@@ -16,10 +16,30 @@ PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://ibok.example/problems/"
 
 
+def prefers_english(request: Request[Any, Any, Any]) -> bool:
+    """Polish unless the client's Accept-Language puts English first (q-values respected)."""
+    header = request.headers.get("accept-language", "")
+    best, best_q = "pl", -1.0
+    for item in header.split(","):
+        tag, _, params = item.strip().partition(";")
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                continue
+        lang = tag.strip().lower()[:2]
+        if lang in ("pl", "en") and q > best_q:
+            best, best_q = lang, q
+    return best == "en"
+
+
 def problem(
+    request: Request[Any, Any, Any],
     status: int,
     code: str,
     detail: str,
+    detail_en: str = "",
     *,
     fields: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
@@ -29,38 +49,48 @@ def problem(
         "title": code.replace("_", " "),
         "status": status,
         "code": code,
-        "detail": detail,
+        "detail": (detail_en or detail) if prefers_english(request) else detail,
     }
     if fields:
         body["fields"] = fields
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def from_rpc_problem(_: Request[Any, Any, Any], exc: RpcProblem) -> Response[dict[str, Any]]:
+def from_rpc_problem(request: Request[Any, Any, Any], exc: RpcProblem) -> Response[dict[str, Any]]:
     p = exc.problem
-    # A service's internal failure is not the client's business beyond its code.
-    return problem(p.status, p.code, p.detail, fields=p.fields or None)
+    headers = {"Retry-After": "5"} if p.status == 503 else None
+    return problem(
+        request, p.status, p.code, p.detail, p.detail_en, fields=p.fields or None, headers=headers
+    )
 
 
-def from_rpc_timeout(_: Request[Any, Any, Any], exc: RpcTimeout) -> Response[dict[str, Any]]:
+def from_rpc_timeout(request: Request[Any, Any, Any], exc: RpcTimeout) -> Response[dict[str, Any]]:
     log.warning("rpc.timeout", operation=str(exc))
-    return problem(504, "upstream_timeout", "Usługa nie odpowiedziała na czas. Spróbuj ponownie.")
+    return problem(
+        request,
+        504,
+        "upstream_timeout",
+        "Usługa nie odpowiedziała na czas. Spróbuj ponownie.",
+        "The service did not answer in time. Try again.",
+    )
 
 
 def from_rpc_unavailable(
-    _: Request[Any, Any, Any], exc: RpcUnavailable
+    request: Request[Any, Any, Any], exc: RpcUnavailable
 ) -> Response[dict[str, Any]]:
     log.warning("rpc.unavailable", error=str(exc))
     return problem(
+        request,
         503,
         "service_unavailable",
         "Usługa chwilowo niedostępna. Spróbuj ponownie za chwilę.",
+        "The service is temporarily unavailable. Try again shortly.",
         headers={"Retry-After": "5"},
     )
 
 
 def from_validation(
-    _: Request[Any, Any, Any], exc: ValidationException
+    request: Request[Any, Any, Any], exc: ValidationException
 ) -> Response[dict[str, Any]]:
     fields: dict[str, str] = {}
     for item in exc.extra if isinstance(exc.extra, list) else []:
@@ -68,24 +98,42 @@ def from_validation(
             fields[str(item.get("key") or item.get("source") or "body")] = str(
                 item.get("message", "")
             )
-    return problem(400, "invalid_request", "Nieprawidłowe dane żądania.", fields=fields or None)
+    return problem(
+        request,
+        400,
+        "invalid_request",
+        "Nieprawidłowe dane żądania.",
+        "Invalid request data.",
+        fields=fields or None,
+    )
 
 
-def from_http(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
-    code = {
-        401: "unauthenticated",
-        403: "forbidden",
-        404: "not_found",
-        405: "method_not_allowed",
-        413: "request_too_large",
-        429: "too_many_requests",
-    }.get(exc.status_code, "http_error")
-    return problem(exc.status_code, code, str(exc.detail), headers=exc.headers)
+_HTTP_CODES = {
+    401: ("unauthenticated", "Zaloguj się, aby kontynuować.", "Log in to continue."),
+    403: ("forbidden", "Brak uprawnień.", "Not allowed."),
+    404: ("not_found", "Nie znaleziono.", "Not found."),
+    405: ("method_not_allowed", "Niedozwolona metoda.", "Method not allowed."),
+    413: ("request_too_large", "Żądanie jest za duże.", "Request too large."),
+    429: (
+        "too_many_requests",
+        "Zbyt wiele żądań. Spróbuj później.",
+        "Too many requests. Try later.",
+    ),
+}
 
 
-def from_unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+def from_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    code, pl, en = _HTTP_CODES.get(
+        exc.status_code, ("http_error", str(exc.detail), str(exc.detail))
+    )
+    return problem(request, exc.status_code, code, pl, en, headers=exc.headers)
+
+
+def from_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     log.exception("gateway.unhandled", error=type(exc).__name__)
-    return problem(500, "internal_error", "Wewnętrzny błąd serwera.")
+    return problem(
+        request, 500, "internal_error", "Wewnętrzny błąd serwera.", "Internal server error."
+    )
 
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {

@@ -5,28 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tests.support.customers import registration
+from tests.support.customers import with_active_contract as customer_with_active_contract
 from tests.support.mail import MailSink, link_token
-from tools.billing_sim.dataset import Dataset, SimCustomer
-
-
-def registration(
-    customer: SimCustomer, login: str, password: str = "Woda2026", email: str | None = None
-) -> dict[str, str]:
-    active = next(c for c in customer.contracts if c.status == "active")
-    return {
-        "customer_number": customer.number,
-        "contract_number": active.contract_number,
-        "identity_kind": customer.identity_kind,
-        "identity_number": customer.identity_number,
-        "login": login,
-        "password": password,
-        "email": email or f"{login}@example.com",
-    }
-
-
-def customer_with_active_contract(dataset: Dataset, index: int) -> SimCustomer:
-    candidates = [c for c in dataset.customers if any(k.status == "active" for k in c.contracts)]
-    return candidates[index]
+from tools.billing_sim.dataset import Dataset
 
 
 async def test_customer_registers_verifies_logs_in_reads_me_and_logs_out(
@@ -47,7 +29,7 @@ async def test_customer_registers_verifies_logs_in_reads_me_and_logs_out(
         assert refused.status_code == 403
         assert refused.json()["code"] == "email_not_verified"
 
-        mail = mail_sink.wait_for("Anna.Flow@example.com")
+        mail = mail_sink.wait_for("anna.flow@example.com")
         assert "potwierdź" in str(mail["Subject"])
         verified = await client.post("/api/v1/auth/verify-email", json={"token": link_token(mail)})
         assert verified.status_code == 204

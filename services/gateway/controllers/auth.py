@@ -10,7 +10,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CON
 from contracts import auth
 from runtime.settings import Settings
 from services.gateway.rpc import rpc_of
-from services.gateway.schemas import (
+from services.gateway.schemas.auth import (
     LoginRequest,
     LoginResponse,
     RegisterRequest,

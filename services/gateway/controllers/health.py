@@ -7,7 +7,7 @@ from typing import Any
 from litestar import Controller, Request, Response, get
 
 from services.gateway.rpc import rpc_of
-from services.gateway.schemas import Health
+from services.gateway.schemas.common import Health
 
 
 class HealthController(Controller):

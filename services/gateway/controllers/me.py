@@ -8,7 +8,7 @@ from litestar import Controller, Request, get
 
 from contracts import auth
 from services.gateway.rpc import rpc_of
-from services.gateway.schemas import Me
+from services.gateway.schemas.auth import Me
 
 
 class MeController(Controller):

@@ -1,4 +1,4 @@
-"""The gateway's request and response bodies: the OpenAPI document is built from these."""
+"""Request and response bodies of registration, login and the customer's own account."""
 
 from __future__ import annotations
 
@@ -6,14 +6,11 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import EmailStr, Field
 
 from contracts.auth import Language
 from contracts.identity import IdentityKind
-
-
-class Schema(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+from services.gateway.schemas.common import Schema
 
 
 class RegisterRequest(Schema):
@@ -59,8 +56,3 @@ class Me(Schema):
     language: Language
     created_at: datetime
     kind: Literal["customer"] = "customer"
-
-
-class Health(Schema):
-    status: str
-    checks: dict[str, bool] = Field(default_factory=dict)

@@ -1,0 +1,39 @@
+"""Keyset pagination shared by every list: an opaque cursor holds the last row's sort key."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from runtime.errors import DomainError
+
+MAX_LIMIT = 100
+
+
+def encode_cursor(*sort_key: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(sort_key, default=str).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> list[Any] | None:
+    """The sort key of the last row of the previous page; None for the first page."""
+    if not cursor:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except ValueError as exc:
+        raise DomainError(
+            "invalid_cursor",
+            "Nieprawidłowy kursor strony.",
+            detail_en="Invalid page cursor.",
+            status=400,
+        ) from exc
+    if not isinstance(value, list):
+        raise DomainError(
+            "invalid_cursor",
+            "Nieprawidłowy kursor strony.",
+            detail_en="Invalid page cursor.",
+            status=400,
+        )
+    return value
