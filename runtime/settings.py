@@ -44,6 +44,13 @@ class Settings(BaseSettings):
     rpc_timeout: float = Field(default=5.0, gt=0)
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
 
+    # Requests per minute per client address at the gateway (each gateway process counts its own).
+    rate_limit_sensitive_per_minute: int = Field(default=30, ge=1)
+    rate_limit_expensive_per_minute: int = Field(default=60, ge=1)
+    rate_limit_general_per_minute: int = Field(default=3000, ge=1)
+    # Send Strict-Transport-Security on every answer (it is always sent on https requests).
+    hsts: bool = False
+
     cookie_secure: bool = True
     session_idle_minutes: int = Field(default=15, ge=1)
     session_absolute_hours: int = Field(default=12, ge=1)

@@ -58,6 +58,10 @@ def system_env(infra: Infra, mail_sink: MailSink, **overrides: str) -> dict[str,
         # Fast argon2 parameters keep the suite quick; the production defaults are in settings.
         "IBOK_ARGON2_MEMORY_KIB": "8192",
         "IBOK_ARGON2_TIME_COST": "1",
+        # Every test request comes from 127.0.0.1; the rate-limit tests run their own gateway.
+        "IBOK_RATE_LIMIT_SENSITIVE_PER_MINUTE": "100000",
+        "IBOK_RATE_LIMIT_EXPENSIVE_PER_MINUTE": "100000",
+        "IBOK_RATE_LIMIT_GENERAL_PER_MINUTE": "1000000",
     }
     for service in ("gateway", "auth", "readings", "billing", "notify"):
         env[f"IBOK_{service.upper()}_PORT"] = str(free_port())

@@ -20,7 +20,9 @@ from runtime.settings import Settings, get_settings
 from services.gateway.controllers.auth import AuthController
 from services.gateway.controllers.health import HealthController
 from services.gateway.controllers.me import MeController
+from services.gateway.limits import Limit
 from services.gateway.problems import EXCEPTION_HANDLERS
+from services.gateway.protection import RateRule, rate_limit_middleware, security_headers_middleware
 from services.gateway.sessions import current_session
 
 log = get_logger(__name__)
@@ -64,6 +66,35 @@ def correlation_middleware(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
+ALL_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
+SENSITIVE_PATHS = (
+    "/api/v1/auth/",
+    "/api/v1/staff/auth/",
+)
+
+
+def rate_rules(settings: Settings) -> list[RateRule]:
+    """Login, registration, password reset and captcha; rendered documents; everything else."""
+    return [
+        RateRule(
+            "sensitive",
+            SENSITIVE_PATHS,
+            frozenset({"GET", "POST"}),
+            Limit(settings.rate_limit_sensitive_per_minute, 60),
+        ),
+        RateRule(
+            "expensive",
+            ("/api/v1/",),
+            frozenset({"GET"}),
+            Limit(settings.rate_limit_expensive_per_minute, 60),
+            suffixes=(".pdf", ".html", ".svg", "/document"),
+        ),
+        RateRule(
+            "general", ("/api/",), ALL_METHODS, Limit(settings.rate_limit_general_per_minute, 60)
+        ),
+    ]
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     rpc = RpcClient(settings.amqp_url, timeout=settings.rpc_timeout, name="ibok-gateway")
@@ -93,6 +124,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         lifespan=[lifespan],
         middleware=[
             correlation_middleware,
+            security_headers_middleware(always_hsts=settings.hsts),
+            rate_limit_middleware(rate_rules(settings)),
             PrometheusConfig(app_name="ibok_gateway", prefix="ibok_gateway").middleware,
         ],
         exception_handlers=EXCEPTION_HANDLERS,
