@@ -36,7 +36,9 @@ def test_no_cors_headers_for_a_foreign_origin(gateway: str) -> None:
 
 
 @pytest.fixture
-def strict_gateway(infra: Infra, mail_sink: MailSink, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def strict_gateway(
+    infra: Infra, mail_sink: MailSink, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A gateway of its own with low limits (it needs no backend: limits apply before any call)."""
     env = system_env(
         infra,
@@ -57,7 +59,9 @@ def test_login_attempts_beyond_the_limit_get_429_with_retry_after(strict_gateway
     statuses = []
     last = None
     for _ in range(8):
-        last = httpx.post(f"{strict_gateway}/api/v1/auth/login", json={"login": "x", "password": "Wrong1234"})
+        last = httpx.post(
+            f"{strict_gateway}/api/v1/auth/login", json={"login": "x", "password": "Wrong1234"}
+        )
         statuses.append(last.status_code)
     assert 429 not in statuses[:5]
     assert statuses[5:] == [429, 429, 429]
