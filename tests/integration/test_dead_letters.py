@@ -19,19 +19,36 @@ from tools.system import System
 def ibok(infra: Infra, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "tools.ops", *args],
-        env={**os.environ, "IBOK_AMQP_URL": infra.amqp_url, "IBOK_POSTGRES_DSN": infra.postgres_dsn},
-        capture_output=True, text=True, timeout=60, check=True,
+        env={
+            **os.environ,
+            "IBOK_AMQP_URL": infra.amqp_url,
+            "IBOK_POSTGRES_DSN": infra.postgres_dsn,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
 
 
 def listed(infra: Infra) -> list[dict[str, str]]:
-    return [json.loads(line) for line in ibok(infra, "dead-letters", "list").stdout.splitlines() if line]
+    return [
+        json.loads(line) for line in ibok(infra, "dead-letters", "list").stdout.splitlines() if line
+    ]
 
 
-async def test_invalid_message_is_dead_lettered_listed_replayed_and_discarded(system: System, infra: Infra) -> None:
+async def test_invalid_message_is_dead_lettered_listed_replayed_and_discarded(
+    system: System, infra: Infra
+) -> None:
     message_id = str(uuid.uuid4())
-    body = json.dumps({"schema": "customer.upserted.v1", "message_id": message_id,
-                       "occurred_at": "2026-11-25T10:00:00Z", "customer_number": "K-BAD"}).encode()
+    body = json.dumps(
+        {
+            "schema": "customer.upserted.v1",
+            "message_id": message_id,
+            "occurred_at": "2026-11-25T10:00:00Z",
+            "customer_number": "K-BAD",
+        }
+    ).encode()
     connection = await aio_pika.connect(infra.amqp_url)
     async with connection:
         channel = await connection.channel(publisher_confirms=True)
@@ -39,7 +56,9 @@ async def test_invalid_message_is_dead_lettered_listed_replayed_and_discarded(sy
         # A queue of our own on the same key shows where a replay goes.
         watch = await channel.declare_queue(exclusive=True)
         await watch.bind(billing_in, routing_key="customer.upserted.v1")
-        await billing_in.publish(aio_pika.Message(body, message_id=message_id), routing_key="customer.upserted.v1")
+        await billing_in.publish(
+            aio_pika.Message(body, message_id=message_id), routing_key="customer.upserted.v1"
+        )
         original = await watch.get(timeout=5)
         await original.ack()
 
