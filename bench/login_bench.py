@@ -76,8 +76,8 @@ def main() -> None:
                 stop = threading.Event()
                 samples: list[float] = []
                 probe = threading.Thread(
-                    target=lambda t=target: samples.extend(
-                        health_latencies(f"{system.url(t)}/health/ready", stop)
+                    target=lambda t=target, out=samples, flag=stop: out.extend(
+                        health_latencies(f"{system.url(t)}/health/ready", flag)
                     )
                 )
                 idle = health_latencies_once(f"{system.url(target)}/health/ready")
