@@ -22,7 +22,12 @@ from services.gateway.controllers.health import HealthController
 from services.gateway.controllers.me import MeController
 from services.gateway.limits import Limit
 from services.gateway.problems import EXCEPTION_HANDLERS
-from services.gateway.protection import RateRule, rate_limit_middleware, security_headers_middleware
+from services.gateway.protection import (
+    RateRule,
+    csrf_middleware,
+    rate_limit_middleware,
+    security_headers_middleware,
+)
 from services.gateway.sessions import current_session
 
 log = get_logger(__name__)
@@ -126,6 +131,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             correlation_middleware,
             security_headers_middleware(always_hsts=settings.hsts),
             rate_limit_middleware(rate_rules(settings)),
+            csrf_middleware,
             PrometheusConfig(app_name="ibok_gateway", prefix="ibok_gateway").middleware,
         ],
         exception_handlers=EXCEPTION_HANDLERS,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,6 +124,124 @@ async def _too_many(send: Send, retry_after: float) -> None:
         "headers": [
             (b"content-type", b"application/problem+json"),
             (b"retry-after", str(int(retry_after)).encode()),
+            (b"content-length", str(len(body)).encode()),
+        ],
+    }
+    await send(start)
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+CUSTOMER_COOKIE = "ibok_session"
+STAFF_COOKIE = "ibok_staff_session"
+CSRF_COOKIE = "ibok_csrf"
+CSRF_HEADER = "x-csrf-token"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Anonymous steps (no session yet): SameSite=Lax cookies and the absence of a session protect them.
+CSRF_EXEMPT = (
+    "/api/v1/auth/login",
+    "/api/v1/auth/register",
+    "/api/v1/auth/verify-email",
+    "/api/v1/auth/password-reset",
+    "/api/v1/staff/auth/login",
+)
+
+
+def csrf_token_for(session_token: str) -> str:
+    """The CSRF token of a session: derived from the HttpOnly session id, which a foreign page cannot read."""
+    digest = hashlib.sha256(b"ibok-csrf\0" + session_token.encode()).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def _cookies(scope: Scope) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for name, value in scope["headers"]:
+        if name == b"cookie":
+            for part in value.decode("latin-1").split(";"):
+                key, _, val = part.strip().partition("=")
+                found.setdefault(key, val)
+    return found
+
+
+def _header(scope: Scope, wanted: bytes) -> str:
+    for name, value in scope["headers"]:
+        if name == wanted:
+            return value.decode("latin-1")
+    return ""
+
+
+def csrf_middleware(app: ASGIApp) -> ASGIApp:
+    """Double-submit protection for cookie-authenticated state changes under /api.
+
+    A POST/PUT/PATCH/DELETE that carries a session cookie must carry ``X-CSRF-Token`` equal to
+    the session's token. The token comes with the login answer (header ``X-CSRF-Token`` and a
+    script-readable cookie ``ibok_csrf``); this middleware adds both whenever a response sets a
+    session cookie, so the login code needs to know nothing about it.
+    """
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        method = str(scope.get("method", ""))
+        if (
+            method in UNSAFE_METHODS
+            and path.startswith("/api/")
+            and not path.startswith(CSRF_EXEMPT)
+        ):
+            cookies = _cookies(scope)
+            session = cookies.get(
+                STAFF_COOKIE if path.startswith("/api/v1/staff/") else CUSTOMER_COOKIE
+            )
+            if session and not hmac.compare_digest(
+                _header(scope, CSRF_HEADER.encode()), csrf_token_for(session)
+            ):
+                await _refuse_csrf(send)
+                return
+
+        async def send_with_token(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [
+                    *message.get("headers", []),
+                    *_token_headers(message.get("headers", [])),
+                ]
+            await send(message)
+
+        await app(scope, receive, send_with_token)
+
+    return middleware
+
+
+def _token_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    for name, value in headers:
+        if name.lower() != b"set-cookie":
+            continue
+        text = value.decode("latin-1")
+        key, _, rest = text.partition("=")
+        if key in (CUSTOMER_COOKIE, STAFF_COOKIE):
+            session = rest.split(";", 1)[0].strip('"')
+            if not session:
+                return []
+            token = csrf_token_for(session)
+            secure = "; Secure" if "secure" in text.lower() else ""
+            return [
+                (CSRF_HEADER.encode(), token.encode()),
+                (b"set-cookie", f"{CSRF_COOKIE}={token}; Path=/; SameSite=Strict{secure}".encode()),
+            ]
+    return []
+
+
+async def _refuse_csrf(send: Send) -> None:
+    body = (
+        b'{"type":"https://ibok.example/problems/csrf_token_invalid","title":"csrf token invalid",'
+        b'"status":403,"code":"csrf_token_invalid","detail":"Brak lub nieprawid\\u0142owy token CSRF '
+        b'(nag\\u0142\\u00f3wek X-CSRF-Token)."}'
+    )
+    start: Any = {
+        "type": "http.response.start",
+        "status": 403,
+        "headers": [
+            (b"content-type", b"application/problem+json"),
             (b"content-length", str(len(body)).encode()),
         ],
     }

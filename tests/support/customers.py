@@ -49,4 +49,6 @@ async def logged_in_client(
         "/api/v1/auth/login", json={"login": login, "password": PASSWORD}
     )
     assert login_answer.status_code == 200, login_answer.text
+    # State changes with the session cookie must carry the session's CSRF token.
+    client.headers["X-CSRF-Token"] = login_answer.headers["x-csrf-token"]
     return client
