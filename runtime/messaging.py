@@ -269,9 +269,20 @@ def consume_envelopes(
                 await asyncio.sleep(delay)
                 waited += delay
                 delay = min(delay * 2, 5.0)
-            except Exception:
+            except Exception as exc:
                 log.exception("message.failed", schema=schema, message_id=str(envelope.message_id))
-                await message.nack(requeue=True)
+                # Quorum queues count redeliveries; on the last one park it ourselves, with the
+                # error as its reason (the queue's own delivery limit stays as a backstop).
+                deliveries = (
+                    int((message.raw_message.headers or {}).get("x-delivery-count", 0) or 0) + 1
+                )
+                if deliveries >= topology.DELIVERY_LIMIT:
+                    await dead_letter(
+                        broker, message, f"failed {deliveries} times: {type(exc).__name__}: {exc}"
+                    )
+                    await message.ack()
+                else:
+                    await message.nack(requeue=True)
                 return
             else:
                 await message.ack()
