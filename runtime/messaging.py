@@ -273,9 +273,8 @@ def consume_envelopes(
                 log.exception("message.failed", schema=schema, message_id=str(envelope.message_id))
                 # Quorum queues count redeliveries; on the last one park it ourselves, with the
                 # error as its reason (the queue's own delivery limit stays as a backstop).
-                deliveries = (
-                    int((message.raw_message.headers or {}).get("x-delivery-count", 0) or 0) + 1
-                )
+                count = (message.raw_message.headers or {}).get("x-delivery-count", 0)
+                deliveries = (count if isinstance(count, int) else 0) + 1
                 if deliveries >= topology.DELIVERY_LIMIT:
                     await dead_letter(
                         broker, message, f"failed {deliveries} times: {type(exc).__name__}: {exc}"
