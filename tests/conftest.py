@@ -209,8 +209,8 @@ async def staff_client(gateway: str, login: str, password: str) -> httpx.AsyncCl
 
 @pytest.fixture(scope="session")
 def auth_customers(system: System, infra: Infra) -> list[SimCustomer]:
-    """Twelve more customers with an active contract (numbers KA00001...), for the auth tests;
-    the first also has an ended contract (``contracts[1]``)."""
+    """Twenty more customers with an active contract (numbers KA00001...), for the auth tests
+    (each test its own index); the first also has an ended contract (``contracts[1]``)."""
     import random
     from datetime import UTC, datetime, timedelta
 
@@ -220,7 +220,7 @@ def auth_customers(system: System, infra: Infra) -> list[SimCustomer]:
     rng = random.Random(303)
     today = datetime.now(UTC).date()
     customers: list[SimCustomer] = []
-    for i in range(1, 13):
+    for i in range(1, 21):
         number = f"KA{i:05d}"
         address = Address(street=f"ul. Bezpieczna {i}", postal_code="00-001", city="Warszawa")
         customer = SimCustomer(number, "person", f"Klient Auth {i}", "pesel", pesel(rng), address)
@@ -264,7 +264,7 @@ def auth_customers(system: System, infra: Infra) -> list[SimCustomer]:
                 loaded = await conn.fetchval(
                     "SELECT count(*) FROM billing.contracts WHERE contract_number LIKE 'UA/%'"
                 )
-                if loaded == 13:
+                if loaded == 21:
                     return
                 await asyncio.sleep(0.1)
         finally:
