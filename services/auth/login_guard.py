@@ -85,7 +85,7 @@ class LoginGuard:
             ),
         ]
         if wait := max((w for w in waits if w is not None), default=None):
-            log.info("login.throttled", scope=scope, retry_after=wait)
+            log.info("login.refused", scope=scope, reason="throttled", retry_after=wait)
             raise DomainError(
                 "too_many_attempts",
                 "Zbyt wiele nieudanych prób logowania. Spróbuj ponownie później.",
@@ -106,6 +106,7 @@ class LoginGuard:
         if not await store.captcha_required(self.rt.pool, scope, login_key):
             return
         if captcha_id is None or not captcha_answer:
+            log.info("login.refused", scope=scope, reason="captcha_required")
             raise Unauthorized(
                 "captcha_required",
                 "Przepisz kod z obrazka, aby się zalogować.",
@@ -115,7 +116,7 @@ class LoginGuard:
         stored = await store.spend_captcha(self.rt.pool, captcha_id)
         if stored is None or not domain.captcha_answer_matches(stored, captcha_id, captcha_answer):
             await store.record_failure(self.rt.pool, scope, login_key, client_address, "captcha")
-            log.info("login.captcha_refused", scope=scope)
+            log.info("login.refused", scope=scope, reason="captcha_invalid")
             raise Unauthorized(
                 "captcha_invalid",
                 "Kod z obrazka jest nieprawidłowy albo wygasł. Pobierz nowy obrazek.",
