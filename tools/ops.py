@@ -65,6 +65,15 @@ async def create_admin(settings: Settings, login: str, name: str, password: str)
     return staff_id
 
 
+async def ensure_admin(settings: Settings, login: str, name: str, password: str) -> bool:
+    """Create the admin unless the login exists (``make run``'s demo staff login); True if created."""
+    try:
+        await create_admin(settings, login, name, password)
+    except asyncpg.UniqueViolationError:
+        return False
+    return True
+
+
 def read_password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
