@@ -104,6 +104,17 @@ async def test_password_of_exactly_6_registers_and_changes_to_exactly_20_ending_
 
         old = await phone.post(LOGIN, json={"login": "policy.user", "password": EXACTLY_6})
         assert old.status_code == 401
+
+        # Guessing the current password within a session is throttled like logins (R4).
+        answers = [
+            await laptop.post(
+                "/api/v1/auth/password",
+                json={"current_password": f"Guess{n}abc", "new_password": EXACTLY_6},
+            )
+            for n in range(10)
+        ]
+        assert answers[-1].status_code == 429, [a.status_code for a in answers]
+        assert int(answers[-1].headers["retry-after"]) >= 1
         async with httpx.AsyncClient(base_url=gateway, timeout=15) as fresh:
             anonymous = await fresh.post(
                 "/api/v1/auth/password",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter
@@ -163,19 +163,26 @@ class AuthController(Controller):
         request: Request[Any, Any, Any],
         data: ChangePasswordRequest,
         session: auth.SessionInfo,
-    ) -> None:
+    ) -> Response[None]:
         token = usable_token(request.cookies.get(SESSION_COOKIE))
         assert token is not None  # the session dependency resolved it
-        await rpc_of(request.app.state).call(
-            auth.CHANGE_PASSWORD,
-            auth.ChangePassword(
-                token=token,
-                current_password=data.current_password,
-                new_password=data.new_password,
-                client_address=client_address(request),
-            ),
-        )
         del session
+        try:
+            await rpc_of(request.app.state).call(
+                auth.CHANGE_PASSWORD,
+                auth.ChangePassword(
+                    token=token,
+                    current_password=data.current_password,
+                    new_password=data.new_password,
+                    client_address=client_address(request),
+                ),
+            )
+        except RpcProblem as exc:
+            if exc.problem.status != 429:
+                raise
+            # Wrong current passwords count against the login like wrong logins do (R4).
+            return cast("Response[None]", login_refusal(request, exc))
+        return Response(None, status_code=HTTP_204_NO_CONTENT)
 
     @post(
         "/password-reset",
