@@ -18,7 +18,7 @@ from runtime.errors import DomainError
 from runtime.logs import configure_logging
 from runtime.settings import Settings, get_settings
 from services.auth import domain as auth_domain
-from services.auth import staff_store
+from services.auth import staff_store, store
 from services.auth.passwords import Passwords
 
 
@@ -53,7 +53,7 @@ async def create_admin(settings: Settings, login: str, name: str, password: str)
                 password_hash=password_hash,
                 created_by=None,
             )
-            await staff_store.audit(
+            await store.audit(
                 conn,
                 "staff_created",
                 actor_kind="system",

@@ -20,7 +20,7 @@ from runtime.db import TRANSIENT_DB_ERRORS
 from runtime.logs import get_logger
 from runtime.service import ServiceRuntime
 from runtime.settings import Settings, get_settings
-from services.auth import handlers, staff_handlers, store
+from services.auth import contact_handlers, handlers, password_handlers, staff_handlers, store
 from services.auth.captchas import CaptchaRenderer
 from services.auth.login_guard import LoginGuard
 from services.auth.passwords import Passwords
@@ -51,14 +51,14 @@ def create_app(settings: Settings | None = None) -> AsgiFastStream:
         auth.LOG_IN: handlers.log_in,
         auth.RESOLVE_SESSION: handlers.resolve_session,
         auth.LOG_OUT: handlers.log_out,
-        auth.PROFILE: handlers.profile,
-        auth.CHANGE_PASSWORD: handlers.change_password,
-        auth.REQUEST_PASSWORD_RESET: handlers.request_password_reset,
-        auth.RESET_PASSWORD: handlers.reset_password,
+        auth.PROFILE: contact_handlers.profile,
+        auth.CHANGE_PASSWORD: password_handlers.change_password,
+        auth.REQUEST_PASSWORD_RESET: password_handlers.request_password_reset,
+        auth.RESET_PASSWORD: password_handlers.reset_password,
         auth.SESSIONS: handlers.sessions,
         auth.END_SESSION: handlers.end_session,
-        auth.UPDATE_CONTACT: handlers.update_contact,
-        auth.ACCOUNTS_OF_CUSTOMERS: handlers.accounts_of_customers,
+        auth.UPDATE_CONTACT: contact_handlers.update_contact,
+        auth.ACCOUNTS_OF_CUSTOMERS: contact_handlers.accounts_of_customers,
     }
     staff: dict[Operation[Any, Any], Callable[..., Awaitable[Contract]]] = {
         auth.STAFF_LOG_IN: staff_handlers.staff_log_in,

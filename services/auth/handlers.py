@@ -1,4 +1,8 @@
-"""One short function per customer request the auth service answers (staff ones: staff_handlers.py)."""
+"""One short function per customer request: registration, verification, login and sessions.
+
+Passwords are in password_handlers.py, contact data in contact_handlers.py, staff in
+staff_handlers.py; the dependencies and helpers they share are here.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +26,6 @@ from runtime.service import ServiceRuntime
 from services.auth import domain, store
 from services.auth.login_guard import LoginGuard
 from services.auth.passwords import Passwords
-from services.auth.staff_store import audit
 
 log = get_logger(__name__)
 
@@ -188,7 +191,7 @@ async def register(a: Auth, cmd: msgs.RegisterAccount) -> msgs.AccountRegistered
                     language=cmd.language,
                 ),
             )
-            await audit(
+            await store.audit(
                 conn,
                 "registered",
                 actor_kind="customer",
@@ -236,7 +239,7 @@ async def verify_email(a: Auth, cmd: msgs.VerifyEmail) -> Empty:
                 ),
             )
         await emit_contact(a, conn, row)
-        await audit(
+        await store.audit(
             conn,
             action,
             actor_kind="customer",
@@ -271,7 +274,7 @@ async def log_in(a: Auth, cmd: msgs.LogIn) -> msgs.SessionOpened:
         )
     await a.guard.release("customer", key)
     if blocked_now(account):
-        await audit(
+        await store.audit(
             a.rt.pool,
             "login_refused_blocked",
             actor_kind="customer",
@@ -296,7 +299,7 @@ async def log_in(a: Auth, cmd: msgs.LogIn) -> msgs.SessionOpened:
         row = await store.insert_session(
             conn, domain.token_digest(token), account["id"], address, cmd.user_agent
         )
-        await audit(
+        await store.audit(
             conn,
             "login",
             actor_kind="customer",
@@ -400,7 +403,7 @@ async def end_session(a: Auth, cmd: msgs.EndSession) -> Empty:
             raise NotFound(
                 "session_not_found", "Nie ma takiej sesji.", detail_en="No such session."
             )
-        await audit(
+        await store.audit(
             conn,
             "session_ended",
             actor_kind="customer",
@@ -410,241 +413,3 @@ async def end_session(a: Auth, cmd: msgs.EndSession) -> Empty:
             detail=domain.audit_detail(session=str(cmd.session_id)),
         )
     return Empty()
-
-
-# --- passwords ---------------------------------------------------------------------------------
-
-
-async def change_password(a: Auth, cmd: msgs.ChangePassword) -> Empty:
-    """R3: needs the current password; every other session of the account ends."""
-    digest = domain.token_digest(cmd.token)
-    session = await live_session(a, digest)
-    key = domain.login_key(session["login"])
-    await a.guard.check_throttle("customer", key, cmd.client_address)
-    domain.check_password_policy(cmd.new_password)
-    current = await store.account_by_login(a.rt.pool, key)
-    if current is None or not await a.passwords.verify(
-        current["password_hash"], cmd.current_password
-    ):
-        await store.record_failure(a.rt.pool, "customer", key, cmd.client_address, "password")
-        await audit(
-            a.rt.pool,
-            "password_change_failed",
-            actor_kind="customer",
-            actor_id=session["account_id"],
-            account_id=session["account_id"],
-            client_address=cmd.client_address,
-        )
-        raise DomainError(
-            "current_password_invalid",
-            "Obecne hasło jest nieprawidłowe.",
-            detail_en="The current password is wrong.",
-            status=422,
-        )
-    new_hash = await a.passwords.hash(cmd.new_password)
-    async with a.rt.pool.acquire() as conn, conn.transaction():
-        await store.set_password(conn, session["account_id"], new_hash)
-        ended = await store.delete_sessions_of_account(conn, session["account_id"], keep=digest)
-        await store.revoke_email_tokens(conn, session["account_id"], "reset_password")
-        await audit(
-            conn,
-            "password_changed",
-            actor_kind="customer",
-            actor_id=session["account_id"],
-            account_id=session["account_id"],
-            client_address=cmd.client_address,
-            detail=domain.audit_detail(other_sessions_ended=ended),
-        )
-    return Empty()
-
-
-async def request_password_reset(a: Auth, cmd: msgs.RequestPasswordReset) -> Empty:
-    """R3: a single-use emailed link; the same empty answer whether or not the login exists."""
-    account = await store.account_by_login(a.rt.pool, domain.login_key(cmd.login))
-    if account is None or account["email_verified_at"] is None:
-        log.info("password_reset.ignored")
-        return Empty()
-    settings = a.rt.settings
-    now = utc_now()
-    token = domain.new_token()
-    expires_at = now + timedelta(minutes=settings.password_reset_minutes)
-    async with a.rt.pool.acquire() as conn, conn.transaction():
-        await store.account_for_update(conn, account["id"])
-        recent = await store.email_tokens_since(
-            conn, account["id"], "reset_password", now - timedelta(hours=1)
-        )
-        if recent >= settings.password_resets_per_hour:
-            # Quietly: the answer must not differ, and the mailbox must not be flooded.
-            log.info("password_reset.throttled", account_id=str(account["id"]))
-            return Empty()
-        await store.revoke_email_tokens(conn, account["id"], "reset_password")
-        await store.insert_email_token(
-            conn,
-            domain.token_digest(token),
-            account["id"],
-            "reset_password",
-            account["email"],
-            expires_at,
-        )
-        await a.rt.emit(
-            conn,
-            topology.EVENTS_EXCHANGE,
-            msgs.PasswordResetRequested(
-                account_id=account["id"],
-                login=account["login"],
-                email=account["email"],
-                token=token,
-                expires_at=expires_at,
-                language=account["language"],
-            ),
-        )
-        await audit(
-            conn,
-            "password_reset_requested",
-            actor_kind="anonymous",
-            account_id=account["id"],
-            client_address=cmd.client_address,
-        )
-    a.rt.published_soon()
-    return Empty()
-
-
-async def reset_password(a: Auth, cmd: msgs.ResetPassword) -> Empty:
-    """R3: the emailed link sets a new password once; every session of the account ends."""
-    domain.check_password_policy(cmd.new_password)
-    digest = domain.token_digest(cmd.token)
-    # Checked before hashing, so invalid links cost no hashing time.
-    if not await store.email_token_usable(a.rt.pool, digest, "reset_password"):
-        raise token_invalid()
-    new_hash = await a.passwords.hash(cmd.new_password)
-    async with a.rt.pool.acquire() as conn, conn.transaction():
-        spent = await store.use_email_token(conn, digest, ("reset_password",))
-        if spent is None:
-            raise token_invalid()
-        await store.set_password(conn, spent["account_id"], new_hash)
-        ended = await store.delete_sessions_of_account(conn, spent["account_id"])
-        await audit(
-            conn,
-            "password_reset",
-            actor_kind="customer",
-            actor_id=spent["account_id"],
-            account_id=spent["account_id"],
-            client_address=cmd.client_address,
-            detail=domain.audit_detail(sessions_ended=ended),
-        )
-    return Empty()
-
-
-# --- the customer's own data -------------------------------------------------------------------
-
-
-async def profile(a: Auth, query: msgs.ProfileQuery) -> msgs.Profile:
-    row = await store.account_by_id(a.rt.pool, query.account_id)
-    if row is None:
-        raise NotFound("account_not_found", "Nie ma takiego konta.", detail_en="No such account.")
-    return profile_of(row)
-
-
-async def update_contact(a: Auth, cmd: msgs.UpdateContact) -> msgs.Profile:
-    """R15, R16: phone, address and consent apply at once; a new email only once verified."""
-    address = cmd.correspondence_address.model_dump() if cmd.correspondence_address else None
-    wanted = {
-        "phone": cmd.phone,
-        "correspondence_address": address,
-        "marketing_consent": cmd.marketing_consent,
-    }
-    new_email = str(cmd.email)
-    token = domain.new_token()
-    expires_at = utc_now() + timedelta(hours=a.rt.settings.email_token_hours)
-    async with a.rt.pool.acquire() as conn, conn.transaction():
-        current = await store.account_for_update(conn, cmd.account_id)
-        if current is None:
-            raise NotFound(
-                "account_not_found", "Nie ma takiego konta.", detail_en="No such account."
-            )
-        changed = domain.changed_contact_fields(
-            {
-                "phone": current["phone"],
-                "correspondence_address": json.loads(current["correspondence_address"])
-                if current["correspondence_address"]
-                else None,
-                "marketing_consent": current["marketing_consent"],
-            },
-            wanted,
-        )
-        email_change = not domain.same_email(new_email, current["email"])
-        asks_again = email_change and not domain.same_email(new_email, current["pending_email"])
-        row = await store.update_contact(
-            conn,
-            cmd.account_id,
-            phone=cmd.phone,
-            correspondence_address=address,
-            marketing_consent=cmd.marketing_consent,
-            # Giving the current address back cancels a pending change.
-            pending_email=new_email if email_change else None,
-            bump_revision=bool(changed),
-        )
-        if asks_again:
-            await store.revoke_email_tokens(conn, cmd.account_id, "change_email")
-            await store.insert_email_token(
-                conn,
-                domain.token_digest(token),
-                cmd.account_id,
-                "change_email",
-                new_email,
-                expires_at,
-            )
-            await a.rt.emit(
-                conn,
-                topology.EVENTS_EXCHANGE,
-                msgs.EmailVerificationRequested(
-                    account_id=cmd.account_id,
-                    login=current["login"],
-                    email=new_email,
-                    token=token,
-                    expires_at=expires_at,
-                    language=current["language"],
-                    purpose="email_change",
-                ),
-            )
-            await audit(
-                conn,
-                "email_change_requested",
-                actor_kind="customer",
-                actor_id=cmd.account_id,
-                account_id=cmd.account_id,
-                client_address=cmd.client_address,
-            )
-        if changed:
-            await emit_contact(a, conn, row)
-            await audit(
-                conn,
-                "contact_changed",
-                actor_kind="customer",
-                actor_id=cmd.account_id,
-                account_id=cmd.account_id,
-                client_address=cmd.client_address,
-                detail=domain.audit_detail(fields=",".join(changed)),
-            )
-    a.rt.published_soon()
-    return profile_of(row)
-
-
-async def accounts_of_customers(
-    a: Auth, query: msgs.AccountsOfCustomersQuery
-) -> msgs.AccountsOfCustomers:
-    """For staff views: each customer's login and account status; nothing secret."""
-    rows = await store.accounts_of_customers(a.rt.pool, query.customer_numbers)
-    accounts = []
-    for row in rows:
-        blocked = blocked_now(row)
-        accounts.append(
-            msgs.CustomerAccount(
-                customer_number=row["customer_number"],
-                login=row["login"],
-                status=domain.account_status(row["email_verified_at"] is not None, blocked),
-                blocked_until=row["blocked_until"] if blocked else None,
-                email_verified=row["email_verified_at"] is not None,
-            )
-        )
-    return msgs.AccountsOfCustomers(accounts=accounts)

@@ -14,7 +14,7 @@ from runtime.clock import utc_now
 from runtime.errors import DomainError, Unauthorized
 from runtime.logs import get_logger
 from runtime.service import ServiceRuntime
-from services.auth import domain, staff_store, store
+from services.auth import domain, store
 from services.auth.captchas import CaptchaRenderer
 
 log = get_logger(__name__)
@@ -139,7 +139,7 @@ class LoginGuard:
             newly = await store.require_captcha(conn, scope, login_key)
             actions = ["login_failed", "captcha_demanded"] if newly else ["login_failed"]
             for action in actions:
-                await staff_store.audit(
+                await store.audit(
                     conn,
                     action if scope == "customer" else f"staff_{action}",
                     actor_kind="anonymous",

@@ -56,7 +56,7 @@ async def staff_log_in(a: Auth, cmd: msgs.StaffLogIn) -> msgs.StaffSessionOpened
         row = await staff_store.insert_staff_session(
             conn, domain.token_digest(token), user["id"], address, cmd.user_agent
         )
-        await staff_store.audit(
+        await store.audit(
             conn,
             "staff_login",
             actor_kind="staff",
@@ -96,7 +96,7 @@ async def staff_log_out(a: Auth, ref: msgs.SessionRef) -> Empty:
     async with a.rt.pool.acquire() as conn, conn.transaction():
         ended = await staff_store.delete_staff_session(conn, domain.token_digest(ref.token))
         if ended is not None:
-            await staff_store.audit(
+            await store.audit(
                 conn,
                 "staff_logout",
                 actor_kind="staff",
@@ -138,7 +138,7 @@ async def create_staff_user(a: Auth, cmd: msgs.CreateStaffUser) -> msgs.StaffUse
                 password_hash=password_hash,
                 created_by=cmd.actor_id,
             )
-            await staff_store.audit(
+            await store.audit(
                 conn,
                 "staff_created",
                 actor_kind="staff",
@@ -193,7 +193,7 @@ async def block_account(a: Auth, cmd: msgs.BlockAccount) -> msgs.AccountBlock:
             blocked_by=cmd.actor_id,
         )
         ended = await store.delete_sessions_of_account(conn, account["id"])
-        await staff_store.audit(
+        await store.audit(
             conn,
             "account_blocked",
             actor_kind="staff",
@@ -236,7 +236,7 @@ async def unblock_account(a: Auth, cmd: msgs.UnblockAccount) -> msgs.AccountBloc
                 detail_en="The account is not blocked.",
             )
         await staff_store.lift_block(conn, account["block_id"], cmd.actor_id, cmd.reason)
-        await staff_store.audit(
+        await store.audit(
             conn,
             "account_unblocked",
             actor_kind="staff",

@@ -1,8 +1,7 @@
-"""The SQL of staff accounts, staff sessions, blocks (R5) and the audit trail."""
+"""The SQL of staff accounts, staff sessions, blocks (R5) and reading the audit trail."""
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from uuid import UUID
 
@@ -168,33 +167,6 @@ async def insert_block(
 
 
 # --- audit trail -------------------------------------------------------------------------------
-
-
-async def audit(
-    db: Db,
-    action: str,
-    *,
-    actor_kind: str,
-    actor_id: UUID | None = None,
-    account_id: UUID | None = None,
-    staff_id: UUID | None = None,
-    client_address: str = "",
-    detail: dict[str, str | int | bool | None] | None = None,
-) -> None:
-    await db.execute(
-        """
-        INSERT INTO audit_trail (action, actor_kind, actor_id, account_id, staff_id,
-                                 client_address, detail)
-        VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)
-        """,
-        action,
-        actor_kind,
-        actor_id,
-        account_id,
-        staff_id,
-        client_address,
-        json.dumps(detail or {}),
-    )
 
 
 async def account_id_by_login(db: Db, login_key: str) -> UUID | None:

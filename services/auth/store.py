@@ -1,6 +1,6 @@
-"""The SQL of the auth service's customer side, as named functions over asyncpg.
+"""The SQL of the auth service's customer side and its audit trail, as named functions over asyncpg.
 
-Staff, blocks and the audit trail are in ``staff_store.py``.
+Staff, their sessions and blocks are in ``staff_store.py``.
 """
 
 from __future__ import annotations
@@ -406,6 +406,36 @@ async def require_captcha(db: Db, scope: str, login_key: str) -> bool:
 async def release_captcha(db: Db, scope: str, login_key: str) -> None:
     await db.execute(
         "DELETE FROM login_guards WHERE scope = $1 AND login_key = $2", scope, login_key
+    )
+
+
+# --- audit trail ------------------------------------------------------------------------------
+
+
+async def audit(
+    db: Db,
+    action: str,
+    *,
+    actor_kind: str,
+    actor_id: UUID | None = None,
+    account_id: UUID | None = None,
+    staff_id: UUID | None = None,
+    client_address: str = "",
+    detail: dict[str, str | int | bool | None] | None = None,
+) -> None:
+    await db.execute(
+        """
+        INSERT INTO audit_trail (action, actor_kind, actor_id, account_id, staff_id,
+                                 client_address, detail)
+        VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)
+        """,
+        action,
+        actor_kind,
+        actor_id,
+        account_id,
+        staff_id,
+        client_address,
+        json.dumps(detail or {}),
     )
 
 
