@@ -20,6 +20,11 @@ from runtime.settings import Settings, get_settings
 from services.gateway.controllers.auth import AuthController
 from services.gateway.controllers.health import HealthController
 from services.gateway.controllers.me import MeController
+from services.gateway.controllers.staff_accounts import (
+    StaffAccountsController,
+    StaffUsersController,
+)
+from services.gateway.controllers.staff_auth import StaffAuthController
 from services.gateway.limits import Limit
 from services.gateway.problems import EXCEPTION_HANDLERS
 from services.gateway.protection import (
@@ -120,7 +125,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     api = Router(
         path="/api/v1",
-        route_handlers=[AuthController, MeController],
+        route_handlers=[
+            AuthController,
+            MeController,
+            StaffAuthController,
+            StaffAccountsController,
+            StaffUsersController,
+        ],
         dependencies={"session": Provide(current_session)},
     )
     return Litestar(
