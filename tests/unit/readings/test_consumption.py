@@ -243,6 +243,7 @@ def test_each_span_is_compared_with_the_same_span_a_year_before() -> None:
         two_years(), domain.months(date(2025, 1, 1), date(2025, 3, 31))
     )
     jan, feb, mar = figures.items
+    assert (mar.used, mar.previous_year) == (62, 31)
     assert (jan.used, jan.previous_year, jan.change_percent) == (62, 31, Decimal("100.0"))
     # February 2025 (28 days at 2) against February 2024 (29 days at 1).
     assert (feb.used, feb.previous_year, feb.change_percent) == (56, 29, Decimal("93.1"))
