@@ -6,7 +6,7 @@ goes through ``escape``, so nothing from the data can become markup.
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from xml.sax.saxutils import escape, quoteattr
 
 from contracts.readings import ConsumptionItem, ConsumptionReport, Language
@@ -72,9 +72,16 @@ def nice_ceiling(top: Decimal) -> tuple[Decimal, Decimal]:
     for factor in (1, 2, 5, 10, 20, 50, 100):
         step = magnitude * factor
         if top / step <= 5:
-            ticks = -(-top // step)
+            ticks = (top / step).to_integral_value(rounding=ROUND_CEILING)
             return step * ticks, step
     return top, top / 5  # unreachable: factor 100 always fits
+
+
+def tick_label(value: Decimal, step: Decimal, language: Language) -> str:
+    """An axis tick with as many decimals as the step needs (``20``, ``0,5``), never ``20,000``."""
+    places = max(-step.normalize().as_tuple().exponent, 0)  # type: ignore[operator]
+    text = f"{value:.{places}f}"
+    return text.replace(".", ",") if language == "pl" else text
 
 
 def _text(x: float, y: float, content: str, **attrs: str) -> str:
@@ -82,10 +89,19 @@ def _text(x: float, y: float, content: str, **attrs: str) -> str:
     return f'<text x="{x:.1f}" y="{y:.1f}"{extra}>{escape(content)}</text>'
 
 
-def _bar(x: float, y: float, w: float, h: float, fill: str, label: str, opacity: str = "1") -> str:
+def _bar(
+    x: float,
+    y: float,
+    w: float,
+    h: float,
+    fill: str,
+    label: str,
+    opacity: str = "1",
+    kind: str = "legend",
+) -> str:
     return (
-        f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" fill="{fill}"'
-        f' fill-opacity="{opacity}"><title>{escape(label)}</title></rect>'
+        f'<rect class="{kind}" x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}"'
+        f' fill="{fill}" fill-opacity="{opacity}"><title>{escape(label)}</title></rect>'
     )
 
 
@@ -149,9 +165,7 @@ def render_chart(report: ConsumptionReport, language: Language = "pl") -> str:
         parts.append(
             f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" stroke="#e3e7eb"/>'
         )
-        parts.append(
-            _text(LEFT - 6, y + 4, volume(tick, language).removesuffix(" m³"), text_anchor="end")
-        )
+        parts.append(_text(LEFT - 6, y + 4, tick_label(tick, step, language), text_anchor="end"))
         tick += step
     parts.append(
         f'<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{base_y}" stroke="#333"/>'
@@ -191,7 +205,17 @@ def render_chart(report: ConsumptionReport, language: Language = "pl") -> str:
             label = t["item_previous"].format(
                 label=item.label, value=volume(item.previous_year_m3, language)
             )
-            parts.append(_bar(gx + group * 0.12, y, bar_w, base_y - y, PREVIOUS_COLOUR, label))
+            parts.append(
+                _bar(
+                    gx + group * 0.12,
+                    y,
+                    bar_w,
+                    base_y - y,
+                    PREVIOUS_COLOUR,
+                    label,
+                    kind="bar previous-year",
+                )
+            )
         if item.consumption_m3 is not None:
             y = y_of(item.consumption_m3)
             opacity = "1" if item.complete else "0.55"
@@ -204,6 +228,7 @@ def render_chart(report: ConsumptionReport, language: Language = "pl") -> str:
                     CURRENT_COLOUR,
                     _item_label(item, language),
                     opacity,
+                    kind="bar consumption",
                 )
             )
             if n <= 12:
