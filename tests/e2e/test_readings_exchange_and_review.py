@@ -67,12 +67,11 @@ async def test_after_a_meter_exchange_the_new_meter_may_read_lower_than_the_old_
     old = meter_for(customer, installed_on=TODAY - timedelta(days=400))
     await add_meters(infra, db, old)
     await add_control_readings(
-        infra, db, control_reading(old.serial, "500", TODAY - timedelta(days=60))
+        infra,
+        db,
+        control_reading(old.serial, "500", TODAY - timedelta(days=60)),
+        control_reading(old.serial, "520", TODAY - timedelta(days=30)),
     )
-    before = await client.post(
-        "/api/v1/readings", json={"serial": old.serial, "value": "520", "read_on": day(-30)}
-    )
-    assert before.status_code == 201, before.text
 
     exchanged_on = TODAY - timedelta(days=10)
     removed = old.model_copy(
@@ -90,22 +89,22 @@ async def test_after_a_meter_exchange_the_new_meter_may_read_lower_than_the_old_
     )
     await add_meters(infra, db, removed, new)
 
-    lower = await client.post("/api/v1/readings", json={"serial": new.serial, "value": "3.2"})
-    assert lower.status_code == 201, lower.text
-    assert lower.json()["flagged"] is False  # 2.7 m3 in 10 days, like the 1 m3/day before
-
+    # The new meter starts at its initial 0.5 m3, far below the old meter's 530.
     below_initial = await client.post(
-        "/api/v1/readings", json={"serial": new.serial, "value": "0.4", "read_on": day(-5)}
+        "/api/v1/readings", json={"serial": new.serial, "value": "0.4"}
     )
     assert below_initial.status_code == 422
     assert below_initial.json()["code"] == "reading_below_previous"
+    lower = await client.post("/api/v1/readings", json={"serial": new.serial, "value": "3.2"})
+    assert lower.status_code == 201, lower.text
+    assert lower.json()["flagged"] is False  # 2.7 m3 in 10 days, like the 1 m3/day before
     on_old = await client.post("/api/v1/readings", json={"serial": old.serial, "value": "531"})
     assert on_old.status_code == 422 and on_old.json()["code"] == "meter_removed"
 
     old_history = (await client.get("/api/v1/readings", params={"serial": old.serial})).json()
     assert [(r["source"], r["value"], r["read_on"]) for r in old_history["items"]] == [
         ("meter_exchange", "530.000", exchanged_on.isoformat()),
-        ("customer", "520.000", day(-30)),
+        ("inspector", "520.000", day(-30)),
         ("inspector", "500.000", day(-60)),
     ]
     new_history = (await client.get("/api/v1/readings", params={"serial": new.serial})).json()
@@ -239,13 +238,13 @@ async def test_large_jump_is_accepted_flagged_announced_and_reviewed_by_staff(
     pending = await staff_rpc.call(readings.FLAGGED_READINGS, readings.FlaggedReadingsQuery())
     assert all(str(i.reading_id) != reading["reading_id"] for i in pending.items)
 
-    # The customer sees the outcome and the reason; the rejected reading no longer counts.
+    # The customer sees the outcome and the reason,
     history = (await client.get("/api/v1/readings", params={"serial": serial})).json()["items"]
     assert (history[0]["status"], history[0]["review_reason"]) == ("rejected", reason)
-    lower = await client.post(
-        "/api/v1/readings", json={"serial": serial, "value": "100", "read_on": day(-1)}
-    )
-    assert lower.status_code == 201, lower.text
+    # and may be replaced the same day by a lower one: the rejected value no longer counts.
+    lower = await client.post("/api/v1/readings", json={"serial": serial, "value": "100"})
+    assert lower.status_code == 200, lower.text
+    assert (lower.json()["replaced"], lower.json()["reading"]["status"]) == (True, "accepted")
 
 
 async def test_flagged_list_pages_oldest_first(
