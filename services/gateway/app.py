@@ -18,13 +18,17 @@ from runtime.logs import bind_correlation_id, get_logger
 from runtime.rpc_client import RpcClient
 from runtime.settings import Settings, get_settings
 from services.gateway.controllers.auth import AuthController
+from services.gateway.controllers.consumption import ConsumptionController
 from services.gateway.controllers.health import HealthController
 from services.gateway.controllers.me import MeController
+from services.gateway.controllers.meters import MetersController
+from services.gateway.controllers.readings import ReadingsController
 from services.gateway.controllers.staff_accounts import (
     StaffAccountsController,
     StaffUsersController,
 )
 from services.gateway.controllers.staff_auth import StaffAuthController
+from services.gateway.controllers.staff_readings import StaffReadingsController
 from services.gateway.limits import Limit
 from services.gateway.problems import EXCEPTION_HANDLERS
 from services.gateway.protection import (
@@ -131,6 +135,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             StaffAuthController,
             StaffAccountsController,
             StaffUsersController,
+            MetersController,
+            ReadingsController,
+            ConsumptionController,
+            StaffReadingsController,
         ],
         dependencies={"session": Provide(current_session)},
     )
