@@ -28,8 +28,10 @@ from services.gateway.controllers.staff_accounts import (
     StaffUsersController,
 )
 from services.gateway.controllers.staff_auth import StaffAuthController
+from services.gateway.controllers.staff_maintenance import StaffMaintenanceController
 from services.gateway.controllers.staff_readings import StaffReadingsController
 from services.gateway.limits import Limit
+from services.gateway.maintenance import MaintenanceWatch, maintenance_middleware
 from services.gateway.problems import EXCEPTION_HANDLERS
 from services.gateway.protection import (
     RateRule,
@@ -112,15 +114,19 @@ def rate_rules(settings: Settings) -> list[RateRule]:
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     rpc = RpcClient(settings.amqp_url, timeout=settings.rpc_timeout, name="ibok-gateway")
+    watch = MaintenanceWatch(rpc, settings.amqp_url)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await rpc.start()
         app.state.rpc = rpc
+        app.state.maintenance = watch
+        await watch.start()
         log.info("gateway.started", port=settings.gateway_port)
         try:
             yield
         finally:
+            await watch.stop()
             await rpc.stop()
 
     class MetricsController(PrometheusController):
@@ -139,6 +145,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ReadingsController,
             ConsumptionController,
             StaffReadingsController,
+            StaffMaintenanceController,
         ],
         dependencies={"session": Provide(current_session)},
     )
@@ -149,6 +156,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         middleware=[
             correlation_middleware,
             security_headers_middleware(always_hsts=settings.hsts),
+            maintenance_middleware(lambda scope: getattr(scope["app"].state, "maintenance", None)),
             rate_limit_middleware(rate_rules(settings)),
             csrf_middleware,
             PrometheusConfig(app_name="ibok_gateway", prefix="ibok_gateway").middleware,
