@@ -19,7 +19,9 @@ from runtime.rpc_client import RpcClient
 from runtime.settings import Settings, get_settings
 from services.gateway.controllers.auth import AuthController
 from services.gateway.controllers.health import HealthController
+from services.gateway.controllers.inbox import InboxController
 from services.gateway.controllers.me import MeController
+from services.gateway.controllers.terms import TermsController
 from services.gateway.problems import EXCEPTION_HANDLERS
 from services.gateway.sessions import current_session
 
@@ -84,7 +86,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     api = Router(
         path="/api/v1",
-        route_handlers=[AuthController, MeController],
+        route_handlers=[AuthController, MeController, InboxController, TermsController],
         dependencies={"session": Provide(current_session)},
     )
     return Litestar(

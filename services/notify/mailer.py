@@ -1,55 +1,163 @@
-"""The mail sender: delivers the email outbox over SMTP with retries and a delivery log."""
+"""The mail sender: delivers the email outbox over kept-open SMTP connections, with retries and a log."""
 
 from __future__ import annotations
 
 import asyncio
+import time
+from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import formatdate
 
 import aiosmtplib
+from prometheus_client import Counter
 
 from runtime.db import TRANSIENT_DB_ERRORS
 from runtime.logs import get_logger
 from runtime.service import ServiceRuntime
+from runtime.settings import Settings
 from services.notify import domain, store
 
 log = get_logger(__name__)
 
+# A connection unused for longer is closed before the next email: servers drop idle clients
+# (RFC 5321 allows 5 minutes), and a fresh connection is cheaper than a failed attempt.
+IDLE_SECONDS = 30.0
+
+
+class SmtpConnection:
+    """One SMTP connection, opened on first use, reused for the next emails, reopened after trouble."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._smtp: aiosmtplib.SMTP | None = None
+        self._last_used = 0.0
+
+    async def send(self, message: EmailMessage) -> int:
+        """Send one email; the server's answer code. Raises aiosmtplib's errors, OSError, TimeoutError."""
+        reused = self._usable()
+        smtp = await self._open()
+        try:
+            _, answer = await smtp.send_message(message)
+        except aiosmtplib.SMTPServerDisconnected:
+            self.close()
+            if not reused:
+                raise
+            # The server dropped a kept connection between emails: one fresh try, not an attempt.
+            smtp = await self._open()
+            _, answer = await smtp.send_message(message)
+        except aiosmtplib.SMTPResponseException as exc:
+            # After a refusal aiosmtplib resets the transaction; the connection stays usable
+            # unless the server said it is closing (421) or went away.
+            if exc.code == 421 or not smtp.is_connected:
+                self.close()
+            raise
+        except aiosmtplib.SMTPRecipientsRefused:
+            raise
+        except (aiosmtplib.SMTPException, OSError, TimeoutError):
+            self.close()
+            raise
+        self._last_used = time.monotonic()
+        return _answer_code(answer)
+
+    def _usable(self) -> bool:
+        if self._smtp is None or not self._smtp.is_connected:
+            return False
+        if time.monotonic() - self._last_used > IDLE_SECONDS:
+            self.close()
+            return False
+        return True
+
+    async def _open(self) -> aiosmtplib.SMTP:
+        if self._usable():
+            assert self._smtp is not None
+            return self._smtp
+        s = self._settings
+        smtp = aiosmtplib.SMTP(
+            hostname=s.smtp_host,
+            port=s.smtp_port,
+            start_tls=s.smtp_tls or None,
+            timeout=s.smtp_timeout,
+        )
+        await smtp.connect()
+        if s.smtp_username:
+            await smtp.login(s.smtp_username, s.smtp_password.get_secret_value())
+        self._smtp = smtp
+        self._last_used = time.monotonic()
+        return smtp
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            try:
+                self._smtp.close()
+            finally:
+                self._smtp = None
+
+
+def _answer_code(answer: str) -> int:
+    head = answer.split(" ", 1)[0]
+    return int(head) if head.isdigit() else 250
+
+
+def failure_of(exc: BaseException) -> tuple[int | None, str]:
+    """The SMTP code (None for connection trouble) and a short description of a failed attempt."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused) and exc.recipients:
+        refused = exc.recipients[0]
+        return refused.code, f"{refused.code} {refused.message}"
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return exc.code, f"{exc.code} {exc.message}"
+    return None, f"{type(exc).__name__}: {exc}"
+
 
 class MailSender:
-    """Claims due emails with a lease, sends them over one kept-open SMTP connection.
+    """Claims due emails with a lease and sends them, one worker per SMTP connection.
 
-    A crash after sending and before recording means the lease runs out and the email is
-    sent again with the same Message-ID, which lets mail systems recognise the repeat.
+    A crash after the server accepted an email and before "sent" is recorded means the lease
+    runs out and the email is sent again with the same Message-ID, which lets mail systems
+    recognise the repeat; at most one email per connection is in that window at any time.
     """
 
-    def __init__(self, rt: ServiceRuntime, *, batch: int = 20, poll_seconds: float = 1.0) -> None:
+    def __init__(self, rt: ServiceRuntime, *, poll_seconds: float = 1.0) -> None:
         self._rt = rt
-        self._batch = batch
-        self._poll = poll_seconds
+        s = rt.settings
+        self._batch = s.mail_batch
+        self._lease = timedelta(seconds=s.mail_lease_seconds)
+        self._retry_base = timedelta(seconds=s.mail_retry_base_seconds)
+        self._max_attempts = s.mail_max_attempts
+        self._poll = min(poll_seconds, s.mail_retry_base_seconds)
+        self._connections = [SmtpConnection(s) for _ in range(s.smtp_connections)]
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._smtp: aiosmtplib.SMTP | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._outcomes = Counter(
+            "ibok_notify_email_attempts",
+            "Email delivery attempts by outcome (sent, retry, failed).",
+            ["outcome"],
+            registry=rt.registry,
+        )
 
     def wake(self) -> None:
         self._wake.set()
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="mail-sender")
+        self._tasks = [
+            asyncio.create_task(self._run(connection), name=f"mail-sender-{i}")
+            for i, connection in enumerate(self._connections)
+        ]
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             try:
-                await self._task
+                await task
             except asyncio.CancelledError:
                 pass
-        await self._disconnect()
+        for connection in self._connections:
+            connection.close()
 
-    async def _run(self) -> None:
+    async def _run(self, connection: SmtpConnection) -> None:
         while True:
             try:
-                sent = await self.send_due()
+                sent = await self.send_due(connection)
             except TRANSIENT_DB_ERRORS as exc:
                 log.warning("mail.db_unavailable", error=type(exc).__name__)
                 sent = 0
@@ -64,66 +172,41 @@ class MailSender:
                 pass
             self._wake.clear()
 
-    async def send_due(self) -> int:
-        emails = await store.claim_due_emails(self._rt.pool, self._batch)
+    async def send_due(self, connection: SmtpConnection) -> int:
+        emails = await store.claim_due_emails(self._rt.pool, self._batch, self._lease)
         for email in emails:
-            await self._deliver(email)
+            await self._deliver(connection, email)
         return len(emails)
 
-    async def _deliver(self, email: store.Email) -> None:
+    async def _deliver(self, connection: SmtpConnection, email: store.Email) -> None:
         attempt = email.attempts + 1
+        pool = self._rt.pool
         try:
-            smtp = await self._connection()
-            await smtp.send_message(_mime(email, self._rt.settings.mail_from))
-        except aiosmtplib.SMTPResponseException as exc:
-            await self._disconnect()
-            if domain.is_permanent_smtp_failure(exc.code) or attempt >= domain.MAX_ATTEMPTS:
-                await store.record_failure(self._rt.pool, email.id, attempt, exc.code, exc.message)
-                log.warning("mail.failed", email_id=str(email.id), smtp_code=exc.code)
-            else:
-                await store.record_retry(
-                    self._rt.pool,
-                    email.id,
-                    attempt,
-                    exc.code,
-                    exc.message,
-                    domain.retry_delay(attempt),
-                )
-                log.info("mail.retry", email_id=str(email.id), smtp_code=exc.code, attempt=attempt)
+            code = await connection.send(_mime(email, self._rt.settings.mail_from))
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            await self._disconnect()
-            if attempt >= domain.MAX_ATTEMPTS:
-                await store.record_failure(self._rt.pool, email.id, attempt, None, repr(exc))
-            else:
-                await store.record_retry(
-                    self._rt.pool, email.id, attempt, None, repr(exc), domain.retry_delay(attempt)
+            smtp_code, detail = failure_of(exc)
+            outcome = domain.after_failed_attempt(smtp_code, attempt, self._max_attempts)
+            self._outcomes.labels(outcome).inc()
+            if outcome == "failed":
+                await store.record_failure(pool, email.id, attempt, smtp_code, detail)
+                log.warning(
+                    "mail.failed", email_id=str(email.id), smtp_code=smtp_code, attempt=attempt
                 )
-            log.info(
-                "mail.retry", email_id=str(email.id), error=type(exc).__name__, attempt=attempt
-            )
+            else:
+                delay = domain.retry_delay(attempt, self._retry_base)
+                await store.record_retry(pool, email.id, attempt, smtp_code, detail, delay)
+                log.info(
+                    "mail.retry",
+                    email_id=str(email.id),
+                    smtp_code=smtp_code,
+                    error=type(exc).__name__,
+                    attempt=attempt,
+                    delay_s=delay.total_seconds(),
+                )
         else:
-            await store.record_sent(self._rt.pool, email.id, attempt)
-            log.info("mail.sent", email_id=str(email.id), template=email.template)
-
-    async def _connection(self) -> aiosmtplib.SMTP:
-        if self._smtp is not None and self._smtp.is_connected:
-            return self._smtp
-        s = self._rt.settings
-        smtp = aiosmtplib.SMTP(
-            hostname=s.smtp_host, port=s.smtp_port, start_tls=s.smtp_tls or None, timeout=10
-        )
-        await smtp.connect()
-        if s.smtp_username:
-            await smtp.login(s.smtp_username, s.smtp_password.get_secret_value())
-        self._smtp = smtp
-        return smtp
-
-    async def _disconnect(self) -> None:
-        if self._smtp is not None:
-            try:
-                self._smtp.close()
-            finally:
-                self._smtp = None
+            await store.record_sent(pool, email.id, attempt, code)
+            self._outcomes.labels("sent").inc()
+            log.info("mail.sent", email_id=str(email.id), template=email.template, attempt=attempt)
 
 
 def _mime(email: store.Email, sender: str) -> EmailMessage:
