@@ -120,3 +120,16 @@ async def db(infra: Infra) -> asyncpg.Connection:
 def log_text(system: System, service: str) -> str:
     assert system.log_dir is not None
     return Path(system.log_dir / f"{service}.log").read_text()
+
+
+@pytest.fixture(scope="module")
+def own_infra(infra: Infra) -> Iterator[Infra]:
+    """A fresh database and vhost for one module's own service processes (another SMTP server,
+    a process to kill), so they share no queue or table with ``system``."""
+    database = unique("ibok_own")
+    asyncio.run(create_database(infra.postgres_base, database))
+    try:
+        with vhost(unique("ibok-own")) as name:
+            yield Infra(infra.postgres_base, infra.amqp_base, database, name)
+    finally:
+        asyncio.run(drop_database(infra.postgres_base, database))
