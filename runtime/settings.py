@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     mail_from: str = "IBOK <ibok@wodociagi.example>"
     smtp_timeout: float = Field(default=10.0, gt=0)
     # SMTP connections the notify sender keeps open, each sending one email at a time.
-    smtp_connections: int = Field(default=1, ge=1, le=16)
+    smtp_connections: int = Field(default=2, ge=1, le=16)
     # Emails one sender claims at once, and how long the claim lasts before another may retry them.
     mail_batch: int = Field(default=50, ge=1, le=1000)
     mail_lease_seconds: float = Field(default=120.0, gt=0)

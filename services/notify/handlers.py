@@ -84,7 +84,9 @@ async def _send_link_email(
 
 async def update_recipient(n: Notify, msg: CustomerContactChanged) -> None:
     """The verified address, language and marketing consent; the newest revision wins."""
-    async with n.rt.pool.acquire() as conn:
+    async with n.rt.pool.acquire() as conn, conn.transaction():
+        if not await first_delivery(conn, msg):
+            return
         await store.upsert_recipient(
             conn,
             customer_number=msg.customer_number,
@@ -99,6 +101,7 @@ async def update_recipient(n: Notify, msg: CustomerContactChanged) -> None:
 async def forget_account(n: Notify, msg: AccountErased) -> None:
     """R14: retention ended; notify forgets the recipient, their inbox and their emails' content."""
     async with n.rt.pool.acquire() as conn, conn.transaction():
+        await first_delivery(conn, msg)
         await store.forget_account(conn, msg.account_id, msg.customer_number)
     log.info("recipient.erased", account_id=str(msg.account_id))
 

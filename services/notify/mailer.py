@@ -5,8 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import timedelta
-from email.message import EmailMessage
-from email.utils import formatdate
+from email.charset import QP, Charset
+from email.header import Header
+from email.mime.multipart import MIMEMultipart
+from email.mime.nonmultipart import MIMENonMultipart
+from email.utils import formatdate, parseaddr
+from functools import lru_cache
 
 import aiosmtplib
 from prometheus_client import Counter
@@ -32,19 +36,19 @@ class SmtpConnection:
         self._smtp: aiosmtplib.SMTP | None = None
         self._last_used = 0.0
 
-    async def send(self, message: EmailMessage) -> int:
+    async def send(self, sender: str, recipient: str, message: bytes) -> int:
         """Send one email; the server's answer code. Raises aiosmtplib's errors, OSError, TimeoutError."""
         reused = self._usable()
         smtp = await self._open()
         try:
-            _, answer = await smtp.send_message(message)
+            _, answer = await smtp.sendmail(sender, [recipient], message)
         except aiosmtplib.SMTPServerDisconnected:
             self.close()
             if not reused:
                 raise
             # The server dropped a kept connection between emails: one fresh try, not an attempt.
             smtp = await self._open()
-            _, answer = await smtp.send_message(message)
+            _, answer = await smtp.sendmail(sender, [recipient], message)
         except aiosmtplib.SMTPResponseException as exc:
             # After a refusal aiosmtplib resets the transaction; the connection stays usable
             # unless the server said it is closing (421) or went away.
@@ -123,6 +127,8 @@ class MailSender:
         self._lease = timedelta(seconds=s.mail_lease_seconds)
         self._retry_base = timedelta(seconds=s.mail_retry_base_seconds)
         self._max_attempts = s.mail_max_attempts
+        self._mail_from = s.mail_from
+        self._envelope_sender = parseaddr(s.mail_from)[1]
         self._poll = min(poll_seconds, s.mail_retry_base_seconds)
         self._connections = [SmtpConnection(s) for _ in range(s.smtp_connections)]
         self._wake = asyncio.Event()
@@ -182,7 +188,9 @@ class MailSender:
         attempt = email.attempts + 1
         pool = self._rt.pool
         try:
-            code = await connection.send(_mime(email, self._rt.settings.mail_from))
+            code = await connection.send(
+                self._envelope_sender, email.recipient, mime_bytes(email, self._mail_from)
+            )
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             smtp_code, detail = failure_of(exc)
             outcome = domain.after_failed_attempt(smtp_code, attempt, self._max_attempts)
@@ -209,14 +217,43 @@ class MailSender:
             log.info("mail.sent", email_id=str(email.id), template=email.template, attempt=attempt)
 
 
-def _mime(email: store.Email, sender: str) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = email.recipient
-    message["Subject"] = email.subject
-    message["Date"] = formatdate(localtime=False)
-    # Stable across retries, so a repeat is recognisable.
-    message["Message-ID"] = f"<{email.id}@ibok>"
-    message.set_content(email.body_text)
-    message.add_alternative(email.body_html, subtype="html")
-    return message
+def mime_bytes(email: store.Email, sender: str) -> bytes:
+    """The email as it goes over the wire: plain text and HTML alternatives, UTF-8.
+
+    Built with the standard library's compat32 classes, about ten times faster than
+    ``EmailMessage`` (whose header parsing dominated a 100,000-email fan-out), and the encoded
+    body is reused across the emails of a fan-out, which share it. The addresses were
+    validated when they entered IBOK and the subject is RFC 2047-encoded.
+    """
+    content_headers, body = _encoded_body(email.body_text, email.body_html)
+    headers = (
+        f"From: {sender}\n"
+        f"To: {_header(email.recipient)}\n"
+        f"Subject: {_header(email.subject)}\n"
+        f"Date: {formatdate(localtime=False)}\n"
+        # Stable across retries, so a repeat is recognisable.
+        f"Message-ID: <{email.id}@ibok>\n"
+    )
+    return headers.encode("ascii") + content_headers + b"\n\n" + body
+
+
+def _header(value: str) -> str:
+    if "\n" in value or "\r" in value:
+        raise ValueError("a header value must be one line")
+    return value if value.isascii() else Header(value, "utf-8").encode()
+
+
+_UTF8_QP = Charset("utf-8")
+_UTF8_QP.body_encoding = QP  # readable in a raw mailbox, unlike base64
+
+
+@lru_cache(maxsize=32)
+def _encoded_body(text: str, html: str) -> tuple[bytes, bytes]:
+    """(the multipart's Content-Type and MIME-Version lines, its encoded parts)."""
+    message = MIMEMultipart("alternative")
+    for subtype, content in (("plain", text), ("html", html)):
+        part = MIMENonMultipart("text", subtype)
+        part.set_payload(content, _UTF8_QP)
+        message.attach(part)
+    head, _, body = message.as_bytes().partition(b"\n\n")
+    return head, body

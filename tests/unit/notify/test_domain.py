@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import uuid
 from datetime import date, timedelta
+from typing import Any
 
 import aiosmtplib
 import pytest
 
 from runtime.errors import DomainError
 from services.notify import domain
-from services.notify.mailer import failure_of
+from services.notify.mailer import failure_of, mime_bytes
 
 
 def test_retry_backoff_grows_and_is_capped() -> None:
@@ -106,3 +109,46 @@ def test_language_is_polish_unless_english_was_chosen() -> None:
     assert domain.language_of("pl") == "pl"
     assert domain.language_of("de") == "pl"
     assert domain.language_of(None) == "pl"
+
+
+def _outbox_email(subject: str = "IBOK: zmiana regulaminu") -> Any:
+    from services.notify.store import Email
+
+    return Email(
+        id=uuid.UUID("00000000-0000-0000-0000-000000000007"),
+        recipient="jan@example.com",
+        subject=subject,
+        body_text="Dzień dobry,\nlink: http://x/verify-email?token=abc_-1\n",
+        body_html="<p>Dzień dobry</p>",
+        template="t",
+        attempts=0,
+    )
+
+
+def test_the_wire_form_has_both_parts_and_a_message_id_stable_across_attempts() -> None:
+    first = mime_bytes(_outbox_email(), "IBOK <ibok@example.com>")
+    again = mime_bytes(_outbox_email(), "IBOK <ibok@example.com>")
+    for raw in (first, again):
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        assert message["Message-ID"] == "<00000000-0000-0000-0000-000000000007@ibok>"
+        assert message["To"] == "jan@example.com" and message["From"] == "IBOK <ibok@example.com>"
+        assert [p.get_content_type() for p in message.walk()] == [
+            "multipart/alternative",
+            "text/plain",
+            "text/html",
+        ]
+        plain = message.get_body(preferencelist=("plain",))
+        assert plain is not None and "token=abc_-1" in plain.get_content()
+        assert not message.defects
+
+
+def test_a_polish_subject_is_encoded_and_reads_back_the_same() -> None:
+    raw = mime_bytes(_outbox_email("IBOK: zażółć gęślą jaźń „x”"), "IBOK <ibok@example.com>")
+    assert raw.isascii()
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert message["Subject"] == "IBOK: zażółć gęślą jaźń „x”"
+
+
+def test_a_header_with_a_line_break_is_refused() -> None:
+    with pytest.raises(ValueError):
+        mime_bytes(_outbox_email("IBOK\r\nBcc: x@example.com"), "IBOK <ibok@example.com>")
