@@ -244,6 +244,7 @@ async def test_emails_in_a_row_share_one_kept_smtp_connection_and_carry_both_par
 
     await eventually(all_delivered)
     attempts = [smtp_server.handler.delivered(a)[0] for a in addresses]
-    assert len({a.peer_port for a in attempts}) == 1, "each email opened its own connection"
+    # Each of the sender's kept connections (IBOK_SMTP_CONNECTIONS, 2) carries several emails.
+    assert len({a.peer_port for a in attempts}) <= 2, "emails opened connections of their own"
     for attempt in attempts:
         assert attempt.parts == ["multipart/alternative", "text/plain", "text/html"]
