@@ -180,7 +180,13 @@ class MailSender:
 
     async def send_due(self, connection: SmtpConnection) -> int:
         emails = await store.claim_due_emails(self._rt.pool, self._batch, self._lease)
-        for email in emails:
+        # Stop well inside the lease (a slow server): past it another sender could take the
+        # same emails and send them twice.
+        stop_at = time.monotonic() + self._lease.total_seconds() / 2
+        for done, email in enumerate(emails):
+            if time.monotonic() > stop_at:
+                await store.release_emails(self._rt.pool, [e.id for e in emails[done:]])
+                return done
             await self._deliver(connection, email)
         return len(emails)
 

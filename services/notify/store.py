@@ -58,10 +58,11 @@ async def queue_same_email(
     recipients: Sequence[str],
     customer_numbers: Sequence[str],
 ) -> int:
-    """One email to many recipients as separate outbox rows, in one statement; returns rows added."""
+    """One email to many recipients (a fan-out: after personal emails) in one statement; rows added."""
     result = await conn.execute(
-        "INSERT INTO emails (id, recipient, customer_number, template, subject, body_text, body_html)"
-        " SELECT t.id, t.recipient, t.customer_number, $4, $5, $6, $7"
+        "INSERT INTO emails"
+        " (id, recipient, customer_number, template, subject, body_text, body_html, priority)"
+        " SELECT t.id, t.recipient, t.customer_number, $4, $5, $6, $7, 1"
         " FROM unnest($1::uuid[], $2::text[], $3::text[]) AS t(id, recipient, customer_number)"
         " ON CONFLICT (id) DO NOTHING",
         list(ids),
@@ -82,13 +83,21 @@ async def claim_due_emails(pool: asyncpg.Pool, limit: int, lease: timedelta) -> 
         UPDATE emails SET next_attempt_at = now() + $2::interval
         WHERE id IN (
             SELECT id FROM emails WHERE status = 'pending' AND next_attempt_at <= now()
-            ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+            ORDER BY priority, next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
         RETURNING id, recipient, subject, body_text, body_html, template, attempts
         """,
         limit,
         lease,
     )
     return [Email(**dict(r)) for r in rows]
+
+
+async def release_emails(pool: asyncpg.Pool, ids: Sequence[UUID]) -> None:
+    """Give back claimed emails not tried yet, so they need not wait for their lease to run out."""
+    await pool.execute(
+        "UPDATE emails SET next_attempt_at = now() WHERE id = ANY($1::uuid[]) AND status = 'pending'",
+        list(ids),
+    )
 
 
 async def record_sent(pool: asyncpg.Pool, email_id: UUID, attempt: int, code: int) -> None:

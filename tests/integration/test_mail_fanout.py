@@ -20,7 +20,8 @@ import httpx
 import pytest
 
 from contracts import notify
-from contracts.auth import CustomerContactChanged
+from contracts.auth import CustomerContactChanged, PasswordResetRequested
+from contracts.base import utc_now
 from runtime.clock import business_today
 from runtime.rpc_client import RpcClient, RpcProblem
 from tests.support.events import publish_events
@@ -155,6 +156,7 @@ async def finished(rpc: RpcClient, job_id: Any) -> notify.FanoutStatus:
 
 async def test_terms_fanout_killed_halfway_resumes_and_reaches_everyone_exactly_once(
     fanout_system: System,
+    own_infra: Infra,
     recipients: list[int],
     rpc: RpcClient,
     notify_db: asyncpg.Connection,
@@ -191,6 +193,15 @@ async def test_terms_fanout_killed_halfway_resumes_and_reaches_everyone_exactly_
 
     fanout_system.start("notify")
     fanout_system.wait_ready(("notify",), timeout=30)
+    # A personal email meanwhile does not wait behind the fan-out's emails.
+    reset = PasswordResetRequested(
+        account_id=uuid.uuid4(),
+        login="nf.reset",
+        email="nf-reset@example.com",
+        token="p" * 43,
+        expires_at=utc_now() + timedelta(hours=1),
+    )
+    await publish_events(own_infra.amqp_url, [reset])
     status = await finished(rpc, published.fanout_job_id)
     assert (status.done, status.total, status.emails) == (RECIPIENTS, RECIPIENTS, RECIPIENTS)
 
@@ -201,6 +212,11 @@ async def test_terms_fanout_killed_halfway_resumes_and_reaches_everyone_exactly_
         return bool(sent == RECIPIENTS)
 
     await eventually(all_sent, timeout=120)
+    after_reset = await notify_db.fetchval(
+        "SELECT count(*) FROM notify.emails WHERE template = 'terms_changed' AND sent_at >"
+        " (SELECT sent_at FROM notify.emails WHERE recipient = 'nf-reset@example.com')"
+    )
+    assert after_reset > 100, "the password reset waited behind the terms notices"
 
     # One inbox message per customer.
     inbox = await notify_db.fetch(

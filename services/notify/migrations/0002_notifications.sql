@@ -18,8 +18,13 @@ CREATE TABLE erased_accounts (
     erased_at  timestamptz NOT NULL DEFAULT now()
 );
 
--- Whose email this is, so erasure can blank it (R14).
-ALTER TABLE emails ADD COLUMN customer_number text, ADD COLUMN account_id uuid;
+-- Whose email this is, so erasure can blank it (R14); and its priority: a personal email
+-- (0: a verification link, a complaint outcome) goes before the emails of a fan-out to every
+-- customer (1), so a password reset never waits behind 100,000 terms notices.
+ALTER TABLE emails ADD COLUMN customer_number text, ADD COLUMN account_id uuid,
+    ADD COLUMN priority smallint NOT NULL DEFAULT 0;
+DROP INDEX emails_due;
+CREATE INDEX emails_due ON emails (priority, next_attempt_at) WHERE status = 'pending';
 CREATE INDEX emails_of_customer ON emails (customer_number) WHERE customer_number IS NOT NULL;
 CREATE INDEX emails_of_account ON emails (account_id) WHERE account_id IS NOT NULL;
 ALTER TABLE emails DROP CONSTRAINT emails_status_check,
