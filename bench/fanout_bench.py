@@ -271,10 +271,12 @@ def main(argv: list[str] | None = None) -> int:
             f"| notify.emails / notify.inbox_messages on disk | {result['outbox_mib']:.0f} MiB / {result['inbox_mib']:.0f} MiB |",
         ]
     )
+    load = os.getloadavg()[0]
     notes = (
         f"IBOK_FANOUT_BATCH={args.batch}, IBOK_SMTP_CONNECTIONS={args.connections}, "
         "IBOK_MAIL_BATCH=50; sink: aiosmtpd counting messages in its own process; PostgreSQL, "
-        "RabbitMQ, notify and the sink on the same machine."
+        f"RabbitMQ, notify and the sink on the same machine (1-minute load average at the end: "
+        f"{load:.1f})."
     )
     if args.no_report:
         print(table + "\n\n" + notes)

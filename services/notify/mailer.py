@@ -36,19 +36,21 @@ class SmtpConnection:
         self._smtp: aiosmtplib.SMTP | None = None
         self._last_used = 0.0
 
-    async def send(self, sender: str, recipient: str, message: bytes) -> int:
-        """Send one email; the server's answer code. Raises aiosmtplib's errors, OSError, TimeoutError."""
+    async def send(self, sender: str, recipient: str, message: bytes) -> None:
+        """Send one email. Raises aiosmtplib's errors, OSError or TimeoutError when it was not accepted."""
         reused = self._usable()
-        smtp = await self._open()
         try:
-            _, answer = await smtp.sendmail(sender, [recipient], message)
+            await self._send_once(sender, recipient, message)
         except aiosmtplib.SMTPServerDisconnected:
-            self.close()
             if not reused:
                 raise
             # The server dropped a kept connection between emails: one fresh try, not an attempt.
-            smtp = await self._open()
-            _, answer = await smtp.sendmail(sender, [recipient], message)
+            await self._send_once(sender, recipient, message)
+
+    async def _send_once(self, sender: str, recipient: str, message: bytes) -> None:
+        smtp = await self._open()
+        try:
+            await smtp.sendmail(sender, [recipient], message)
         except aiosmtplib.SMTPResponseException as exc:
             # After a refusal aiosmtplib resets the transaction; the connection stays usable
             # unless the server said it is closing (421) or went away.
@@ -61,7 +63,6 @@ class SmtpConnection:
             self.close()
             raise
         self._last_used = time.monotonic()
-        return _answer_code(answer)
 
     def _usable(self) -> bool:
         if self._smtp is None or not self._smtp.is_connected:
@@ -95,11 +96,6 @@ class SmtpConnection:
                 self._smtp.close()
             finally:
                 self._smtp = None
-
-
-def _answer_code(answer: str) -> int:
-    head = answer.split(" ", 1)[0]
-    return int(head) if head.isdigit() else 250
 
 
 def failure_of(exc: BaseException) -> tuple[int | None, str]:
@@ -194,7 +190,7 @@ class MailSender:
         attempt = email.attempts + 1
         pool = self._rt.pool
         try:
-            code = await connection.send(
+            await connection.send(
                 self._envelope_sender, email.recipient, mime_bytes(email, self._mail_from)
             )
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
@@ -218,7 +214,8 @@ class MailSender:
                     delay_s=delay.total_seconds(),
                 )
         else:
-            await store.record_sent(pool, email.id, attempt, code)
+            # The end of DATA was answered 250 (aiosmtplib raises on anything else).
+            await store.record_sent(pool, email.id, attempt, 250)
             self._outcomes.labels("sent").inc()
             log.info("mail.sent", email_id=str(email.id), template=email.template, attempt=attempt)
 
