@@ -19,7 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from contracts.base import Contract, Envelope
 from contracts.rpc import Operation
-from runtime import db, messaging
+from runtime import batches, db, messaging
 from runtime.logs import configure_logging, get_logger
 from runtime.outbox import OutboxRelay, enqueue
 from runtime.rpc_client import RpcClient
@@ -71,6 +71,29 @@ class ServiceRuntime:
         """Consume ``handlers``' message types from ``exchange`` through this service's ``queue``."""
         self.bindings[queue] = (exchange, [model.SCHEMA for model in handlers])
         messaging.consume_envelopes(self.broker, queue, handlers, on_transient=self._on_db_trouble)
+
+    def consume_batches(
+        self,
+        queue: str,
+        exchange: str,
+        models: Sequence[type[Envelope]],
+        apply: batches.BatchApply,
+        *,
+        refuse: batches.Refusal | None = None,
+    ) -> None:
+        """Like ``consume``, but ``apply`` gets many messages at once, in one call (bulk imports)."""
+        self.bindings[queue] = (exchange, [model.SCHEMA for model in models])
+        batches.consume_envelope_batches(
+            self.broker,
+            queue,
+            models,
+            apply,
+            refuse=refuse,
+            max_batch=self.settings.batch_size,
+            max_wait=self.settings.batch_wait_ms / 1000,
+            prefetch=self.settings.batch_prefetch,
+            on_transient=self._on_db_trouble,
+        )
 
     async def emit(self, conn: asyncpg.Connection, exchange: str, message: Envelope) -> None:
         """Queue ``message`` in the caller's transaction; the relay publishes it after commit."""
