@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from contracts.base import Envelope
 from runtime.db import TRANSIENT_DB_ERRORS
 from runtime.logs import get_logger
-from runtime.messaging import dead_letter, durable_queue
+from runtime.messaging import dead_letter, durable_queue, raw_body
 
 log = get_logger(__name__)
 
@@ -179,6 +179,7 @@ def consume_envelope_batches(
     broker.subscriber(
         durable_queue(queue),
         channel=Channel(prefetch_count=prefetch),
+        decoder=raw_body,
         ack_policy=AckPolicy.MANUAL,
         no_reply=True,
         title=queue,
