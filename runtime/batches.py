@@ -7,7 +7,7 @@ until ``max_batch`` of them or ``max_wait`` seconds have gathered, and hands the
 ``apply`` call; the messages are acknowledged after it returns. Batches are applied one at a time
 in arrival order, so the queue's order holds between batches. When a batch fails, its messages
 are applied one by one, so a single bad message cannot hold back the others: that one is
-requeued (and dead-lettered by RabbitMQ at the delivery limit).
+requeued, and on its last allowed delivery dead-lettered with the error as its reason.
 """
 
 from __future__ import annotations
@@ -21,10 +21,11 @@ from faststream import AckPolicy
 from faststream.rabbit import Channel, RabbitBroker, RabbitMessage
 from pydantic import ValidationError
 
+from contracts import topology
 from contracts.base import Envelope
 from runtime.db import TRANSIENT_DB_ERRORS
 from runtime.logs import get_logger
-from runtime.messaging import dead_letter, durable_queue, raw_body
+from runtime.messaging import dead_letter, durable_queue
 
 log = get_logger(__name__)
 
@@ -35,6 +36,11 @@ Refusal = Callable[[Envelope], str | None]
 
 class _TransientGiveUp(Exception):
     """The database stayed unreachable longer than we hold messages for."""
+
+
+# What became of a submitted message: None when applied, else why not and whether the cause
+# was an outage (not the message's fault) rather than the message itself.
+Failure = tuple[str, bool]
 
 
 class Batcher:
@@ -54,14 +60,14 @@ class Batcher:
         self._max_wait = max_wait
         self._on_transient = on_transient
         self._max_transient_wait = max_transient_wait
-        self._pending: list[tuple[Envelope, asyncio.Future[bool]]] = []
+        self._pending: list[tuple[Envelope, asyncio.Future[Failure | None]]] = []
         self._timer: asyncio.TimerHandle | None = None
         self._turn = asyncio.Lock()  # FIFO: batches apply in the order they were cut
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def submit(self, envelope: Envelope) -> bool:
+    async def submit(self, envelope: Envelope) -> Failure | None:
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[bool] = loop.create_future()
+        future: asyncio.Future[Failure | None] = loop.create_future()
         self._pending.append((envelope, future))
         if len(self._pending) >= self._max_batch:
             self._cut()
@@ -79,33 +85,33 @@ class Batcher:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _run(self, batch: list[tuple[Envelope, asyncio.Future[bool]]]) -> None:
+    async def _run(self, batch: list[tuple[Envelope, asyncio.Future[Failure | None]]]) -> None:
         async with self._turn:
             try:
                 await self._apply_retrying([envelope for envelope, _ in batch])
             except _TransientGiveUp:
-                _settle(batch, False)
+                _settle(batch, ("database unavailable", True))
                 return
             except Exception:
                 log.exception("batch.failed", size=len(batch))
             else:
-                _settle(batch, True)
+                _settle(batch, None)
                 return
             # One by one, so one bad message cannot keep the rest of its batch from applying.
             for envelope, future in batch:
                 try:
                     await self._apply_retrying([envelope])
                 except _TransientGiveUp:
-                    future.set_result(False)
-                except Exception:
+                    future.set_result(("database unavailable", True))
+                except Exception as exc:
                     log.exception(
                         "message.failed",
                         schema=envelope.SCHEMA,
                         message_id=str(envelope.message_id),
                     )
-                    future.set_result(False)
+                    future.set_result((f"{type(exc).__name__}: {exc}", False))
                 else:
-                    future.set_result(True)
+                    future.set_result(None)
 
     async def _apply_retrying(self, envelopes: list[Envelope]) -> None:
         """Apply, waiting out a database outage (not the messages' fault) with backoff."""
@@ -124,10 +130,43 @@ class Batcher:
                 delay = min(delay * 2, 5.0)
 
 
-def _settle(batch: list[tuple[Envelope, asyncio.Future[bool]]], applied: bool) -> None:
+def _settle(
+    batch: list[tuple[Envelope, asyncio.Future[Failure | None]]], outcome: Failure | None
+) -> None:
     for _, future in batch:
         if not future.done():
-            future.set_result(applied)
+            future.set_result(outcome)
+
+
+async def _whole_message(message: RabbitMessage) -> RabbitMessage:
+    """Decoder that hands the endpoint the message itself: its body is parsed there, so a body
+    that is not JSON is dead-lettered with that reason instead of failing in the decoder."""
+    return message
+
+
+def _deliveries(message: RabbitMessage) -> int:
+    """This delivery's number (quorum queues count earlier returns in ``x-delivery-count``)."""
+    count = (message.raw_message.headers or {}).get("x-delivery-count", 0)
+    return (count if isinstance(count, int) else 0) + 1
+
+
+def _envelope_or_reason(
+    body: bytes, by_schema: dict[str, type[Envelope]], refuse: Refusal | None
+) -> Envelope | str:
+    """The message as its contract, or why it must be dead-lettered."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return "body is not JSON"
+    schema = data.get("schema") if isinstance(data, dict) else None
+    if schema not in by_schema:
+        return f"unknown schema {schema!r}"
+    try:
+        envelope = by_schema[schema].model_validate(data)
+    except ValidationError as exc:
+        return f"invalid {schema}: {exc.errors(include_url=False)}"
+    refusal = refuse(envelope) if refuse else None
+    return envelope if refusal is None else f"refused {schema}: {refusal}"
 
 
 def consume_envelope_batches(
@@ -151,35 +190,28 @@ def consume_envelope_batches(
     batcher = Batcher(apply, max_batch=max_batch, max_wait=max_wait, on_transient=on_transient)
 
     async def endpoint(message: RabbitMessage) -> None:
-        try:
-            data = json.loads(message.body)
-            schema = data.get("schema") if isinstance(data, dict) else None
-        except ValueError:
-            schema, data = None, None
-        if data is None:
-            reason = "body is not JSON"
-        elif schema not in by_schema:
-            reason = f"unknown schema {schema!r}"
-        else:
-            try:
-                envelope = by_schema[schema].model_validate(data)
-            except ValidationError as exc:
-                reason = f"invalid {schema}: {exc.errors(include_url=False)}"
-            else:
-                refusal = refuse(envelope) if refuse else None
-                if refusal is None:
-                    applied = await batcher.submit(envelope)
-                    await (message.ack() if applied else message.nack(requeue=True))
-                    return
-                reason = f"refused {schema}: {refusal}"
-        await dead_letter(broker, message, reason)
+        parsed = _envelope_or_reason(message.body, by_schema, refuse)
+        if isinstance(parsed, str):
+            await dead_letter(broker, message, parsed)
+            await message.ack()
+            return
+        failure = await batcher.submit(parsed)
+        if failure is None:
+            await message.ack()
+            return
+        error, transient = failure
+        if transient or _deliveries(message) < topology.DELIVERY_LIMIT:
+            await message.nack(requeue=True)
+            return
+        # Its last delivery: park it ourselves, with the error as its reason.
+        await dead_letter(broker, message, f"failed {_deliveries(message)} times: {error}")
         await message.ack()
 
     endpoint.__name__ = queue.replace(".", "_").replace("-", "_")
     broker.subscriber(
         durable_queue(queue),
         channel=Channel(prefetch_count=prefetch),
-        decoder=raw_body,
+        decoder=_whole_message,
         ack_policy=AckPolicy.MANUAL,
         no_reply=True,
         title=queue,

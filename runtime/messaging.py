@@ -279,18 +279,8 @@ def consume_envelopes(
 
     endpoint.__name__ = queue.replace(".", "_").replace("-", "_")
     broker.subscriber(
-        durable_queue(queue),
-        ack_policy=AckPolicy.MANUAL,
-        no_reply=True,
-        title=queue,
-        # Undecoded: a body that is not JSON must reach the endpoint to be dead-lettered.
-        decoder=raw_body,
+        durable_queue(queue), ack_policy=AckPolicy.MANUAL, no_reply=True, title=queue
     )(endpoint)
-
-
-async def raw_body(message: Any) -> bytes:
-    """Leave a body undecoded: the endpoint parses it and dead-letters what is not JSON."""
-    return bytes(message.body)
 
 
 async def first_delivery(conn: asyncpg.Connection, envelope: Envelope) -> bool:

@@ -17,12 +17,10 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from runtime.logs import bind_correlation_id, get_logger
 from runtime.rpc_client import RpcClient
 from runtime.settings import Settings, get_settings
+from services.gateway.controllers import contracts, invoices, settlement
 from services.gateway.controllers.auth import AuthController
-from services.gateway.controllers.contracts import ContractsController
 from services.gateway.controllers.health import HealthController
-from services.gateway.controllers.invoices import InvoicesController
 from services.gateway.controllers.me import MeController
-from services.gateway.controllers.settlement import SettlementController
 from services.gateway.problems import EXCEPTION_HANDLERS
 from services.gateway.sessions import current_session
 
@@ -90,9 +88,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[
             AuthController,
             MeController,
-            ContractsController,
-            InvoicesController,
-            SettlementController,
+            contracts.ContractsController,
+            invoices.InvoicesController,
+            settlement.SettlementController,
         ],
         dependencies={"session": Provide(current_session)},
     )

@@ -19,11 +19,13 @@ from contracts.billing_system import (
     Premises,
 )
 from contracts.identity import make_identity_digest
+from services.billing import asyncapi
 from tests.support.billing import dead_letters, eventually, invoice, send, send_raw
 from tests.support.customers import logged_in_client, with_active_contract
 from tests.support.infra import Infra
 from tests.support.mail import MailSink
 from tools.billing_sim.dataset import Dataset
+from tools.system import System
 
 DEAD_LETTER_CUSTOMER = 15
 
@@ -160,3 +162,10 @@ async def test_a_cancellation_that_comes_before_its_invoice_waits_for_it(
         lambda value: value is not None,
     )
     assert status == "cancelled"
+
+
+async def test_billing_serves_the_asyncapi_document_of_the_interface(system: System) -> None:
+    async with httpx.AsyncClient(base_url=system.url("billing")) as client:
+        answer = await client.get("/asyncapi.json")
+    assert answer.status_code == 200
+    assert answer.json() == asyncapi.document()
