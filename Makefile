@@ -23,7 +23,7 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 
 typecheck: install
-	$(VENV)/bin/mypy contracts runtime services tools
+	$(VENV)/bin/mypy contracts runtime services tools bench
 
 migrate: install
 	$(VENV)/bin/ibok migrate

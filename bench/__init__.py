@@ -1,0 +1,1 @@
+"""IBOK's benchmarks: each prints a table and appends it to docs/performance.md."""

@@ -1,0 +1,132 @@
+"""What every benchmark needs: a sandbox database and vhost, the system, wrk, and the report."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tests.support.infra import Infra, create_database, drop_database, free_port, unique, vhost
+from tools.system import System
+
+ROOT = Path(__file__).resolve().parent.parent
+PERFORMANCE_MD = ROOT / "docs" / "performance.md"
+PG_BASE = os.environ.get("IBOK_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+AMQP_BASE = os.environ.get("IBOK_BENCH_AMQP", "amqp://guest:guest@127.0.0.1:5672")
+
+
+@contextmanager
+def sandbox() -> Iterator[Infra]:
+    """A database and a vhost of the benchmark's own, removed afterwards."""
+    database = unique("ibok_bench")
+    asyncio.run(create_database(PG_BASE, database))
+    try:
+        with vhost(unique("ibok-bench")) as name:
+            yield Infra(PG_BASE, AMQP_BASE, database, name)
+    finally:
+        asyncio.run(drop_database(PG_BASE, database))
+
+
+def system_env(infra: Infra, **overrides: str) -> dict[str, str]:
+    env = {
+        "IBOK_POSTGRES_DSN": infra.postgres_dsn,
+        "IBOK_AMQP_URL": infra.amqp_url,
+        "IBOK_SMTP_PORT": str(free_port()),  # nobody listens: mail waits in the outbox
+        "IBOK_COOKIE_SECURE": "false",
+        "IBOK_LOG_LEVEL": "WARNING",
+        "IBOK_RATE_LIMIT_SENSITIVE_PER_MINUTE": "1000000",
+        "IBOK_RATE_LIMIT_EXPENSIVE_PER_MINUTE": "1000000",
+        "IBOK_RATE_LIMIT_GENERAL_PER_MINUTE": "100000000",
+    }
+    for service in ("gateway", "auth", "readings", "billing", "notify"):
+        env[f"IBOK_{service.upper()}_PORT"] = str(free_port())
+    env.update(overrides)
+    return env
+
+
+@contextmanager
+def running_system(env: dict[str, str], log_dir: Path) -> Iterator[System]:
+    system = System(env, log_dir=log_dir)
+    system.start_all()
+    try:
+        system.wait_ready(timeout=60)
+        yield system
+    finally:
+        system.stop_all()
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    connections: int
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    non_2xx: int
+
+
+def _ms(value: str, unit: str) -> float:
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
+
+
+def wrk(
+    url: str,
+    *,
+    connections: int,
+    seconds: int = 10,
+    headers: dict[str, str] | None = None,
+    script: Path | None = None,
+) -> WrkResult:
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed: apt-get install wrk")
+    command = ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    for name, value in (headers or {}).items():
+        command += ["-H", f"{name}: {value}"]
+    if script is not None:
+        command += ["-s", str(script)]
+    out = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    percentiles = {p: _ms(v, u) for p, v, u in re.findall(r"\s(\d+)%\s+([\d.]+)(us|ms|s|m)\b", out)}
+    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    non_2xx = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", out)) else 0
+    return WrkResult(
+        connections, rps, percentiles.get("50", 0.0), percentiles.get("99", 0.0), errors, non_2xx
+    )
+
+
+def commit() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def report(title: str, table: str, notes: str = "") -> None:
+    """Print the table and append it, dated, with the machine and commit, to docs/performance.md."""
+    heading = (
+        f"\n### {title}: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores "
+        f"({platform.machine()}), commit {commit()}\n\n"
+    )
+    text = heading + table.rstrip() + "\n" + (f"\n{notes.strip()}\n" if notes else "")
+    print(text)
+    PERFORMANCE_MD.parent.mkdir(exist_ok=True)
+    if not PERFORMANCE_MD.exists():
+        PERFORMANCE_MD.write_text(
+            "# Performance\n\nFigures appended by the scripts in bench/ (see bench/README.md).\n"
+        )
+    with PERFORMANCE_MD.open("a") as out:
+        out.write(text)
