@@ -38,6 +38,8 @@ class ServiceRuntime:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     bindings: dict[str, tuple[str, Sequence[str]]] = field(default_factory=dict)
     startup_hooks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # Run once the broker's topology is declared (consumers of our own queues).
+    after_start_hooks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     shutdown_hooks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -83,8 +85,8 @@ class ServiceRuntime:
     ) -> None:
         """Like ``consume``, but ``apply`` gets many messages at once, in one call (bulk imports)."""
         self.bindings[queue] = (exchange, [model.SCHEMA for model in models])
-        batches.consume_envelope_batches(
-            self.broker,
+        consumer = batches.BatchConsumer(
+            self.settings.amqp_url,
             queue,
             models,
             apply,
@@ -93,7 +95,12 @@ class ServiceRuntime:
             max_wait=self.settings.batch_wait_ms / 1000,
             prefetch=self.settings.batch_prefetch,
             on_transient=self._on_db_trouble,
+            registry=self.registry,
+            name=f"ibok-{self.name}-batches",
         )
+        # Started once its queue is declared; stopped (finishing its batches) before the pool.
+        self.after_start_hooks.append(consumer.start)
+        self.shutdown_hooks.insert(0, consumer.stop)
 
     async def emit(self, conn: asyncpg.Connection, exchange: str, message: Envelope) -> None:
         """Queue ``message`` in the caller's transaction; the relay publishes it after commit."""
@@ -136,6 +143,8 @@ class ServiceRuntime:
             self.pool, self.broker, poll_seconds=self.settings.outbox_poll_seconds
         )
         self.relay.start()
+        for hook in self.after_start_hooks:
+            await hook()
         log.info("service.started", port=self.settings.port_of(self.name))
 
     async def _stop(self) -> None:
