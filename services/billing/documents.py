@@ -229,7 +229,8 @@ def invoice_pdf(view: InvoiceView) -> bytes:
     pdf.ln(3)
     pdf.set_font("DejaVu", "", 8)
     widths = (8, 52, 16, 10, 18, 20, 12, 18, 21)
-    with pdf.table(col_widths=widths, text_align="RIGHT", line_height=5) as table:
+    align = ("RIGHT", "LEFT", "RIGHT", "LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT", "RIGHT")
+    with pdf.table(col_widths=widths, text_align=align, line_height=5) as table:
         table.row(
             (
                 "Lp.",
