@@ -8,7 +8,9 @@ import uuid
 
 import asyncpg
 import httpx
+import pytest
 
+from contracts import billing
 from contracts.billing_system import (
     Address,
     ContractUpserted,
@@ -19,6 +21,7 @@ from contracts.billing_system import (
     Premises,
 )
 from contracts.identity import make_identity_digest
+from runtime.rpc_client import RpcClient, RpcProblem
 from services.billing import asyncapi
 from tests.support.billing import dead_letters, eventually, invoice, send, send_raw
 from tests.support.customers import logged_in_client, with_active_contract
@@ -169,3 +172,30 @@ async def test_billing_serves_the_asyncapi_document_of_the_interface(system: Sys
         answer = await client.get("/asyncapi.json")
     assert answer.status_code == 200
     assert answer.json() == asyncapi.document()
+
+
+async def test_staff_overview_of_a_customer_has_contracts_and_balance(
+    billing_data: Dataset, infra: Infra
+) -> None:
+    """The billing side of /staff/customers/{number}: asked over RabbitMQ as the gateway would."""
+    customer = billing_data.customers[-2]
+    client = RpcClient(infra.amqp_url, timeout=5)
+    await client.start()
+    try:
+        overview = await client.call(
+            billing.CUSTOMER_OVERVIEW, billing.CustomerScope(customer_number=customer.number)
+        )
+        with pytest.raises(RpcProblem) as missing:
+            await client.call(
+                billing.CUSTOMER_OVERVIEW, billing.CustomerScope(customer_number="K999999")
+            )
+    finally:
+        await client.stop()
+    assert overview.name == customer.name
+    assert {c.contract_number for c in overview.contracts} == {
+        c.contract_number for c in customer.contracts
+    }
+    paid = sum(m.amount_grosze for m in customer.history if isinstance(m, PaymentRecorded))
+    assert overview.balance_grosze == sum(i.gross_grosze for i in customer.invoices) - paid
+    assert overview.data_as_of is not None
+    assert missing.value.problem.status == 404
