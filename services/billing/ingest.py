@@ -129,7 +129,9 @@ async def _apply_customer_bound(
             conn, [i for i, _, _ in rows], [c for _, c, _ in rows], [r for _, _, r in rows]
         )
         numbers = [i.number for i, _, _ in rows]
-        await store.mark_corrected(conn, numbers)
+        await store.mark_corrected(
+            conn, [i.number for i, c, _ in rows if c], [i.number for i, c, _ in rows if not c]
+        )
         result.invoices += len(rows)
     else:
         numbers = []

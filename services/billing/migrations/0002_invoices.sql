@@ -34,6 +34,7 @@ CREATE TABLE invoices (
 -- The customer's invoice list, newest first, paged by (issued_on, number): one index scan.
 CREATE INDEX invoices_of_customer ON invoices (customer_number, issued_on DESC, number DESC);
 CREATE INDEX invoices_correcting ON invoices (corrects) WHERE corrects IS NOT NULL;
+CREATE INDEX invoices_corrected ON invoices (corrected_by) WHERE corrected_by IS NOT NULL;
 
 CREATE TABLE payments (
     payment_id      text PRIMARY KEY,
