@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import os
 import signal
 import tempfile
 import time
@@ -192,6 +193,12 @@ async def baselines(dsn: str, invoices: Sequence[InvoiceIssued]) -> dict[str, fl
     return {"insert": inserted, "copy": copied}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -233,9 +240,13 @@ def run(invoices: int, batch_size: int, prefetch: int) -> None:
             started = time.perf_counter()
             system.wait_ready(("billing",), timeout=60)
             ready = time.perf_counter()
+            pid = system.processes["billing"].pid
+            cpu_at_ready = cpu_seconds(pid)
             count_fb = "SELECT count(*) FROM billing.invoices WHERE number LIKE 'FB/%'"
             done = asyncio.run(wait_count(dsn, count_fb, len(backlog)))
-            rss = peak_rss_mib(system.processes["billing"].pid)
+            cpu = cpu_seconds(pid) - cpu_at_ready
+            rss = peak_rss_mib(pid)
+            load = os.getloadavg()[0]
 
             print("baselines: the same rows straight through asyncpg ...", flush=True)
             base = asyncio.run(baselines(dsn, issued))
@@ -267,6 +278,9 @@ def run(invoices: int, batch_size: int, prefetch: int) -> None:
         ]
     )
     notes = (
+        f"Billing used {cpu:.1f} CPU seconds for the backlog: {n / cpu:,.0f} invoices per CPU "
+        f"second of the billing process (PostgreSQL and RabbitMQ not counted). Load average "
+        f"{load:.1f} at the end of the backlog run (other work on the machine slows every row). "
         f"{customers:,} customers; billing batch size {batch_size}, prefetch {prefetch}; "
         f"billing's peak resident memory {rss:.0f} MiB; billing took {ready - started:.1f} s "
         "from start to ready in the backlog run. Each invoice has three lines (water, sewage, "

@@ -92,6 +92,7 @@ class Batcher:
             task.add_done_callback(self._tasks.discard)
 
     async def _run(self, batch: list[tuple[Envelope, asyncio.Future[Failure | None]]]) -> None:
+        bind_correlation_id(None)  # one id for the batch's log lines
         async with self._turn:
             try:
                 await self._apply_retrying([envelope for envelope, _ in batch])
@@ -242,7 +243,10 @@ class BatchConsumer:
         return self._connection is not None and self._connection.connected.is_set()
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
-        bind_correlation_id(_header(message, CORRELATION_HEADER))
+        # Only a sender's own id is worth binding; making one per message would cost more than
+        # the message's share of its batch (the batch gets one of its own).
+        if correlation_id := _header(message, CORRELATION_HEADER):
+            bind_correlation_id(correlation_id)
         parsed = _envelope_or_reason(message, self._by_schema, self._refuse)
         if isinstance(parsed, str):
             await self._dead_letter(message, parsed)

@@ -9,16 +9,19 @@ from typing import Any, TypeAlias
 from uuid import UUID
 
 import asyncpg
+from pydantic import TypeAdapter
 
 from contracts.billing_system import (
     ContractUpserted,
     CustomerUpserted,
     InvoiceCancelled,
     InvoiceIssued,
+    InvoiceLine,
     PaymentRecorded,
 )
 
 Db: TypeAlias = asyncpg.Connection | asyncpg.Pool
+LINES = TypeAdapter(list[InvoiceLine])
 
 
 async def upsert_customers(conn: asyncpg.Connection, batch: Sequence[CustomerUpserted]) -> None:
@@ -160,7 +163,7 @@ async def upsert_invoices(
         [m.due_date for m in batch],
         [m.period_from for m in batch],
         [m.period_to for m in batch],
-        [json.dumps([line.model_dump(mode="json") for line in m.lines]) for m in batch],
+        [LINES.dump_json(m.lines).decode() for m in batch],
         [m.net_grosze for m in batch],
         [m.vat_grosze for m in batch],
         [m.gross_grosze for m in batch],
