@@ -9,8 +9,8 @@ import asyncpg
 from faststream.rabbit import RabbitBroker
 
 from contracts.base import CORRELATION_HEADER, Envelope
-from runtime.db import TRANSIENT_DB_ERRORS
 from runtime.logs import current_correlation_id, get_logger
+from runtime.worker import keep_draining
 
 log = get_logger(__name__)
 
@@ -72,22 +72,13 @@ class OutboxRelay:
                 pass
 
     async def _run(self) -> None:
-        while True:
-            try:
-                published = await self.publish_pending()
-            except TRANSIENT_DB_ERRORS as exc:
-                log.warning("outbox.unavailable", error=type(exc).__name__)
-                published = 0
-            except Exception:
-                log.exception("outbox.failed")
-                published = 0
-            if published >= self._batch:
-                continue
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
-            except TimeoutError:
-                pass
-            self._wake.clear()
+        await keep_draining(
+            self.publish_pending,
+            wake=self._wake,
+            poll_seconds=self._poll,
+            full_batch=self._batch,
+            name="outbox",
+        )
 
     async def publish_pending(self) -> int:
         async with self._pool.acquire() as conn, conn.transaction():

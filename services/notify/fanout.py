@@ -17,9 +17,9 @@ from uuid import UUID
 
 import asyncpg
 
-from runtime.db import TRANSIENT_DB_ERRORS
 from runtime.logs import get_logger
 from runtime.service import ServiceRuntime
+from runtime.worker import keep_draining
 from services.notify import domain, store
 
 log = get_logger(__name__)
@@ -75,20 +75,15 @@ class FanoutRunner:
                 pass
 
     async def _run(self) -> None:
-        while True:
-            # Cleared before looking, so a job created while a batch runs is not missed.
-            self._wake.clear()
-            try:
-                for job_id in await store.running_fanout_jobs(self._rt.pool):
-                    await self.run(job_id)
-            except TRANSIENT_DB_ERRORS as exc:
-                log.warning("fanout.db_unavailable", error=type(exc).__name__)
-            except Exception:
-                log.exception("fanout.failed")
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
-            except TimeoutError:
-                pass
+        await keep_draining(
+            self._run_jobs, wake=self._wake, poll_seconds=self._poll, full_batch=None, name="fanout"
+        )
+
+    async def _run_jobs(self) -> int:
+        jobs = await store.running_fanout_jobs(self._rt.pool)
+        for job_id in jobs:
+            await self.run(job_id)
+        return len(jobs)
 
     async def run(self, job_id: UUID) -> None:
         """Work through one job's remaining batches (from its cursor) to the end."""

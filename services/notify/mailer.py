@@ -10,15 +10,15 @@ from email.header import Header
 from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
 from email.utils import formatdate, parseaddr
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import aiosmtplib
 from prometheus_client import Counter
 
-from runtime.db import TRANSIENT_DB_ERRORS
 from runtime.logs import get_logger
 from runtime.service import ServiceRuntime
 from runtime.settings import Settings
+from runtime.worker import keep_draining
 from services.notify import domain, store
 
 log = get_logger(__name__)
@@ -157,22 +157,13 @@ class MailSender:
             connection.close()
 
     async def _run(self, connection: SmtpConnection) -> None:
-        while True:
-            try:
-                sent = await self.send_due(connection)
-            except TRANSIENT_DB_ERRORS as exc:
-                log.warning("mail.db_unavailable", error=type(exc).__name__)
-                sent = 0
-            except Exception:
-                log.exception("mail.sender_failed")
-                sent = 0
-            if sent >= self._batch:
-                continue
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
-            except TimeoutError:
-                pass
-            self._wake.clear()
+        await keep_draining(
+            partial(self.send_due, connection),
+            wake=self._wake,
+            poll_seconds=self._poll,
+            full_batch=self._batch,
+            name="mail",
+        )
 
     async def send_due(self, connection: SmtpConnection) -> int:
         emails = await store.claim_due_emails(self._rt.pool, self._batch, self._lease)
