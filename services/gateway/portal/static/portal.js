@@ -1,0 +1,2 @@
+// IBOK portal: small improvements only; every page works without this file.
+"use strict";
