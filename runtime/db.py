@@ -56,12 +56,24 @@ async def ensure_database(dsn: str) -> None:
         await conn.close()
 
 
+async def _reset_if_needed(conn: asyncpg.Connection) -> None:
+    """Return a connection to the pool without asyncpg's default reset round trip.
+
+    Our code leaves no session state (no LISTEN, advisory locks or cursors outside a
+    transaction; search_path is a connection parameter); only a transaction left open by a
+    cancelled task needs undoing.
+    """
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
+
+
 async def create_pool(
     dsn: str, schema: str, *, min_size: int = 1, max_size: int = 10, timeout: float = 5.0
 ) -> asyncpg.Pool:
     """A pool whose connections see only this service's schema by default (search_path)."""
     pool = await asyncpg.create_pool(
         dsn,
+        reset=_reset_if_needed,
         min_size=min_size,
         max_size=max_size,
         timeout=timeout,

@@ -66,10 +66,18 @@ def make_broker(
         middlewares=(CorrelationMiddleware, *middlewares),
         # FastStream's per-message lines are debug detail; our handlers log what matters.
         logger=logging.getLogger("ibok.broker"),
+        # Our endpoints parse their own bodies (one pydantic validation, no per-message
+        # dependency injection, which ran a thread hop for every message); see _whole_message.
+        apply_types=False,
         log_level=logging.DEBUG,
         reconnect_interval=1.0,
         graceful_timeout=10.0,
     )
+
+
+async def _whole_message(message: RabbitMessage) -> RabbitMessage:
+    """Decoder that hands the endpoint the message itself (body, headers, ack) instead of a body."""
+    return message
 
 
 def durable_queue(name: str) -> RabbitQueue:
@@ -187,9 +195,12 @@ def answer(
         return RabbitResponse(result.model_dump_json().encode(), content_type="application/json")
 
     endpoint.__name__ = operation.queue.replace(".", "_").replace("-", "_")
-    broker.subscriber(rpc_queue(operation.queue), ack_policy=AckPolicy.ACK, title=operation.queue)(
-        endpoint
-    )
+    broker.subscriber(
+        rpc_queue(operation.queue),
+        ack_policy=AckPolicy.ACK,
+        title=operation.queue,
+        decoder=_whole_message,
+    )(endpoint)
 
 
 EnvelopeHandler = Callable[[Any], Awaitable[None]]
@@ -269,9 +280,19 @@ def consume_envelopes(
                 await asyncio.sleep(delay)
                 waited += delay
                 delay = min(delay * 2, 5.0)
-            except Exception:
+            except Exception as exc:
                 log.exception("message.failed", schema=schema, message_id=str(envelope.message_id))
-                await message.nack(requeue=True)
+                # Quorum queues count redeliveries; on the last one park it ourselves, with the
+                # error as its reason (the queue's own delivery limit stays as a backstop).
+                count = (message.raw_message.headers or {}).get("x-delivery-count", 0)
+                deliveries = (count if isinstance(count, int) else 0) + 1
+                if deliveries >= topology.DELIVERY_LIMIT:
+                    await dead_letter(
+                        broker, message, f"failed {deliveries} times: {type(exc).__name__}: {exc}"
+                    )
+                    await message.ack()
+                else:
+                    await message.nack(requeue=True)
                 return
             else:
                 await message.ack()
@@ -279,7 +300,11 @@ def consume_envelopes(
 
     endpoint.__name__ = queue.replace(".", "_").replace("-", "_")
     broker.subscriber(
-        durable_queue(queue), ack_policy=AckPolicy.MANUAL, no_reply=True, title=queue
+        durable_queue(queue),
+        ack_policy=AckPolicy.MANUAL,
+        no_reply=True,
+        title=queue,
+        decoder=_whole_message,
     )(endpoint)
 
 

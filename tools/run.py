@@ -78,7 +78,9 @@ def ensure_demo_account(gateway: str, mail_dir: Path) -> None:
         while time.monotonic() < deadline:
             login = client.post("/api/v1/auth/login", json=credentials)
             if login.status_code == 200:
-                client.post("/api/v1/auth/logout", headers={"X-CSRF-Token": login.headers["x-csrf-token"]})
+                client.post(
+                    "/api/v1/auth/logout", headers={"X-CSRF-Token": login.headers["x-csrf-token"]}
+                )
                 return
             if login.json().get("code") != "email_not_verified":
                 raise RuntimeError(f"demo login failed: {login.status_code} {login.text}")

@@ -54,7 +54,9 @@ async def test_customer_registers_verifies_logs_in_reads_me_and_logs_out(
         assert forged.json()["code"] == "csrf_token_invalid"
         assert (await client.get("/api/v1/me")).status_code == 200
         assert client.cookies["ibok_csrf"] == login.headers["x-csrf-token"]
-        out = await client.post("/api/v1/auth/logout", headers={"X-CSRF-Token": login.headers["x-csrf-token"]})
+        out = await client.post(
+            "/api/v1/auth/logout", headers={"X-CSRF-Token": login.headers["x-csrf-token"]}
+        )
         assert out.status_code == 204
         assert "ibok_session" not in client.cookies
 

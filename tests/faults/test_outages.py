@@ -6,6 +6,7 @@ quick 503 problem, and everything recovers by itself once the connection is back
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
@@ -118,15 +119,42 @@ def test_database_outage_is_reported_and_recovered_without_restart(
     system, pg_proxy, _ = proxied
     assert login_attempt(system)[0] == 401
 
+    # Load runs through the whole outage: 4 clients logging in back to back.
+    stop = threading.Event()
+    results: list[tuple[int, float, str]] = []
+
+    def load() -> None:
+        while not stop.is_set():
+            results.append(login_attempt(system))
+
+    workers = [threading.Thread(target=load) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    time.sleep(1)
     pg_proxy.cut()
     took = wait_until(lambda: all(ready_status(system, s) == 503 for s in BACKENDS), timeout=10)
     print(f"database cut: every backend /health/ready answered 503 after {took:.1f} s")
     status, seconds, code = login_attempt(system)
     assert status == 503 and code == "service_unavailable", (status, code)
     assert seconds < 3.0, f"the gateway took {seconds:.2f} s to refuse"
+    time.sleep(2)
 
     pg_proxy.restore()
     took = wait_until(lambda: all(ready_status(system, s) == 200 for s in BACKENDS), timeout=30)
     print(f"database back: every service ready again after {took:.1f} s")
     wait_until(lambda: login_attempt(system)[0] == 401, timeout=15)
+    time.sleep(1)
+    stop.set()
+    for worker in workers:
+        worker.join()
+    statuses = {r[0] for r in results}
+    slowest = max(r[1] for r in results)
+    refused = sum(1 for r in results if r[0] == 503)
+    print(
+        f"under load: {len(results)} requests, {refused} answered 503 during the outage, slowest {slowest:.2f} s"
+    )
+    assert statuses <= {401, 503}, statuses
+    assert refused > 0
+    # No request hangs past the RPC timeout (3 s here) by more than a little.
+    assert slowest < 4.0
     assert all(p.poll() is None for p in system.processes.values()), "a process died"
