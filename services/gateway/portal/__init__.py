@@ -54,6 +54,9 @@ def configure_engine(engine: JinjaTemplateEngine) -> None:
         month=_with_lang(formatting.format_month),
         datetime=_with_lang(formatting.format_datetime),
         days=_with_lang(formatting.format_days),
+        percent=_with_lang(formatting.format_percent),
+        quantity=_with_lang(formatting.format_quantity),
+        unit=_with_lang(formatting.format_unit),
     )
 
 

@@ -123,3 +123,25 @@ def parse_decimal(text: str) -> Decimal | None:
     except InvalidOperation:
         return None
     return value if value.is_finite() else None
+
+
+def format_percent(value: Decimal | int | str, lang: str = "pl") -> str:
+    """A change in per cent with its sign and one decimal: ``+12,5%`` or a minus sign."""
+    number = Decimal(value)
+    text = format_number(number, 1, lang)
+    return ("+" if number > 0 else "") + text + "%"
+
+
+def format_quantity(value: Decimal | int | str, lang: str = "pl") -> str:
+    """An invoice line's quantity: whole numbers plain (``2``), others with three decimals."""
+    number = Decimal(value)
+    return format_number(number, 0 if number == number.to_integral_value() else 3, lang)
+
+
+UNITS = {"m3": "m³", "m2": "m²"}
+
+
+def format_unit(unit: str, lang: str = "pl") -> str:
+    """Units as the billing system writes them (``m3``) shown with their symbols (``m³``)."""
+    del lang
+    return UNITS.get(unit, unit)

@@ -15,6 +15,9 @@ from services.gateway.portal.formatting import (
     format_long_date,
     format_money,
     format_month,
+    format_percent,
+    format_quantity,
+    format_unit,
     format_volume,
     group_digits,
     parse_decimal,
@@ -111,3 +114,16 @@ def test_typed_numbers_accept_a_comma_or_a_point(text: str, value: Decimal) -> N
 @pytest.mark.parametrize("text", ["", "abc", "1.234,5", "12,3,4", "1e5", "NaN", "--1", "12 m3"])
 def test_text_that_is_not_a_plain_number_is_refused(text: str) -> None:
     assert parse_decimal(text) is None
+
+
+def test_changes_in_per_cent_carry_their_sign() -> None:
+    assert format_percent(Decimal("12.46")) == "+12,5%"
+    assert format_percent(Decimal(-3)) == "\u22123,0%"
+    assert format_percent(0, "en") == "0.0%"
+
+
+def test_invoice_quantities_are_whole_or_three_decimals_and_units_get_symbols() -> None:
+    assert format_quantity(Decimal("1.000")) == "1"
+    assert format_quantity(Decimal("12.5")) == "12,500"
+    assert format_unit("m3") == "m³"
+    assert format_unit("szt.") == "szt."
