@@ -56,7 +56,13 @@ REGISTER_PROBLEM_FIELDS = {
     "password_charset": "password",
     "email_invalid": "email",
 }
-LOGIN_PROBLEM_FIELDS: dict[str, str] = {}
+LOGIN_PROBLEM_FIELDS = {"captcha_invalid": "captcha_answer", "captcha_required": "captcha_answer"}
+# A new password refused by the rules of R3 (change and reset).
+PASSWORD_PROBLEM_FIELDS = {
+    "password_length": "new_password",
+    "password_composition": "new_password",
+    "password_charset": "new_password",
+}
 
 
 def _forged(request: Request[Any, Any, Any], form: FormState) -> bool:

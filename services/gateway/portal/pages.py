@@ -27,6 +27,14 @@ FLASH_KEYS = frozenset(
         "flash.email_verified",
         "flash.session_ended",
         "flash.language_changed",
+        "flash.password_changed",
+        "flash.password_reset",
+        "flash.session_ended_other",
+        "flash.contact_saved",
+        "flash.contact_email_pending",
+        "flash.reading_saved",
+        "flash.reading_replaced",
+        "flash.reading_flagged",
     }
 )
 PAGE_HEADERS = {"cache-control": "no-store"}
