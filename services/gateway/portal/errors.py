@@ -52,9 +52,10 @@ def error_page(
 def login_required(request: Request[Any, Any, Any], exc: NotAuthorizedException) -> Response[Any]:
     del exc
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    login = "/staff/login" if request.url.path.startswith("/staff") else "/login"
     if request.method != "GET":
-        return redirect("/login")
-    return redirect(f"/login?next={quote(target, safe='/')}")
+        return redirect(login)
+    return redirect(f"{login}?next={quote(target, safe='/')}")
 
 
 def from_problem(request: Request[Any, Any, Any], exc: RpcProblem) -> Response[Any]:

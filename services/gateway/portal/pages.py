@@ -35,11 +35,20 @@ FLASH_KEYS = frozenset(
         "flash.reading_saved",
         "flash.reading_replaced",
         "flash.reading_flagged",
+        "flash.account_blocked",
+        "flash.account_unblocked",
+        "flash.reading_reviewed",
+        "flash.terms_published",
+        "flash.announcement_sent",
+        "flash.maintenance_saved",
     }
 )
 PAGE_HEADERS = {"cache-control": "no-store"}
 # The customer's menu: (path, catalog key); a page joins it when its service's API exists.
 NAV_ITEMS: list[tuple[str, str]] = [("/", "nav.home")]
+# The staff console's menu; admins also get ADMIN_NAV_ITEMS.
+STAFF_NAV_ITEMS: list[tuple[str, str]] = []
+ADMIN_NAV_ITEMS: list[tuple[str, str]] = []
 
 
 @dataclass(frozen=True)
@@ -92,6 +101,7 @@ def render(
     *,
     title: str,
     visitor: Visitor | None = None,
+    staff: Any = None,
     form: FormState | None = None,
     status: int = 200,
     settings: Settings | None = None,
@@ -100,13 +110,15 @@ def render(
 ) -> Template:
     """A page: the template with the language, CSRF token, flash notice and form state.
 
-    Anonymous pages (``visitor`` None) with a form get the double-submit cookie here, so every
+    ``staff`` is a staff member on a console page (``staff.StaffVisitor``). Anonymous pages with a form get the double-submit cookie here, so every
     form has a token without each handler thinking about it; ``settings`` is needed for that.
     """
     lang = lang_of(request)
     out_cookies = list(cookies or [])
     if visitor is not None:
         csrf = visitor.csrf
+    elif staff is not None:
+        csrf = staff.csrf
     else:
         csrf = anonymous_token(request)
         if settings is not None:
@@ -118,11 +130,12 @@ def render(
             "lang": lang,
             "title": title,
             "visitor": visitor,
+            "staff": staff,
             "csrf": csrf,
             "form": form or FormState(),
             "flash": translate(flash_key, lang) if flash_key in FLASH_KEYS else "",
             "path": request.url.path,
-            "nav_items": NAV_ITEMS,
+            "nav_items": _nav_items(staff),
             "query": request.url.query,
             **context,
         },
@@ -134,6 +147,12 @@ def render(
     if flash_key:
         response.delete_cookie(FLASH_COOKIE, path="/")
     return response
+
+
+def _nav_items(staff: Any) -> list[tuple[str, str]]:
+    if staff is None:
+        return NAV_ITEMS
+    return STAFF_NAV_ITEMS + (ADMIN_NAV_ITEMS if staff.is_admin else [])
 
 
 def redirect(to: str, *, flash: str | None = None, cookies: list[Cookie] | None = None) -> Redirect:

@@ -13,12 +13,12 @@ from services.gateway.portal.i18n import language_of, safe_next, translate
 
 PORTAL = Path(__file__).parents[3] / "services" / "gateway" / "portal"
 KEY_IN_TEMPLATE = re.compile(r"""\bt\(\s*["']([\w.]+)["']""")
-KEY_IN_CODE = re.compile(r"""["']((?:[a-z_]+\.)+[a-z_0-9]+)["']""")
+KEY_IN_CODE = re.compile(r"""(?<!name=)["']((?:[a-z_]+\.)+[a-z_0-9]+)["']""")
 
 
 def keys_used() -> set[str]:
     used = set()
-    for template in (PORTAL / "templates").glob("*.html"):
+    for template in (PORTAL / "templates").rglob("*.html"):
         used |= set(KEY_IN_TEMPLATE.findall(template.read_text()))
     return used
 
