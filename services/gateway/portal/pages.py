@@ -136,6 +136,7 @@ def render(
             "flash": translate(flash_key, lang) if flash_key in FLASH_KEYS else "",
             "path": request.url.path,
             "nav_items": _nav_items(staff),
+            "current_nav": current_nav(request.url.path, _nav_items(staff)),
             "query": request.url.query,
             **context,
         },
@@ -147,6 +148,21 @@ def render(
     if flash_key:
         response.delete_cookie(FLASH_COOKIE, path="/")
     return response
+
+
+# Pages that belong under another menu item (the reading history under the meters).
+NAV_ALIASES = {"/meters": ("/readings",)}
+
+
+def current_nav(path: str, items: list[tuple[str, str]]) -> str | None:
+    """The menu item of ``path``: the same path, a path below it, or one of its aliases."""
+    for href, _ in items:
+        if path == href or path.startswith(tuple(NAV_ALIASES.get(href, ()))):
+            return href
+    for href, _ in sorted(items, key=lambda item: -len(item[0])):
+        if href not in ("/", "/staff") and path.startswith(href + "/"):
+            return href
+    return None
 
 
 def _nav_items(staff: Any) -> list[tuple[str, str]]:

@@ -10,6 +10,7 @@ import pytest
 
 from services.gateway.portal.catalog import MESSAGES
 from services.gateway.portal.i18n import language_of, safe_next, translate
+from services.gateway.portal.pages import current_nav
 
 PORTAL = Path(__file__).parents[3] / "services" / "gateway" / "portal"
 KEY_IN_TEMPLATE = re.compile(r"""\bt\(\s*["']([\w.]+)["']""")
@@ -75,3 +76,20 @@ def test_polish_is_the_default_and_english_is_chosen_by_the_cookie() -> None:
 )
 def test_only_paths_on_this_site_are_followed_after_login(target: str | None, safe: str) -> None:
     assert safe_next(target) == safe
+
+
+@pytest.mark.parametrize(
+    ("path", "current"),
+    [
+        ("/", "/"),
+        ("/meters", "/meters"),
+        ("/readings", "/meters"),
+        ("/me", "/me"),
+        ("/me/contact", "/me"),
+        ("/invoices/5b1e0b1c-0000-0000-0000-000000000000", "/invoices"),
+        ("/terms", None),
+    ],
+)
+def test_the_menu_marks_the_item_a_page_belongs_to(path: str, current: str | None) -> None:
+    items = [("/", "a"), ("/meters", "b"), ("/invoices", "c"), ("/me", "d")]
+    assert current_nav(path, items) == current
