@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, ClassVar, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, EmailStr, Field
 
 from contracts.base import Contract, Envelope
-from contracts.billing_system import ContractNumber, CustomerNumber
+from contracts.billing_system import Address, ContractNumber, CustomerNumber
 from contracts.identity import IdentityKind
 from contracts.rpc import Empty, Operation
 
@@ -18,6 +18,14 @@ Login = Annotated[str, Field(min_length=3, max_length=32, pattern=r"^[A-Za-z0-9.
 Password = Annotated[str, Field(min_length=1, max_length=128, repr=False)]
 SessionToken = Annotated[str, Field(min_length=20, max_length=100, repr=False)]
 Language = Literal["pl", "en"]
+ClientAddress = Annotated[str, Field(max_length=64)]
+CaptchaAnswer = Annotated[str, Field(min_length=1, max_length=16)]
+Phone = Annotated[str, Field(min_length=6, max_length=20, pattern=r"^\+?[0-9 ()-]+$")]
+Limit = Annotated[int, Field(ge=1, le=100)]
+Cursor = Annotated[str, Field(max_length=200)]
+StaffRole = Literal["care", "admin"]
+# R5: which identity check the customer passed before staff blocked the account (never the number).
+IdentityCheckUsed = Literal["pesel", "nip", "id_card", "passport"]
 
 
 class RegisterAccount(Contract):
@@ -29,6 +37,7 @@ class RegisterAccount(Contract):
     password: Password
     email: EmailStr
     language: Language = "pl"
+    client_address: ClientAddress = ""
 
 
 class AccountRegistered(Contract):
@@ -38,13 +47,20 @@ class AccountRegistered(Contract):
 
 
 class VerifyEmail(Contract):
+    """Confirms the address given at registration (R17) or a new address (R16): one link format."""
+
     token: str = Field(min_length=20, max_length=100, repr=False)
+    client_address: ClientAddress = ""
 
 
 class LogIn(Contract):
+    """R4: after a wrong password for this login, ``captcha_id`` and ``captcha_answer`` are required."""
+
     login: str = Field(min_length=1, max_length=64)
     password: Password
-    client_address: str = Field(default="", max_length=64)
+    captcha_id: UUID | None = None
+    captcha_answer: CaptchaAnswer | None = None
+    client_address: ClientAddress = ""
     user_agent: str = Field(default="", max_length=300)
 
 
@@ -80,14 +96,250 @@ class Profile(Contract):
     email_verified: bool
     language: Language
     created_at: datetime
+    phone: str | None = None
+    correspondence_address: Address | None = None
+    marketing_consent: bool = False
+    # R16: a new address waiting for its link to be followed; ``email`` is used until then.
+    pending_email: str | None = None
+
+
+class CaptchaRequest(Contract):
+    audio: bool = False
+    client_address: ClientAddress = ""
+
+
+class CaptchaChallenge(Contract):
+    """R4: a single-use image captcha; the answer is kept only as a digest on the server."""
+
+    id: UUID
+    image_png_base64: str
+    audio_wav_base64: str | None = None
+    expires_at: AwareDatetime
+
+
+class ChangePassword(Contract):
+    """R3: needs the current password; every other session of the account ends."""
+
+    token: SessionToken
+    current_password: Password
+    new_password: Password
+    client_address: ClientAddress = ""
+
+
+class RequestPasswordReset(Contract):
+    login: str = Field(min_length=1, max_length=64)
+    client_address: ClientAddress = ""
+
+
+class ResetPassword(Contract):
+    token: str = Field(min_length=20, max_length=100, repr=False)
+    new_password: Password
+    client_address: ClientAddress = ""
+
+
+class SessionsQuery(Contract):
+    account_id: UUID
+    # The caller's own session, marked ``current`` in the answer.
+    current_token: str | None = Field(default=None, min_length=20, max_length=100, repr=False)
+    limit: Limit = 20
+    cursor: Cursor | None = None
+
+
+class SessionSummary(Contract):
+    """A session as its owner sees it: a non-secret id, never the token."""
+
+    id: UUID
+    created_at: AwareDatetime
+    last_seen_at: AwareDatetime
+    expires_at: AwareDatetime
+    client_address: str
+    user_agent: str
+    current: bool = False
+
+
+class SessionsPage(Contract):
+    items: list[SessionSummary]
+    next_cursor: str | None = None
+
+
+class EndSession(Contract):
+    account_id: UUID
+    session_id: UUID
+    client_address: ClientAddress = ""
+
+
+class UpdateContact(Contract):
+    """R15, R16: the customer's contact data and consent; a new email is used once verified."""
+
+    account_id: UUID
+    email: EmailStr
+    phone: Phone | None = None
+    correspondence_address: Address | None = None
+    marketing_consent: bool = False
+    client_address: ClientAddress = ""
+
+
+class AccountsOfCustomersQuery(Contract):
+    customer_numbers: list[CustomerNumber] = Field(max_length=500)
+
+
+class CustomerAccount(Contract):
+    """A customer's IBOK account as staff see it: no password hash, no identity number."""
+
+    customer_number: str
+    login: str
+    status: Literal["active", "pending", "blocked"]
+    # None with status "blocked" means blocked without an end date.
+    blocked_until: date | None = None
+    email_verified: bool
+
+
+class AccountsOfCustomers(Contract):
+    accounts: list[CustomerAccount]
 
 
 REGISTER = Operation("auth", "register", RegisterAccount, AccountRegistered)
 VERIFY_EMAIL = Operation("auth", "verify-email", VerifyEmail, Empty)
+NEW_CAPTCHA = Operation("auth", "new-captcha", CaptchaRequest, CaptchaChallenge)
 LOG_IN = Operation("auth", "log-in", LogIn, SessionOpened)
 LOG_OUT = Operation("auth", "log-out", SessionRef, Empty)
 RESOLVE_SESSION = Operation("auth", "resolve-session", SessionRef, SessionInfo)
 PROFILE = Operation("auth", "profile", ProfileQuery, Profile)
+CHANGE_PASSWORD = Operation("auth", "change-password", ChangePassword, Empty)
+REQUEST_PASSWORD_RESET = Operation("auth", "request-password-reset", RequestPasswordReset, Empty)
+RESET_PASSWORD = Operation("auth", "reset-password", ResetPassword, Empty)
+SESSIONS = Operation("auth", "sessions", SessionsQuery, SessionsPage)
+END_SESSION = Operation("auth", "end-session", EndSession, Empty)
+UPDATE_CONTACT = Operation("auth", "update-contact", UpdateContact, Profile)
+ACCOUNTS_OF_CUSTOMERS = Operation(
+    "auth", "accounts-of-customers", AccountsOfCustomersQuery, AccountsOfCustomers
+)
+
+
+# --- staff -------------------------------------------------------------------------------------
+
+
+class StaffLogIn(Contract):
+    """Staff log in like customers (captcha after a wrong password, throttling), in their own table."""
+
+    login: str = Field(min_length=1, max_length=64)
+    password: Password
+    captcha_id: UUID | None = None
+    captcha_answer: CaptchaAnswer | None = None
+    client_address: ClientAddress = ""
+    user_agent: str = Field(default="", max_length=300)
+
+
+class StaffSessionOpened(Contract):
+    token: SessionToken
+    staff_id: UUID
+    login: str
+    role: StaffRole
+    expires_at: AwareDatetime
+
+
+class StaffInfo(Contract):
+    """Who a staff session belongs to; the gateway asks for it on every staff request."""
+
+    staff_id: UUID
+    login: str
+    name: str
+    role: StaffRole
+
+
+class CreateStaffUser(Contract):
+    actor_id: UUID
+    login: Login
+    name: str = Field(min_length=1, max_length=100)
+    role: StaffRole
+    password: Password
+    client_address: ClientAddress = ""
+
+
+class StaffUser(Contract):
+    id: UUID
+    login: str
+    name: str
+    role: StaffRole
+    created_at: AwareDatetime
+    active: bool
+
+
+class StaffUsersQuery(Contract):
+    actor_id: UUID
+    limit: Limit = 20
+    cursor: Cursor | None = None
+
+
+class StaffUsersPage(Contract):
+    items: list[StaffUser]
+    next_cursor: str | None = None
+
+
+class BlockAccount(Contract):
+    """R5: staff block an account at the customer's request, after checking identity."""
+
+    actor_id: UUID
+    login: str = Field(min_length=1, max_length=64)
+    reason: str = Field(min_length=1, max_length=500)
+    # The last Warsaw calendar day of the block; None together with ``permanent``.
+    until: date | None = None
+    permanent: bool = False
+    identity_check_used: IdentityCheckUsed
+    identity_verified: bool
+    client_address: ClientAddress = ""
+
+
+class UnblockAccount(Contract):
+    actor_id: UUID
+    login: str = Field(min_length=1, max_length=64)
+    reason: str = Field(default="", max_length=500)
+    client_address: ClientAddress = ""
+
+
+class AccountBlock(Contract):
+    login: str
+    blocked: bool
+    until: date | None = None
+    permanent: bool = False
+    reason: str = ""
+    identity_check_used: IdentityCheckUsed | None = None
+    blocked_at: AwareDatetime | None = None
+
+
+class AccountAuditQuery(Contract):
+    actor_id: UUID
+    login: str = Field(min_length=1, max_length=64)
+    limit: Limit = 20
+    cursor: Cursor | None = None
+
+
+class AuditEntry(Contract):
+    """Who did what, when and from where; never a password, token or identity number."""
+
+    id: int
+    at: AwareDatetime
+    action: str
+    actor_kind: Literal["customer", "staff", "anonymous", "system"]
+    actor_id: UUID | None = None
+    actor_login: str | None = None
+    client_address: str
+    detail: dict[str, str | int | bool | None] = Field(default_factory=dict)
+
+
+class AuditPage(Contract):
+    items: list[AuditEntry]
+    next_cursor: str | None = None
+
+
+STAFF_LOG_IN = Operation("auth", "staff-log-in", StaffLogIn, StaffSessionOpened)
+STAFF_LOG_OUT = Operation("auth", "staff-log-out", SessionRef, Empty)
+RESOLVE_STAFF_SESSION = Operation("auth", "resolve-staff-session", SessionRef, StaffInfo)
+CREATE_STAFF_USER = Operation("auth", "create-staff-user", CreateStaffUser, StaffUser)
+STAFF_USERS = Operation("auth", "staff-users", StaffUsersQuery, StaffUsersPage)
+BLOCK_ACCOUNT = Operation("auth", "block-account", BlockAccount, AccountBlock)
+UNBLOCK_ACCOUNT = Operation("auth", "unblock-account", UnblockAccount, AccountBlock)
+ACCOUNT_AUDIT = Operation("auth", "account-audit", AccountAuditQuery, AuditPage)
 
 
 class EmailVerificationRequested(Envelope):

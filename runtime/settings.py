@@ -58,6 +58,17 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(default=2, ge=1)
     argon2_memory_kib: int = Field(default=19_456, ge=8)
     argon2_parallelism: int = Field(default=1, ge=1)
+    # R4: a captcha challenge's life, and login throttling beyond the captcha.
+    captcha_minutes: int = Field(default=5, ge=1)
+    # Tests only: derive each captcha's answer from this seed and the challenge id, so a test can
+    # solve it. Empty (the default) means truly random answers; auth refuses to start with a
+    # seed while cookies are Secure (that is, in a deployment).
+    captcha_test_seed: SecretStr = SecretStr("")
+    login_throttle_window_minutes: int = Field(default=15, ge=1)
+    login_failures_per_login: int = Field(default=10, ge=1)
+    login_failures_per_address: int = Field(default=50, ge=1)
+    password_reset_minutes: int = Field(default=30, ge=1)
+    password_resets_per_hour: int = Field(default=3, ge=1)
 
     def port_of(self, service: str) -> int:
         return int(getattr(self, f"{service}_port"))

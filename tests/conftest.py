@@ -7,8 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 
+from contracts.billing_system import SyncCompleted
+from tests.support.clients import gateway_client
 from tests.support.infra import (
     Infra,
     create_database,
@@ -20,7 +23,7 @@ from tests.support.infra import (
 )
 from tests.support.mail import MailSink
 from tools.billing_sim.cli import publish
-from tools.billing_sim.dataset import Dataset, build_dataset
+from tools.billing_sim.dataset import Dataset, SimCustomer, build_dataset
 from tools.system import System
 
 
@@ -46,6 +49,9 @@ def mail_sink() -> Iterator[MailSink]:
     sink.stop()
 
 
+CAPTCHA_TEST_SEED = "ibok-tests-captcha-seed"
+
+
 def system_env(infra: Infra, mail_sink: MailSink, **overrides: str) -> dict[str, str]:
     env = {
         "IBOK_POSTGRES_DSN": infra.postgres_dsn,
@@ -62,6 +68,8 @@ def system_env(infra: Infra, mail_sink: MailSink, **overrides: str) -> dict[str,
         "IBOK_RATE_LIMIT_SENSITIVE_PER_MINUTE": "100000",
         "IBOK_RATE_LIMIT_EXPENSIVE_PER_MINUTE": "100000",
         "IBOK_RATE_LIMIT_GENERAL_PER_MINUTE": "1000000",
+        # Lets tests solve captchas (auth refuses it with Secure cookies): see solve_captcha.
+        "IBOK_CAPTCHA_TEST_SEED": CAPTCHA_TEST_SEED,
     }
     for service in ("gateway", "auth", "readings", "billing", "notify"):
         env[f"IBOK_{service.upper()}_PORT"] = str(free_port())
@@ -124,3 +132,150 @@ async def db(infra: Infra) -> asyncpg.Connection:
 def log_text(system: System, service: str) -> str:
     assert system.log_dir is not None
     return Path(system.log_dir / f"{service}.log").read_text()
+
+
+# --- accounts and security (auth) --------------------------------------------------------------
+
+STAFF_PASSWORD = "Personel2026x"
+
+
+def solve_captcha_answer(captcha_id: str) -> str:
+    """The answer a person would read from the picture: derived from the tests' seed (R4)."""
+    import uuid
+
+    from services.auth.domain import new_captcha_answer
+
+    return new_captcha_answer(uuid.UUID(captcha_id), CAPTCHA_TEST_SEED)
+
+
+async def solve_captcha(client: httpx.AsyncClient, **headers: str) -> dict[str, str]:
+    """A fresh challenge and its answer, as the login body's ``captcha_id`` and ``captcha_answer``."""
+    answer = await client.get("/api/v1/auth/captcha", headers=headers)
+    assert answer.status_code == 200, answer.text
+    captcha_id = answer.json()["id"]
+    return {"captcha_id": captcha_id, "captcha_answer": solve_captcha_answer(captcha_id)}
+
+
+@pytest.fixture(scope="session")
+def staff_logins(system: System, infra: Infra, gateway: str) -> dict[str, tuple[str, str]]:
+    """An admin made with ``ibok create-admin`` and a ``care`` user the admin created:
+    {"admin": (login, password), "care": (login, password)}."""
+    import subprocess
+    import sys
+
+    env = {**system.env, "IBOK_POSTGRES_DSN": infra.postgres_dsn}
+    made = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tools.ops",
+            "create-admin",
+            "--login",
+            "admin.one",
+            "--name",
+            "Admin One",
+            "--password-stdin",
+        ],
+        input=f"{STAFF_PASSWORD}\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert made.returncode == 0, made.stderr
+    with httpx.Client(base_url=gateway, timeout=15) as client:
+        login = client.post(
+            "/api/v1/staff/auth/login", json={"login": "admin.one", "password": STAFF_PASSWORD}
+        )
+        assert login.status_code == 200, login.text
+        client.headers["X-CSRF-Token"] = login.headers["x-csrf-token"]
+        care = client.post(
+            "/api/v1/staff/staff-users",
+            json={
+                "login": "care.one",
+                "name": "Care One",
+                "role": "care",
+                "password": STAFF_PASSWORD,
+            },
+        )
+        assert care.status_code == 201, care.text
+        client.post("/api/v1/staff/auth/logout")
+    return {"admin": ("admin.one", STAFF_PASSWORD), "care": ("care.one", STAFF_PASSWORD)}
+
+
+async def staff_client(gateway: str, login: str, password: str) -> httpx.AsyncClient:
+    """A client logged in as staff (cookie ``ibok_staff_session``); the caller closes it."""
+    client = gateway_client(gateway, timeout=15)
+    answer = await client.post(
+        "/api/v1/staff/auth/login", json={"login": login, "password": password}
+    )
+    assert answer.status_code == 200, answer.text
+    return client
+
+
+@pytest.fixture(scope="session")
+def auth_customers(system: System, infra: Infra) -> list[SimCustomer]:
+    """Twenty more customers with an active contract (numbers KA00001...), for the auth tests
+    (each test its own index); the first also has an ended contract (``contracts[1]``)."""
+    import random
+    from datetime import UTC, datetime, timedelta
+
+    from contracts.billing_system import Address, ContractUpserted, Premises
+    from tools.billing_sim.dataset import pesel
+
+    rng = random.Random(303)
+    today = datetime.now(UTC).date()
+    customers: list[SimCustomer] = []
+    for i in range(1, 21):
+        number = f"KA{i:05d}"
+        address = Address(street=f"ul. Bezpieczna {i}", postal_code="00-001", city="Warszawa")
+        customer = SimCustomer(number, "person", f"Klient Auth {i}", "pesel", pesel(rng), address)
+        premises = Premises(premises_id=f"PA{i:05d}", address=address)
+        customer.contracts.append(
+            ContractUpserted(
+                contract_number=f"UA/{i:05d}/1",
+                customer_number=number,
+                premises=premises,
+                start_date=today - timedelta(days=900),
+                status="active",
+                billing_period_months=1,
+                revision=1,
+            )
+        )
+        if i == 1:
+            customer.contracts.append(
+                ContractUpserted(
+                    contract_number=f"UA/{i:05d}/0",
+                    customer_number=number,
+                    premises=premises,
+                    start_date=today - timedelta(days=3000),
+                    end_date=today - timedelta(days=901),
+                    status="ended",
+                    billing_period_months=1,
+                    revision=1,
+                )
+            )
+        customers.append(customer)
+    messages = [
+        m
+        for m in Dataset(customers, datetime.now(UTC)).messages(digest_iterations=2_000)
+        if not isinstance(m, SyncCompleted)
+    ]
+
+    async def load() -> None:
+        await publish(infra.amqp_url, messages)
+        conn = await asyncpg.connect(infra.postgres_dsn)
+        try:
+            for _ in range(200):
+                loaded = await conn.fetchval(
+                    "SELECT count(*) FROM billing.contracts WHERE contract_number LIKE 'UA/%'"
+                )
+                if loaded == 21:
+                    return
+                await asyncio.sleep(0.1)
+        finally:
+            await conn.close()
+        raise AssertionError("billing did not ingest the auth tests' customers")
+
+    asyncio.run(load())
+    return customers

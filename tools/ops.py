@@ -1,18 +1,26 @@
-"""``ibok``: the operations CLI: migrations, dead letters."""
+"""``ibok``: the operations CLI: migrations, the first admin, dead letters."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import importlib.util
 import json
 import sys
+import uuid
 from pathlib import Path
+
+import asyncpg
 
 from contracts.topology import SERVICES
 from runtime import db
+from runtime.errors import DomainError
 from runtime.logs import configure_logging
-from runtime.settings import get_settings
+from runtime.settings import Settings, get_settings
+from services.auth import domain as auth_domain
+from services.auth import staff_store, store
+from services.auth.passwords import Passwords
 from tools import dead_letters
 
 
@@ -27,6 +35,56 @@ async def migrate_all(dsn: str) -> dict[str, list[str]]:
     return {s: await db.migrate(dsn, s, migrations_of(s)) for s in SERVICES}
 
 
+async def create_admin(settings: Settings, login: str, name: str, password: str) -> uuid.UUID:
+    """The first admin (and any later one): an ``admin`` staff user, recorded in the audit trail."""
+    auth_domain.check_staff_password_policy(password)
+    await db.ensure_database(settings.postgres_dsn)
+    await db.migrate(settings.postgres_dsn, "auth", migrations_of("auth"))
+    password_hash = await Passwords(settings).hash(password)
+    staff_id = uuid.uuid4()
+    pool = await db.create_pool(settings.postgres_dsn, "auth", min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            await staff_store.insert_staff_user(
+                conn,
+                staff_id=staff_id,
+                login=login,
+                login_key=auth_domain.login_key(login),
+                name=name,
+                role="admin",
+                password_hash=password_hash,
+                created_by=None,
+            )
+            await store.audit(
+                conn,
+                "staff_created",
+                actor_kind="system",
+                staff_id=staff_id,
+                detail=auth_domain.audit_detail(login=login, role="admin", via="ibok create-admin"),
+            )
+    finally:
+        await pool.close()
+    return staff_id
+
+
+async def ensure_admin(settings: Settings, login: str, name: str, password: str) -> bool:
+    """Create the admin unless the login exists (``make run``'s demo staff login); True if created."""
+    try:
+        await create_admin(settings, login, name, password)
+    except asyncpg.UniqueViolationError:
+        return False
+    return True
+
+
+def read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Password (12-128 characters, a letter and a digit): ")
+    if getpass.getpass("Repeat the password: ") != first:
+        raise SystemExit("the passwords differ")
+    return first
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ibok", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -34,6 +92,14 @@ def main(argv: list[str] | None = None) -> int:
     dead = sub.add_parser("dead-letters", help="list, replay or discard dead-lettered messages")
     dead.add_argument("action", choices=["list", "replay", "discard"])
     dead.add_argument("--id", action="append", dest="ids", help="only this message id (repeatable)")
+    admin = sub.add_parser("create-admin", help="create a staff user with the admin role")
+    admin.add_argument("--login", required=True, help="3-32 letters, digits, '.', '_' or '-'")
+    admin.add_argument("--name", default="", help="display name (default: the login)")
+    admin.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input (else prompt twice)",
+    )
     args = parser.parse_args(argv)
     settings = get_settings()
     configure_logging("ops", settings.log_level)
@@ -41,6 +107,22 @@ def main(argv: list[str] | None = None) -> int:
         applied = asyncio.run(migrate_all(settings.postgres_dsn))
         for service, versions in applied.items():
             print(f"{service}: {', '.join(versions) if versions else 'up to date'}")
+    elif args.command == "create-admin":
+        if not auth_domain.LOGIN_PATTERN.match(args.login):
+            print("the login must be 3-32 letters, digits, '.', '_' or '-'", file=sys.stderr)
+            return 2
+        password = read_password(args.password_stdin)
+        try:
+            staff_id = asyncio.run(
+                create_admin(settings, args.login, args.name or args.login, password)
+            )
+        except DomainError as exc:
+            print(exc.detail_en, file=sys.stderr)
+            return 2
+        except asyncpg.UniqueViolationError:
+            print(f"a staff user with the login {args.login!r} exists already", file=sys.stderr)
+            return 1
+        print(f"admin {args.login} created ({staff_id})")
     elif args.command == "dead-letters":
         return dead_letters_command(
             settings.amqp_url, args.action, set(args.ids) if args.ids else None

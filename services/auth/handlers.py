@@ -1,27 +1,36 @@
-"""One short function per request the auth service answers."""
+"""One short function per customer request: registration, verification, login and sessions.
+
+Passwords are in password_handlers.py, contact data in contact_handlers.py, staff in
+staff_handlers.py; the dependencies and helpers they share are here.
+"""
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import asyncpg
 
 from contracts import auth as msgs
 from contracts import billing, topology
+from contracts.billing_system import Address, ContactDataChanged
 from contracts.rpc import Empty
-from runtime.clock import utc_now
+from runtime.clock import business_today, utc_now
 from runtime.errors import Conflict, DomainError, NotFound, Unauthorized
 from runtime.logs import get_logger
+from runtime.paging import decode_cursor, encode_cursor
 from runtime.rpc_client import RpcClient, RpcProblem, RpcTimeout, RpcUnavailable
 from runtime.service import ServiceRuntime
 from services.auth import domain, store
+from services.auth.login_guard import LoginGuard
 from services.auth.passwords import Passwords
 
 log = get_logger(__name__)
 
-BAD_CREDENTIALS = "Nieprawidłowy login lub hasło."
+SESSION_ENDED = "Sesja wygasła. Zaloguj się ponownie."
+SESSION_ENDED_EN = "The session has ended. Log in again."
 
 
 @dataclass
@@ -31,6 +40,7 @@ class Auth:
     rt: ServiceRuntime
     passwords: Passwords
     rpc: RpcClient
+    guard: LoginGuard
 
     @property
     def idle(self) -> timedelta:
@@ -39,6 +49,79 @@ class Auth:
     @property
     def absolute(self) -> timedelta:
         return timedelta(hours=self.rt.settings.session_absolute_hours)
+
+
+def session_ended() -> Unauthorized:
+    return Unauthorized("session_invalid", SESSION_ENDED, detail_en=SESSION_ENDED_EN)
+
+
+def token_invalid() -> DomainError:
+    return DomainError(
+        "token_invalid",
+        "Link jest nieprawidłowy albo wygasł.",
+        detail_en="The link is invalid or has expired.",
+        status=422,
+    )
+
+
+def address_of(row: asyncpg.Record) -> Address | None:
+    raw = row["correspondence_address"]
+    return Address.model_validate(json.loads(raw)) if raw else None
+
+
+def profile_of(row: asyncpg.Record) -> msgs.Profile:
+    return msgs.Profile(
+        account_id=row["id"],
+        login=row["login"],
+        customer_number=row["customer_number"],
+        customer_name=row["customer_name"],
+        email=row["email"],
+        email_verified=row["email_verified_at"] is not None,
+        language=row["language"],
+        created_at=row["created_at"],
+        phone=row["phone"],
+        correspondence_address=address_of(row),
+        marketing_consent=row["marketing_consent"],
+        pending_email=row["pending_email"],
+    )
+
+
+async def emit_contact(a: Auth, conn: asyncpg.Connection, row: asyncpg.Record) -> None:
+    """R15, R16: the verified contact data as it is now, to notify and to the billing system."""
+    await a.rt.emit(
+        conn,
+        topology.EVENTS_EXCHANGE,
+        msgs.CustomerContactChanged(
+            account_id=row["id"],
+            customer_number=row["customer_number"],
+            login=row["login"],
+            email=row["email"],
+            phone=row["phone"],
+            language=row["language"],
+            marketing_consent=row["marketing_consent"],
+            revision=row["contact_revision"],
+        ),
+    )
+    await a.rt.emit(
+        conn,
+        topology.IBOK_OUT_EXCHANGE,
+        ContactDataChanged(
+            customer_number=row["customer_number"],
+            email=row["email"],
+            phone=row["phone"],
+            correspondence_address=address_of(row),
+            marketing_consent=row["marketing_consent"],
+        ),
+    )
+
+
+def blocked_now(row: asyncpg.Record) -> bool:
+    return row["block_id"] is not None and domain.block_in_effect(
+        row["blocked_until"], business_today()
+    )
+
+
+# --- registration ------------------------------------------------------------------------------
 
 
 async def register(a: Auth, cmd: msgs.RegisterAccount) -> msgs.AccountRegistered:
@@ -57,13 +140,18 @@ async def register(a: Auth, cmd: msgs.RegisterAccount) -> msgs.AccountRegistered
     except (RpcUnavailable, RpcTimeout, RpcProblem) as exc:
         log.warning("register.billing_unavailable", error=type(exc).__name__)
         raise DomainError(
-            "service_unavailable", "Usługa chwilowo niedostępna.", status=503
+            "service_unavailable",
+            "Usługa chwilowo niedostępna.",
+            detail_en="The service is temporarily unavailable.",
+            status=503,
         ) from exc
     if not eligibility.eligible:
         # One answer for every mismatch, so the form reveals nothing about other customers.
         raise DomainError(
             "registration_not_eligible",
             "Dane nie pasują do aktywnej umowy. Sprawdź numer klienta, numer umowy i PESEL/NIP.",
+            detail_en="The data match no active contract. Check the customer number, the"
+            " contract number and the PESEL/NIP.",
             status=422,
         )
     password_hash = await a.passwords.hash(cmd.password)
@@ -103,53 +191,123 @@ async def register(a: Auth, cmd: msgs.RegisterAccount) -> msgs.AccountRegistered
                     language=cmd.language,
                 ),
             )
+            await store.audit(
+                conn,
+                "registered",
+                actor_kind="customer",
+                actor_id=account_id,
+                account_id=account_id,
+                client_address=cmd.client_address,
+            )
     except asyncpg.UniqueViolationError as exc:
         if "login_key" in (exc.constraint_name or ""):
-            raise Conflict("login_taken", "Ten login jest już zajęty.") from exc
-        raise Conflict("already_registered", "Dla tego klienta istnieje już konto w IBOK.") from exc
+            raise Conflict(
+                "login_taken", "Ten login jest już zajęty.", detail_en="This login is taken."
+            ) from exc
+        raise Conflict(
+            "already_registered",
+            "Dla tego klienta istnieje już konto w IBOK.",
+            detail_en="This customer already has an IBOK account.",
+        ) from exc
     a.rt.published_soon()
     log.info("account.registered", account_id=str(account_id))
     return msgs.AccountRegistered(login=cmd.login, email=str(cmd.email))
 
 
 async def verify_email(a: Auth, cmd: msgs.VerifyEmail) -> Empty:
+    """R17 (the registration address: the account becomes active) or R16 (a changed address)."""
     async with a.rt.pool.acquire() as conn, conn.transaction():
-        spent = await store.use_email_token(conn, domain.token_digest(cmd.token), "verify_email")
-        account = spent and await store.mark_email_verified(
-            conn, spent["account_id"], spent["email"]
+        spent = await store.use_email_token(
+            conn, domain.token_digest(cmd.token), ("verify_email", "change_email")
         )
-        if not account:
-            raise DomainError("token_invalid", "Link jest nieprawidłowy albo wygasł.", status=422)
-        await a.rt.emit(
+        if spent is None:
+            raise token_invalid()
+        if spent["purpose"] == "verify_email":
+            action = "email_verified"
+            row = await store.mark_email_verified(conn, spent["account_id"], spent["email"])
+        else:
+            action = "email_changed"
+            row = await store.apply_email_change(conn, spent["account_id"], spent["email"])
+        if row is None:
+            raise token_invalid()
+        if action == "email_verified":
+            await a.rt.emit(
+                conn,
+                topology.EVENTS_EXCHANGE,
+                msgs.AccountActivated(
+                    account_id=row["id"], login=row["login"], customer_number=row["customer_number"]
+                ),
+            )
+        await emit_contact(a, conn, row)
+        await store.audit(
             conn,
-            topology.EVENTS_EXCHANGE,
-            msgs.AccountActivated(
-                account_id=account["id"],
-                login=account["login"],
-                customer_number=account["customer_number"],
-            ),
+            action,
+            actor_kind="customer",
+            actor_id=row["id"],
+            account_id=row["id"],
+            client_address=cmd.client_address,
         )
     a.rt.published_soon()
     return Empty()
 
 
+# --- login and sessions ------------------------------------------------------------------------
+
+
+async def new_captcha(a: Auth, request: msgs.CaptchaRequest) -> msgs.CaptchaChallenge:
+    return await a.guard.new_challenge(request)
+
+
 async def log_in(a: Auth, cmd: msgs.LogIn) -> msgs.SessionOpened:
-    """R4, R13: the same answer for an unknown login and a wrong password; a new session id."""
-    account = await store.account_by_login(a.rt.pool, domain.login_key(cmd.login))
+    """R4, R5, R13: captcha and throttling first; one answer for an unknown login and a wrong
+    password (a dummy hash is verified for an unknown login, so both take as long); blocked
+    only after a correct password; a new session id."""
+    key = domain.login_key(cmd.login)
+    address = cmd.client_address
+    await a.guard.check_throttle("customer", key, address)
+    await a.guard.check_captcha("customer", key, address, cmd.captcha_id, cmd.captcha_answer)
+    account = await store.account_by_login(a.rt.pool, key)
     ok = await a.passwords.verify(account["password_hash"] if account else None, cmd.password)
     if not (account and ok):
-        log.info("login.refused", reason="invalid_credentials")
-        raise Unauthorized("invalid_credentials", BAD_CREDENTIALS)
+        raise await a.guard.refuse(
+            "customer", key, address, account_id=account["id"] if account else None
+        )
+    await a.guard.release("customer", key)
+    if blocked_now(account):
+        await store.audit(
+            a.rt.pool,
+            "login_refused_blocked",
+            actor_kind="customer",
+            actor_id=account["id"],
+            account_id=account["id"],
+            client_address=address,
+        )
+        raise domain.account_blocked_error(account["blocked_until"])
     if account["email_verified_at"] is None:
-        raise DomainError("email_not_verified", "Najpierw potwierdź adres e-mail.", status=403)
+        raise DomainError(
+            "email_not_verified",
+            "Najpierw potwierdź adres e-mail.",
+            detail_en="Confirm your email address first.",
+            status=403,
+        )
     if a.passwords.needs_rehash(account["password_hash"]):
         await store.update_password_hash(
             a.rt.pool, account["id"], await a.passwords.hash(cmd.password)
         )
     token = domain.new_token()
-    row = await store.insert_session(
-        a.rt.pool, domain.token_digest(token), account["id"], cmd.client_address, cmd.user_agent
-    )
+    async with a.rt.pool.acquire() as conn, conn.transaction():
+        row = await store.insert_session(
+            conn, domain.token_digest(token), account["id"], address, cmd.user_agent
+        )
+        await store.audit(
+            conn,
+            "login",
+            actor_kind="customer",
+            actor_id=account["id"],
+            account_id=account["id"],
+            client_address=address,
+            detail=domain.audit_detail(session=str(row["id"])),
+        )
     times = domain.SessionTimes(row["created_at"], row["last_seen_at"])
     log.info("session.opened", account_id=str(account["id"]))
     return msgs.SessionOpened(
@@ -159,15 +317,23 @@ async def log_in(a: Auth, cmd: msgs.LogIn) -> msgs.SessionOpened:
     )
 
 
-async def resolve_session(a: Auth, ref: msgs.SessionRef) -> msgs.SessionInfo:
-    digest = domain.token_digest(ref.token)
+async def live_session(a: Auth, digest: bytes) -> asyncpg.Record:
+    """The session and its account, or 401 when unknown, past a timeout (R13) or blocked (R5)."""
     row = await store.session_with_account(a.rt.pool, digest)
     if row is None:
-        raise Unauthorized("session_invalid", "Sesja wygasła. Zaloguj się ponownie.")
+        raise session_ended()
     times = domain.SessionTimes(row["created_at"], row["last_seen_at"])
-    if domain.session_expired(times, utc_now(), idle=a.idle, absolute=a.absolute):
+    if domain.session_expired(times, utc_now(), idle=a.idle, absolute=a.absolute) or blocked_now(
+        row
+    ):
         await store.delete_session(a.rt.pool, digest)
-        raise Unauthorized("session_invalid", "Sesja wygasła. Zaloguj się ponownie.")
+        raise session_ended()
+    return row
+
+
+async def resolve_session(a: Auth, ref: msgs.SessionRef) -> msgs.SessionInfo:
+    digest = domain.token_digest(ref.token)
+    row = await live_session(a, digest)
     await store.touch_session(a.rt.pool, digest)
     return msgs.SessionInfo(
         account_id=row["account_id"], login=row["login"], customer_number=row["customer_number"]
@@ -179,17 +345,71 @@ async def log_out(a: Auth, ref: msgs.SessionRef) -> Empty:
     return Empty()
 
 
-async def profile(a: Auth, query: msgs.ProfileQuery) -> msgs.Profile:
-    row = await store.account_by_id(a.rt.pool, query.account_id)
-    if row is None:
-        raise NotFound("account_not_found", "Nie ma takiego konta.")
-    return msgs.Profile(
-        account_id=row["id"],
-        login=row["login"],
-        customer_number=row["customer_number"],
-        customer_name=row["customer_name"],
-        email=row["email"],
-        email_verified=row["email_verified_at"] is not None,
-        language=row["language"],
-        created_at=row["created_at"],
+async def sessions(a: Auth, query: msgs.SessionsQuery) -> msgs.SessionsPage:
+    """R13: the customer's live sessions, newest first; ids are not tokens."""
+    after = session_cursor(query.cursor)
+    now = utc_now()
+    rows = await store.live_sessions_of_account(
+        a.rt.pool,
+        query.account_id,
+        seen_since=now - a.idle,
+        created_since=now - a.absolute,
+        after=after,
+        limit=query.limit + 1,
     )
+    current = domain.token_digest(query.current_token) if query.current_token else None
+    items = [
+        msgs.SessionSummary(
+            id=row["id"],
+            created_at=row["created_at"],
+            last_seen_at=row["last_seen_at"],
+            expires_at=domain.session_expires_at(
+                domain.SessionTimes(row["created_at"], row["last_seen_at"]),
+                idle=a.idle,
+                absolute=a.absolute,
+            ),
+            client_address=row["client_address"],
+            user_agent=row["user_agent"],
+            current=bytes(row["token_digest"]) == current,
+        )
+        for row in rows[: query.limit]
+    ]
+    last = rows[query.limit - 1] if len(rows) > query.limit else None
+    return msgs.SessionsPage(
+        items=items,
+        next_cursor=encode_cursor(last["created_at"].isoformat(), str(last["id"]))
+        if last
+        else None,
+    )
+
+
+def session_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    key = decode_cursor(cursor)
+    if key is None:
+        return None
+    try:
+        created_at, session_id = key
+        return datetime.fromisoformat(created_at), uuid.UUID(session_id)
+    except (TypeError, ValueError) as exc:
+        raise DomainError(
+            "invalid_cursor", "Nieprawidłowy kursor strony.", detail_en="Invalid page cursor."
+        ) from exc
+
+
+async def end_session(a: Auth, cmd: msgs.EndSession) -> Empty:
+    """R13: the customer ends one of their own sessions; another account's id is not found."""
+    async with a.rt.pool.acquire() as conn, conn.transaction():
+        if not await store.delete_session_by_id(conn, cmd.account_id, cmd.session_id):
+            raise NotFound(
+                "session_not_found", "Nie ma takiej sesji.", detail_en="No such session."
+            )
+        await store.audit(
+            conn,
+            "session_ended",
+            actor_kind="customer",
+            actor_id=cmd.account_id,
+            account_id=cmd.account_id,
+            client_address=cmd.client_address,
+            detail=domain.audit_detail(session=str(cmd.session_id)),
+        )
+    return Empty()

@@ -21,6 +21,11 @@ from runtime.settings import Settings, get_settings
 from services.gateway.controllers.auth import AuthController
 from services.gateway.controllers.health import HealthController
 from services.gateway.controllers.me import MeController
+from services.gateway.controllers.staff_accounts import (
+    StaffAccountsController,
+    StaffUsersController,
+)
+from services.gateway.controllers.staff_auth import StaffAuthController
 from services.gateway.limits import Limit
 from services.gateway.portal import portal_router, portal_templates
 from services.gateway.portal.errors import page_or_problem
@@ -131,7 +136,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     api = Router(
         path="/api/v1",
-        route_handlers=[AuthController, MeController],
+        route_handlers=[
+            AuthController,
+            MeController,
+            StaffAuthController,
+            StaffAccountsController,
+            StaffUsersController,
+        ],
         dependencies={"session": Provide(current_session)},
     )
     return Litestar(

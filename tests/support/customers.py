@@ -6,6 +6,7 @@ import asyncio
 
 import httpx
 
+from tests.support.clients import gateway_client
 from tests.support.mail import MailSink, link_token
 from tools.billing_sim.dataset import Dataset, SimCustomer
 
@@ -37,7 +38,7 @@ async def logged_in_client(
     gateway: str, mail_sink: MailSink, customer: SimCustomer, login: str
 ) -> httpx.AsyncClient:
     """Register ``customer`` as ``login``, confirm the emailed link and log in; the caller closes the client."""
-    client = httpx.AsyncClient(base_url=gateway, timeout=15)
+    client = gateway_client(gateway, timeout=15)
     body = registration(customer, login)
     answer = await client.post("/api/v1/auth/register", json=body)
     assert answer.status_code == 201, answer.text
@@ -49,6 +50,4 @@ async def logged_in_client(
         "/api/v1/auth/login", json={"login": login, "password": PASSWORD}
     )
     assert login_answer.status_code == 200, login_answer.text
-    # State changes with the session cookie must carry the session's CSRF token.
-    client.headers["X-CSRF-Token"] = login_answer.headers["x-csrf-token"]
     return client

@@ -1,23 +1,66 @@
-"""Customer registration, email verification, login and logout."""
+"""Customer registration, email verification, captcha, login, logout and passwords."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from litestar import Controller, Request, Response, post
-from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
+from litestar import Controller, Request, Response, get, post
+from litestar.params import Parameter
+from litestar.status_codes import (
+    HTTP_200_OK,
+    HTTP_201_CREATED,
+    HTTP_202_ACCEPTED,
+    HTTP_204_NO_CONTENT,
+)
 
 from contracts import auth
+from runtime.rpc_client import RpcProblem
 from runtime.settings import Settings
+from services.gateway.problems import from_rpc_problem
 from services.gateway.rpc import rpc_of
 from services.gateway.schemas.auth import (
+    CaptchaResponse,
+    ChangePasswordRequest,
     LoginRequest,
     LoginResponse,
+    PasswordResetConfirm,
+    PasswordResetRequest,
     RegisterRequest,
     RegisterResponse,
     VerifyEmailRequest,
 )
-from services.gateway.sessions import SESSION_COOKIE, clear_session_cookie, session_cookie
+from services.gateway.sessions import (
+    SESSION_COOKIE,
+    clear_session_cookie,
+    client_address,
+    session_cookie,
+    usable_token,
+)
+
+# Refusals after which the next login attempt must carry a solved captcha (R4).
+CAPTCHA_CODES = frozenset({"invalid_credentials", "captcha_required", "captcha_invalid"})
+
+
+def login_refusal(request: Request[Any, Any, Any], exc: RpcProblem) -> Response[Any]:
+    """A login problem, plus ``captcha_required`` in the body (R4) and Retry-After when throttled."""
+    response = from_rpc_problem(request, exc)
+    body = response.content
+    assert isinstance(body, dict)
+    body["captcha_required"] = exc.problem.code in CAPTCHA_CODES
+    if exc.problem.status == 429 and (wait := exc.problem.fields.get("retry_after")):
+        response.headers["Retry-After"] = wait
+    return response
+
+
+def captcha_response(challenge: auth.CaptchaChallenge) -> CaptchaResponse:
+    return CaptchaResponse(
+        id=challenge.id,
+        image=f"data:image/png;base64,{challenge.image_png_base64}",
+        audio=f"data:audio/wav;base64,{challenge.audio_wav_base64}"
+        if challenge.audio_wav_base64
+        else None,
+        expires_at=challenge.expires_at,
+    )
 
 
 class AuthController(Controller):
@@ -31,31 +74,68 @@ class AuthController(Controller):
         self, request: Request[Any, Any, Any], data: RegisterRequest
     ) -> RegisterResponse:
         reply = await rpc_of(request.app.state).call(
-            auth.REGISTER, auth.RegisterAccount(**data.model_dump())
+            auth.REGISTER,
+            auth.RegisterAccount(**data.model_dump(), client_address=client_address(request)),
         )
         return RegisterResponse(**reply.model_dump())
 
-    @post("/verify-email", status_code=HTTP_204_NO_CONTENT, summary="Confirm the email address")
+    @post(
+        "/verify-email",
+        status_code=HTTP_204_NO_CONTENT,
+        summary="Confirm an email address (at registration, R17, or after a change, R16)",
+    )
     async def verify_email(self, request: Request[Any, Any, Any], data: VerifyEmailRequest) -> None:
-        await rpc_of(request.app.state).call(auth.VERIFY_EMAIL, auth.VerifyEmail(token=data.token))
+        await rpc_of(request.app.state).call(
+            auth.VERIFY_EMAIL,
+            auth.VerifyEmail(token=data.token, client_address=client_address(request)),
+        )
 
-    @post("/login", status_code=HTTP_200_OK, summary="Log in; sets the session cookie (R4, R13)")
+    @get(
+        "/captcha",
+        summary="A new single-use image captcha (R4)",
+        description="Needed for the next login after a wrong password. Expires after a few"
+        " minutes; the answer is not case-sensitive. `?audio=true` adds a spoken version.",
+        cache_control=None,
+    )
+    async def captcha(
+        self, request: Request[Any, Any, Any], audio: bool = Parameter(default=False)
+    ) -> Response[CaptchaResponse]:
+        challenge = await rpc_of(request.app.state).call(
+            auth.NEW_CAPTCHA,
+            auth.CaptchaRequest(audio=audio, client_address=client_address(request)),
+        )
+        return Response(captcha_response(challenge), headers={"Cache-Control": "no-store"})
+
+    @post(
+        "/login",
+        status_code=HTTP_200_OK,
+        summary="Log in; sets the session cookie (R4, R5, R13)",
+        description="After a wrong password the answer says `captcha_required: true`: the next"
+        " attempt for that login must carry `captcha_id` and `captcha_answer` from"
+        " `GET /auth/captcha`. Too many failures answer 429 with Retry-After. A blocked account"
+        " is told so (`account_blocked`) only after a correct password.",
+    )
     async def login(
         self, request: Request[Any, Any, Any], data: LoginRequest, settings: Settings
-    ) -> Response[LoginResponse]:
-        opened = await rpc_of(request.app.state).call(
-            auth.LOG_IN,
-            auth.LogIn(
-                login=data.login,
-                password=data.password,
-                client_address=(request.client.host if request.client else "")[:64],
-                user_agent=request.headers.get("user-agent", "")[:300],
-            ),
-        )
+    ) -> Response[Any]:
+        rpc = rpc_of(request.app.state)
+        try:
+            opened = await rpc.call(
+                auth.LOG_IN,
+                auth.LogIn(
+                    login=data.login,
+                    password=data.password,
+                    captcha_id=data.captcha_id,
+                    captcha_answer=data.captcha_answer,
+                    client_address=client_address(request),
+                    user_agent=request.headers.get("user-agent", "")[:300],
+                ),
+            )
+        except RpcProblem as exc:
+            return login_refusal(request, exc)
         # R13: a new session id at every login; an earlier cookie of this browser ends too.
-        if old := request.cookies.get(SESSION_COOKIE):
-            if 20 <= len(old) <= 100:
-                await rpc_of(request.app.state).call(auth.LOG_OUT, auth.SessionRef(token=old))
+        if old := usable_token(request.cookies.get(SESSION_COOKIE)):
+            await rpc.call(auth.LOG_OUT, auth.SessionRef(token=old))
         return Response(
             LoginResponse(login=data.login, expires_at=opened.expires_at),
             cookies=[session_cookie(settings, opened.token)],
@@ -67,9 +147,71 @@ class AuthController(Controller):
         summary="Log out: ends the session on the server",
     )
     async def logout(self, request: Request[Any, Any, Any], settings: Settings) -> Response[None]:
-        token = request.cookies.get(SESSION_COOKIE)
-        if token and 20 <= len(token) <= 100:
+        if token := usable_token(request.cookies.get(SESSION_COOKIE)):
             await rpc_of(request.app.state).call(auth.LOG_OUT, auth.SessionRef(token=token))
         response: Response[None] = Response(None, status_code=HTTP_204_NO_CONTENT)
         clear_session_cookie(response, settings)
         return response
+
+    @post(
+        "/password",
+        status_code=HTTP_204_NO_CONTENT,
+        summary="Change the password (R3); every other session ends",
+    )
+    async def change_password(
+        self,
+        request: Request[Any, Any, Any],
+        data: ChangePasswordRequest,
+        session: auth.SessionInfo,
+    ) -> Response[None]:
+        token = usable_token(request.cookies.get(SESSION_COOKIE))
+        assert token is not None  # the session dependency resolved it
+        del session
+        try:
+            await rpc_of(request.app.state).call(
+                auth.CHANGE_PASSWORD,
+                auth.ChangePassword(
+                    token=token,
+                    current_password=data.current_password,
+                    new_password=data.new_password,
+                    client_address=client_address(request),
+                ),
+            )
+        except RpcProblem as exc:
+            if exc.problem.status != 429:
+                raise
+            # Wrong current passwords count against the login like wrong logins do (R4).
+            return cast("Response[None]", login_refusal(request, exc))
+        return Response(None, status_code=HTTP_204_NO_CONTENT)
+
+    @post(
+        "/password-reset",
+        status_code=HTTP_202_ACCEPTED,
+        summary="Send a password reset link (R3)",
+        description="The same answer whether or not the login exists. The link is single-use"
+        " and valid for 30 minutes.",
+    )
+    async def request_password_reset(
+        self, request: Request[Any, Any, Any], data: PasswordResetRequest
+    ) -> None:
+        await rpc_of(request.app.state).call(
+            auth.REQUEST_PASSWORD_RESET,
+            auth.RequestPasswordReset(login=data.login, client_address=client_address(request)),
+        )
+
+    @post(
+        "/password-reset/confirm",
+        status_code=HTTP_204_NO_CONTENT,
+        summary="Set a new password with the emailed link (R3); every session ends",
+    )
+    async def reset_password(
+        self, request: Request[Any, Any, Any], data: PasswordResetConfirm
+    ) -> None:
+        await rpc_of(request.app.state).call(
+            auth.RESET_PASSWORD,
+            auth.ResetPassword(
+                token=data.token,
+                new_password=data.new_password,
+                client_address=client_address(request),
+            ),
+        )
