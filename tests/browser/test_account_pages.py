@@ -9,6 +9,7 @@ import httpx
 from playwright.async_api import expect
 
 from tests.browser.conftest import PortalCustomer, PortalPage, log_in, registered_customer, titled
+from tests.conftest import solve_captcha_answer
 from tests.support.customers import PASSWORD, with_active_contract
 from tests.support.mail import MailSink, text_part
 from tools.billing_sim.dataset import Dataset
@@ -87,10 +88,10 @@ async def test_customer_registers_confirms_by_the_emailed_link_logs_in_and_out(
     await expect(page).to_have_url(re.compile(r"/login$"))
 
 
-async def test_wrong_password_is_refused_with_a_message_and_the_login_kept(
+async def test_a_wrong_password_brings_the_captcha_which_then_lets_the_customer_in(
     portal: PortalPage, billing_data: Dataset, mail_sink: MailSink, gateway: str
 ) -> None:
-    login, _ = await registered_customer(
+    login, password = await registered_customer(
         gateway, mail_sink, with_active_contract(billing_data, 25), "portal.bartek"
     )
     page = portal.page
@@ -102,7 +103,26 @@ async def test_wrong_password_is_refused_with_a_message_and_the_login_kept(
     await expect(page.locator(".error-summary")).to_be_focused()
     await expect(page.get_by_label("Login")).to_have_value(login)
     await expect(page.get_by_label("Hasło")).to_have_value("")
-    await portal.check_accessibility("login refused")
+    # R4: the next attempt needs the code from the picture (or its spoken version).
+    picture = page.get_by_role("img", name=re.compile("Obrazek z kodem"))
+    await expect(picture).to_be_visible()
+    assert await picture.evaluate("img => img.naturalWidth > 0")
+    await expect(page.get_by_role("link", name=re.compile("Odsłuchaj kod"))).to_have_attribute(
+        "href", re.compile("^data:audio/wav;base64,")
+    )
+    await portal.check_accessibility("login with captcha")
+
+    # The right password without the right code is still refused, beside the code field.
+    await page.get_by_label("Hasło").fill(password)
+    await page.get_by_label("Kod z obrazka").fill("XXXXX")
+    await page.get_by_role("button", name="Zaloguj się").click()
+    await expect(page.get_by_label("Kod z obrazka")).to_have_attribute("aria-invalid", "true")
+
+    captcha_id = await page.locator("input[name=captcha_id]").input_value()
+    await page.get_by_label("Hasło").fill(password)
+    await page.get_by_label("Kod z obrazka").fill(solve_captcha_answer(captcha_id))
+    await page.get_by_role("button", name="Zaloguj się").click()
+    await expect(page).to_have_title(titled("Start"))
 
 
 async def test_english_is_chosen_with_the_switch_and_kept_across_pages(portal: PortalPage) -> None:

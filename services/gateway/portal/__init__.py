@@ -17,6 +17,8 @@ from services.gateway.portal.account import AccountPages
 from services.gateway.portal.errors import PAGE_EXCEPTION_HANDLERS
 from services.gateway.portal.home import HomePage
 from services.gateway.portal.i18n import translate
+from services.gateway.portal.settings_pages import PasswordResetPages, SettingsPages
+from services.gateway.portal.staff import StaffPages
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
@@ -77,7 +79,14 @@ def portal_router() -> Router:
     )
     return Router(
         path="/",
-        route_handlers=[HomePage, AccountPages, static],
+        route_handlers=[
+            HomePage,
+            AccountPages,
+            PasswordResetPages,
+            SettingsPages,
+            StaffPages,
+            static,
+        ],
         exception_handlers=PAGE_EXCEPTION_HANDLERS,
         include_in_schema=False,
     )

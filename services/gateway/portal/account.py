@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from uuid import UUID
 
 from litestar import Controller, Request, get, post
 from litestar.datastructures import Cookie
@@ -56,6 +57,8 @@ REGISTER_PROBLEM_FIELDS = {
     "password_charset": "password",
     "email_invalid": "email",
 }
+# Refusals after which the next login attempt must carry a solved captcha (R4).
+CAPTCHA_CODES = frozenset({"invalid_credentials", "captcha_required", "captcha_invalid"})
 LOGIN_PROBLEM_FIELDS = {"captcha_invalid": "captcha_answer", "captcha_required": "captcha_answer"}
 # A new password refused by the rules of R3 (change and reset).
 PASSWORD_PROBLEM_FIELDS = {
@@ -63,6 +66,23 @@ PASSWORD_PROBLEM_FIELDS = {
     "password_composition": "new_password",
     "password_charset": "new_password",
 }
+
+
+def _uuid(text: str) -> UUID | None:
+    try:
+        return UUID(text) if text else None
+    except ValueError:
+        return None
+
+
+async def new_captcha(request: Request[Any, Any, Any]) -> auth.CaptchaChallenge:
+    """R4: a fresh challenge, with its spoken version for people who cannot read the picture."""
+    return await rpc_of(request.app.state).call(
+        auth.NEW_CAPTCHA,
+        auth.CaptchaRequest(
+            audio=True, client_address=(request.client.host if request.client else "")[:64]
+        ),
+    )
 
 
 def _forged(request: Request[Any, Any, Any], form: FormState) -> bool:
@@ -88,13 +108,17 @@ class AccountPages(Controller):
             title=translate("login.title", lang),
             settings=settings,
             next_page=safe_next(next_page),
+            captcha=None,
         )
 
     @post("/login", name="portal.login.submit")
     async def login(self, request: Request[Any, Any, Any], settings: Settings) -> Any:
         lang = lang_of(request)
-        form = await submitted_form(request, ("login", "password", "next"))
+        form = await submitted_form(
+            request, ("login", "password", "next", "captcha_id", "captcha_answer")
+        )
         target = safe_next(form.value("next"))
+        challenge: auth.CaptchaChallenge | None = None
         if _forged(request, form):
             form.add(None, translate("form.expired", lang))
         else:
@@ -109,18 +133,25 @@ class AccountPages(Controller):
                     auth.LogIn(
                         login=form.value("login")[:64],
                         password=form.value("password")[:128],
+                        captcha_id=_uuid(form.value("captcha_id")),
+                        captcha_answer=form.value("captcha_answer")[:16] or None,
                         client_address=(request.client.host if request.client else "")[:64],
                         user_agent=request.headers.get("user-agent", "")[:300],
                     ),
                 )
             except RpcProblem as exc:
                 add_problem(form, exc, LOGIN_PROBLEM_FIELDS, lang)
+                if exc.problem.code in CAPTCHA_CODES:
+                    challenge = await new_captcha(request)
             else:
                 # R13: a new session id at every login; an earlier session of this browser ends.
                 if (old := request.cookies.get(SESSION_COOKIE)) and 20 <= len(old) <= 100:
                     await rpc_of(request.app.state).call(auth.LOG_OUT, auth.SessionRef(token=old))
                 return redirect(target, cookies=[session_cookie(settings, opened.token)])
         form.values["password"] = ""  # never sent back to the browser
+        form.values["captcha_answer"] = ""  # a used challenge cannot be answered again
+        if challenge is None and form.value("captcha_id"):
+            challenge = await new_captcha(request)  # the form was refused before auth was asked
         return render(
             request,
             "login.html",
@@ -129,6 +160,7 @@ class AccountPages(Controller):
             status=422 if form.invalid else 200,
             settings=settings,
             next_page=target,
+            captcha=challenge,
         )
 
     @post("/logout", name="portal.logout")

@@ -45,9 +45,9 @@ FLASH_KEYS = frozenset(
 )
 PAGE_HEADERS = {"cache-control": "no-store"}
 # The customer's menu: (path, catalog key); a page joins it when its service's API exists.
-NAV_ITEMS: list[tuple[str, str]] = [("/", "nav.home")]
+NAV_ITEMS: list[tuple[str, str]] = [("/", "nav.home"), ("/me", "nav.me")]
 # The staff console's menu; admins also get ADMIN_NAV_ITEMS.
-STAFF_NAV_ITEMS: list[tuple[str, str]] = []
+STAFF_NAV_ITEMS: list[tuple[str, str]] = [("/staff", "nav.staff_customers")]
 ADMIN_NAV_ITEMS: list[tuple[str, str]] = []
 
 
