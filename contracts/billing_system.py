@@ -213,11 +213,17 @@ READINGS_SERVICE_MESSAGES: tuple[type[Envelope], ...] = (
 
 
 class ReadingSubmitted(Envelope):
-    """A customer's meter reading accepted by IBOK (R8); emitted exactly once per reading."""
+    """A customer's meter reading accepted by IBOK (R8); emitted exactly once per revision.
+
+    A second reading of the same meter on the same day replaces the first while its period is
+    unbilled: it comes again with the same ``reading_id`` and ``revision`` one higher, and the
+    billing system keeps the highest revision of each ``reading_id``.
+    """
 
     SCHEMA: ClassVar[str] = "reading.submitted.v1"
 
     reading_id: UUID
+    revision: int = Field(default=1, ge=1)
     serial: MeterSerial
     customer_number: CustomerNumber
     value: Volume

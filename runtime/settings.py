@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import lru_cache
 
 from pydantic import Field, SecretStr
@@ -69,6 +70,14 @@ class Settings(BaseSettings):
     login_failures_per_address: int = Field(default=50, ge=1)
     password_reset_minutes: int = Field(default=30, ge=1)
     password_resets_per_hour: int = Field(default=3, ge=1)
+
+    # R8: a reading whose daily use since the previous one exceeds this multiple of the recent
+    # daily average is accepted but flagged for staff.
+    reading_jump_factor: Decimal = Field(default=Decimal("3.0"), gt=1)
+    # R7.6: how many days before the legalizacja expires the customer is reminded (each once).
+    legalization_reminder_days: tuple[int, ...] = (90, 30)
+    # How often the readings service looks for meters whose legalizacja expires soon.
+    legalization_check_hours: float = Field(default=24.0, gt=0)
 
     def port_of(self, service: str) -> int:
         return int(getattr(self, f"{service}_port"))

@@ -14,13 +14,21 @@ from faststream.asgi import AsgiFastStream
 
 from contracts import auth
 from contracts.base import Contract
+from contracts.maintenance import GET_MAINTENANCE, SET_MAINTENANCE
 from contracts.rpc import Operation
 from runtime.clock import utc_now
 from runtime.db import TRANSIENT_DB_ERRORS
 from runtime.logs import get_logger
 from runtime.service import ServiceRuntime
 from runtime.settings import Settings, get_settings
-from services.auth import contact_handlers, handlers, password_handlers, staff_handlers, store
+from services.auth import (
+    contact_handlers,
+    handlers,
+    maintenance,
+    password_handlers,
+    staff_handlers,
+    store,
+)
 from services.auth.captchas import CaptchaRenderer
 from services.auth.login_guard import LoginGuard
 from services.auth.passwords import Passwords
@@ -69,6 +77,8 @@ def create_app(settings: Settings | None = None) -> AsgiFastStream:
         auth.BLOCK_ACCOUNT: staff_handlers.block_account,
         auth.UNBLOCK_ACCOUNT: staff_handlers.unblock_account,
         auth.ACCOUNT_AUDIT: staff_handlers.account_audit,
+        SET_MAINTENANCE: maintenance.set_maintenance,
+        GET_MAINTENANCE: maintenance.maintenance_state,
     }
     for operation, handler in {**customer, **staff}.items():
         rt.answer(operation, partial(handler, a))

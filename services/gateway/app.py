@@ -19,14 +19,20 @@ from runtime.logs import bind_correlation_id, get_logger
 from runtime.rpc_client import RpcClient
 from runtime.settings import Settings, get_settings
 from services.gateway.controllers.auth import AuthController
+from services.gateway.controllers.consumption import ConsumptionController
 from services.gateway.controllers.health import HealthController
 from services.gateway.controllers.me import MeController
+from services.gateway.controllers.meters import MetersController
+from services.gateway.controllers.readings import ReadingsController
 from services.gateway.controllers.staff_accounts import (
     StaffAccountsController,
     StaffUsersController,
 )
 from services.gateway.controllers.staff_auth import StaffAuthController
+from services.gateway.controllers.staff_maintenance import StaffMaintenanceController
+from services.gateway.controllers.staff_readings import StaffReadingsController
 from services.gateway.limits import Limit
+from services.gateway.maintenance import MaintenanceWatch, maintenance_middleware
 from services.gateway.portal import portal_router, portal_templates
 from services.gateway.portal.errors import page_or_problem
 from services.gateway.problems import EXCEPTION_HANDLERS, from_http
@@ -119,15 +125,19 @@ def rate_rules(settings: Settings) -> list[RateRule]:
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     rpc = RpcClient(settings.amqp_url, timeout=settings.rpc_timeout, name="ibok-gateway")
+    watch = MaintenanceWatch(rpc, settings.amqp_url)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await rpc.start()
         app.state.rpc = rpc
+        app.state.maintenance = watch
+        await watch.start()
         log.info("gateway.started", port=settings.gateway_port)
         try:
             yield
         finally:
+            await watch.stop()
             await rpc.stop()
 
     class MetricsController(PrometheusController):
@@ -142,6 +152,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             StaffAuthController,
             StaffAccountsController,
             StaffUsersController,
+            MetersController,
+            ReadingsController,
+            ConsumptionController,
+            StaffReadingsController,
+            StaffMaintenanceController,
         ],
         dependencies={"session": Provide(current_session)},
     )
@@ -152,6 +167,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         middleware=[
             correlation_middleware,
             security_headers_middleware(always_hsts=settings.hsts),
+            maintenance_middleware(lambda scope: getattr(scope["app"].state, "maintenance", None)),
             rate_limit_middleware(rate_rules(settings)),
             csrf_middleware,
             PrometheusConfig(app_name="ibok_gateway", prefix="ibok_gateway").middleware,

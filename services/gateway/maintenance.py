@@ -11,6 +11,7 @@ import asyncio
 import html
 import json
 import math
+from collections.abc import Callable
 from contextlib import suppress
 from datetime import UTC, datetime
 
@@ -94,12 +95,14 @@ class MaintenanceWatch:
         return max(60, math.ceil(seconds))
 
 
-def maintenance_middleware(watch_of: object) -> object:
+def maintenance_middleware(
+    watch_of: Callable[[Scope], MaintenanceWatch | None],
+) -> Callable[[ASGIApp], ASGIApp]:
     """Build the ASGI middleware; ``watch_of(scope)`` returns the app's MaintenanceWatch (or None)."""
 
     def factory(app: ASGIApp) -> ASGIApp:
         async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-            watch = watch_of(scope) if scope["type"] == "http" else None  # type: ignore[operator]
+            watch = watch_of(scope) if scope["type"] == "http" else None
             if watch is None or not watch.state.on or scope["path"].startswith(OPEN_PREFIXES):
                 await app(scope, receive, send)
                 return

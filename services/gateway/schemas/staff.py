@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from contracts.auth import IdentityCheckUsed, StaffRole
 from services.gateway.schemas.common import Schema
@@ -87,3 +87,18 @@ class AuditEntryOut(Schema):
     actor_login: str | None = None
     client_address: str
     detail: dict[str, str | int | bool | None]
+
+
+class MaintenanceRequest(Schema):
+    on: bool
+    message: str = Field(default="", max_length=500, examples=["Przerwa techniczna do 22:00."])
+    message_en: str = Field(default="", max_length=500, examples=["Maintenance until 22:00."])
+    expected_end: AwareDatetime | None = Field(default=None, examples=["2026-11-25T21:00:00Z"])
+
+
+class MaintenanceOut(Schema):
+    on: bool
+    message: str
+    message_en: str
+    expected_end: AwareDatetime | None
+    revision: int
