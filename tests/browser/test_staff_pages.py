@@ -70,3 +70,29 @@ async def test_staff_block_ends_the_customers_session_and_unblock_lets_them_back
         await log_in(customer, portal_customer.login, portal_customer.password)
     finally:
         await customer_context.close()
+
+
+async def test_staff_console_pages_open_and_maintenance_is_for_admins_only(
+    portal: PortalPage, staff_logins: dict[str, tuple[str, str]]
+) -> None:
+    page = portal.page
+    await staff_log_in(portal, *staff_logins["care"])
+    for path, title in [
+        ("/staff/readings/flagged", "Odczyty do sprawdzenia"),
+    ]:
+        answer = await portal.goto(path)
+        assert answer is not None and answer.status == 200, path
+        await expect(page).to_have_title(titled(title))
+        await portal.check_accessibility(path)
+    refused = await portal.goto("/staff/maintenance")
+    assert refused is not None and refused.status == 403
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Brak dostępu")
+
+    await portal.goto("/staff")
+    await page.get_by_role("button", name="Wyloguj").click()
+    await expect(page.get_by_role("status")).to_have_text("Wylogowano. Do zobaczenia!")
+    await staff_log_in(portal, *staff_logins["admin"])
+    await page.get_by_role("link", name="Prace konserwacyjne").click()
+    await expect(page).to_have_title(titled("Prace konserwacyjne"))
+    await expect(page.get_by_label("Włącz tryb prac konserwacyjnych")).not_to_be_checked()
+    await portal.check_accessibility("maintenance")

@@ -17,8 +17,10 @@ from services.gateway.portal.account import AccountPages
 from services.gateway.portal.errors import PAGE_EXCEPTION_HANDLERS
 from services.gateway.portal.home import HomePage
 from services.gateway.portal.i18n import translate
+from services.gateway.portal.readings import ReadingPages
 from services.gateway.portal.settings_pages import PasswordResetPages, SettingsPages
 from services.gateway.portal.staff import StaffPages
+from services.gateway.portal.staff_content import StaffContentPages
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
@@ -84,7 +86,9 @@ def portal_router() -> Router:
             AccountPages,
             PasswordResetPages,
             SettingsPages,
+            ReadingPages,
             StaffPages,
+            StaffContentPages,
             static,
         ],
         exception_handlers=PAGE_EXCEPTION_HANDLERS,

@@ -45,10 +45,18 @@ FLASH_KEYS = frozenset(
 )
 PAGE_HEADERS = {"cache-control": "no-store"}
 # The customer's menu: (path, catalog key); a page joins it when its service's API exists.
-NAV_ITEMS: list[tuple[str, str]] = [("/", "nav.home"), ("/me", "nav.me")]
+NAV_ITEMS: list[tuple[str, str]] = [
+    ("/", "nav.home"),
+    ("/meters", "nav.readings"),
+    ("/consumption", "nav.consumption"),
+    ("/me", "nav.me"),
+]
 # The staff console's menu; admins also get ADMIN_NAV_ITEMS.
-STAFF_NAV_ITEMS: list[tuple[str, str]] = [("/staff", "nav.staff_customers")]
-ADMIN_NAV_ITEMS: list[tuple[str, str]] = []
+STAFF_NAV_ITEMS: list[tuple[str, str]] = [
+    ("/staff", "nav.staff_customers"),
+    ("/staff/readings/flagged", "nav.staff_flagged"),
+]
+ADMIN_NAV_ITEMS: list[tuple[str, str]] = [("/staff/maintenance", "nav.staff_maintenance")]
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,12 @@ document.addEventListener("DOMContentLoaded", () => {
       clearTimeout(timer);
       timer = setTimeout(() => checkReading(input), 400);
     });
-    input.addEventListener("blur", () => checkReading(input));
+    input.addEventListener("blur", (event) => {
+      // Leaving the field for its own submit button: the server checks it; a message appearing
+      // now would move the button away under the pointer between press and release.
+      const next = event.relatedTarget;
+      if (next && next.form === input.form && next.type === "submit") return;
+      checkReading(input);
+    });
   }
 });
