@@ -407,3 +407,16 @@ class AccountActivated(Envelope):
     account_id: UUID
     login: str
     customer_number: str
+
+
+class SessionsEnded(Envelope):
+    """Sessions of this account ended before their time (logout, block, password change...).
+
+    Published straight after the change commits and before auth answers, so every gateway
+    drops the account's cached sessions before anyone can use them again.
+    """
+
+    SCHEMA: ClassVar[str] = "auth.sessions-ended.v1"
+
+    account_id: UUID
+    reason: str = Field(max_length=40)

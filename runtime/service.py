@@ -76,6 +76,22 @@ class ServiceRuntime:
         """Queue ``message`` in the caller's transaction; the relay publishes it after commit."""
         await enqueue(conn, exchange, message.SCHEMA, message)
 
+    async def announce(self, exchange: str, message: Envelope) -> None:
+        """Publish now, with a confirm, outside any transaction: for signals that must reach
+        other processes before this request is answered (e.g. ended sessions). Not a
+        replacement for the outbox: a lost announcement must only cost freshness, never data."""
+        try:
+            await self.broker.publish(
+                message.to_wire(),
+                exchange=exchange,
+                routing_key=message.SCHEMA,
+                message_id=str(message.message_id),
+                content_type="application/json",
+                timeout=5,
+            )
+        except Exception as exc:
+            log.warning("announce.failed", schema=message.SCHEMA, error=type(exc).__name__)
+
     def published_soon(self) -> None:
         if self.relay:
             self.relay.wake()

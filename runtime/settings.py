@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     # Send Strict-Transport-Security on every answer (it is always sent on https requests).
     hsts: bool = False
 
+    # Seconds the gateway remembers who a customer session belongs to (0: ask auth every time).
+    session_cache_seconds: float = Field(default=5.0, ge=0)
+
     cookie_secure: bool = True
     session_idle_minutes: int = Field(default=15, ge=1)
     session_absolute_hours: int = Field(default=12, ge=1)

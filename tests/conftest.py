@@ -279,3 +279,17 @@ def auth_customers(system: System, infra: Infra) -> list[SimCustomer]:
 
     asyncio.run(load())
     return customers
+
+
+@pytest.fixture
+def second_gateway(
+    system: System, infra: Infra, mail_sink: MailSink, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[System]:
+    """Another gateway process on the same broker, beside the suite's one."""
+    other = System(system_env(infra, mail_sink), log_dir=tmp_path_factory.mktemp("gateway2"))
+    other.start("gateway")
+    try:
+        other.wait_ready(("gateway",), timeout=30)
+        yield other
+    finally:
+        other.stop_all()

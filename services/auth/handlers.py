@@ -341,8 +341,17 @@ async def resolve_session(a: Auth, ref: msgs.SessionRef) -> msgs.SessionInfo:
 
 
 async def log_out(a: Auth, ref: msgs.SessionRef) -> Empty:
-    await store.delete_session(a.rt.pool, domain.token_digest(ref.token))
+    account_id = await store.delete_session(a.rt.pool, domain.token_digest(ref.token))
+    if account_id is not None:
+        await sessions_ended(a, account_id, "logout")
     return Empty()
+
+
+async def sessions_ended(a: Auth, account_id: uuid.UUID, reason: str) -> None:
+    """Tell every gateway to forget the account's cached sessions before we answer (R13, R5)."""
+    await a.rt.announce(
+        topology.EVENTS_EXCHANGE, msgs.SessionsEnded(account_id=account_id, reason=reason)
+    )
 
 
 async def sessions(a: Auth, query: msgs.SessionsQuery) -> msgs.SessionsPage:
@@ -412,4 +421,5 @@ async def end_session(a: Auth, cmd: msgs.EndSession) -> Empty:
             client_address=cmd.client_address,
             detail=domain.audit_detail(session=str(cmd.session_id)),
         )
+    await sessions_ended(a, cmd.account_id, "session_ended")
     return Empty()

@@ -11,7 +11,7 @@ from runtime.clock import utc_now
 from runtime.errors import DomainError
 from runtime.logs import get_logger
 from services.auth import domain, store
-from services.auth.handlers import Auth, live_session, token_invalid
+from services.auth.handlers import Auth, live_session, sessions_ended, token_invalid
 
 log = get_logger(__name__)
 
@@ -56,6 +56,7 @@ async def change_password(a: Auth, cmd: msgs.ChangePassword) -> Empty:
             client_address=cmd.client_address,
             detail=domain.audit_detail(other_sessions_ended=ended),
         )
+    await sessions_ended(a, session["account_id"], "password_changed")
     return Empty()
 
 
@@ -133,4 +134,5 @@ async def reset_password(a: Auth, cmd: msgs.ResetPassword) -> Empty:
             client_address=cmd.client_address,
             detail=domain.audit_detail(sessions_ended=ended),
         )
+    await sessions_ended(a, spent["account_id"], "password_reset")
     return Empty()

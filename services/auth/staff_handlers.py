@@ -15,7 +15,7 @@ from runtime.errors import Conflict, Forbidden, NotFound, Unauthorized
 from runtime.logs import get_logger
 from runtime.paging import decode_cursor, encode_cursor
 from services.auth import domain, staff_store, store
-from services.auth.handlers import Auth, session_ended
+from services.auth.handlers import Auth, session_ended, sessions_ended
 
 log = get_logger(__name__)
 
@@ -209,6 +209,7 @@ async def block_account(a: Auth, cmd: msgs.BlockAccount) -> msgs.AccountBlock:
                 replaced_open_block=replaced,
             ),
         )
+    await sessions_ended(a, account["id"], "blocked")
     log.info("account.blocked", account_id=str(account["id"]), sessions_ended=ended)
     return msgs.AccountBlock(
         login=account["login"],

@@ -263,8 +263,11 @@ async def touch_session(db: Db, digest: bytes) -> None:
     await db.execute("UPDATE sessions SET last_seen_at = now() WHERE token_digest = $1", digest)
 
 
-async def delete_session(db: Db, digest: bytes) -> None:
-    await db.execute("DELETE FROM sessions WHERE token_digest = $1", digest)
+async def delete_session(db: Db, digest: bytes) -> UUID | None:
+    """The account whose session this was, or None when there was none."""
+    return await db.fetchval(
+        "DELETE FROM sessions WHERE token_digest = $1 RETURNING account_id", digest
+    )
 
 
 async def delete_sessions_of_account(db: Db, account_id: UUID, *, keep: bytes | None = None) -> int:

@@ -15,6 +15,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from contracts import auth as auth_contracts
 from runtime.logs import bind_correlation_id, get_logger
 from runtime.rpc_client import RpcClient
 from runtime.settings import Settings, get_settings
@@ -31,6 +32,7 @@ from services.gateway.controllers.staff_accounts import (
 from services.gateway.controllers.staff_auth import StaffAuthController
 from services.gateway.controllers.staff_maintenance import StaffMaintenanceController
 from services.gateway.controllers.staff_readings import StaffReadingsController
+from services.gateway.events import GatewayEvents
 from services.gateway.limits import Limit
 from services.gateway.maintenance import MaintenanceWatch, maintenance_middleware
 from services.gateway.portal import portal_router, portal_templates
@@ -42,7 +44,7 @@ from services.gateway.protection import (
     rate_limit_middleware,
     security_headers_middleware,
 )
-from services.gateway.sessions import current_session
+from services.gateway.sessions import SessionCache, current_session
 
 log = get_logger(__name__)
 
@@ -125,19 +127,26 @@ def rate_rules(settings: Settings) -> list[RateRule]:
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     rpc = RpcClient(settings.amqp_url, timeout=settings.rpc_timeout, name="ibok-gateway")
-    watch = MaintenanceWatch(rpc, settings.amqp_url)
+    events = GatewayEvents(settings.amqp_url)
+    watch = MaintenanceWatch(rpc, events)
+    session_cache = SessionCache(settings.session_cache_seconds)
+    events.follow(auth_contracts.SessionsEnded.SCHEMA, session_cache.on_sessions_ended)
+    events.on_reconnect.append(session_cache.clear)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await rpc.start()
         app.state.rpc = rpc
         app.state.maintenance = watch
+        app.state.session_cache = session_cache
+        await events.start()
         await watch.start()
         log.info("gateway.started", port=settings.gateway_port)
         try:
             yield
         finally:
             await watch.stop()
+            await events.stop()
             await rpc.stop()
 
     class MetricsController(PrometheusController):

@@ -15,10 +15,8 @@ from collections.abc import Callable
 from contextlib import suppress
 from datetime import UTC, datetime
 
-import aio_pika
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from contracts import topology
 from contracts.maintenance import (
     GET_MAINTENANCE,
     MaintenanceChanged,
@@ -27,6 +25,7 @@ from contracts.maintenance import (
 )
 from runtime.logs import get_logger
 from runtime.rpc_client import RpcClient, RpcError
+from services.gateway.events import GatewayEvents
 
 log = get_logger(__name__)
 
@@ -35,25 +34,17 @@ OPEN_PREFIXES = ("/health", "/metrics", "/schema", "/api/v1/staff/", "/staff", "
 
 
 class MaintenanceWatch:
-    def __init__(self, rpc: RpcClient, amqp_url: str, *, poll_seconds: float = 15.0) -> None:
+    def __init__(
+        self, rpc: RpcClient, events: GatewayEvents, *, poll_seconds: float = 15.0
+    ) -> None:
         self._rpc = rpc
-        self._url = amqp_url
         self._poll = poll_seconds
         self.state = MaintenanceState(on=False)
         self._tasks: list[asyncio.Task[None]] = []
-        self._connection: aio_pika.abc.AbstractRobustConnection | None = None
+        events.follow(MaintenanceChanged.SCHEMA, self._on_event)
 
     async def start(self) -> None:
         await self.refresh()
-        self._connection = await aio_pika.connect_robust(self._url, reconnect_interval=1.0)
-        channel = await self._connection.channel()
-        exchange = await channel.declare_exchange(
-            topology.EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
-        )
-        # A queue of this process alone, gone with it; every gateway process hears every change.
-        queue = await channel.declare_queue("", exclusive=True, auto_delete=True)
-        await queue.bind(exchange, routing_key=MaintenanceChanged.SCHEMA)
-        await queue.consume(self._on_event, no_ack=True)
         self._tasks.append(asyncio.create_task(self._poll_forever(), name="maintenance-poll"))
 
     async def stop(self) -> None:
@@ -61,8 +52,6 @@ class MaintenanceWatch:
             task.cancel()
             with suppress(asyncio.CancelledError):
                 await task
-        if self._connection is not None:
-            await self._connection.close()
 
     def apply(self, state: MaintenanceState) -> None:
         if state.revision >= self.state.revision:
@@ -81,11 +70,8 @@ class MaintenanceWatch:
             await asyncio.sleep(self._poll)
             await self.refresh()
 
-    async def _on_event(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
-        try:
-            self.apply(MaintenanceChanged.model_validate_json(message.body).state)
-        except ValueError:
-            log.warning("maintenance.bad_event")
+    def _on_event(self, body: bytes) -> None:
+        self.apply(MaintenanceChanged.model_validate_json(body).state)
 
     def retry_after(self, now: datetime | None = None) -> int:
         end = self.state.expected_end

@@ -14,8 +14,10 @@ Other areas reuse these dependencies::
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
@@ -49,7 +51,13 @@ async def current_session(request: Request[Any, Any, Any]) -> auth.SessionInfo:
     token = usable_token(request.cookies.get(SESSION_COOKIE))
     if token is None:
         raise NotAuthorizedException("Zaloguj się, aby kontynuować.")
-    return await rpc_of(request.app.state).call(auth.RESOLVE_SESSION, auth.SessionRef(token=token))
+    cache: SessionCache = request.app.state.session_cache
+    now = time.monotonic()
+    if (known := cache.get(token, now)) is not None:
+        return known
+    info = await rpc_of(request.app.state).call(auth.RESOLVE_SESSION, auth.SessionRef(token=token))
+    cache.put(token, info, now)
+    return info
 
 
 async def staff_of(connection: ASGIConnection[Any, Any, Any, Any]) -> auth.StaffInfo:
@@ -127,3 +135,57 @@ def clear_session_cookie(response: Response[Any], settings: Settings) -> None:
 
 def clear_staff_session_cookie(response: Response[Any]) -> None:
     response.delete_cookie(STAFF_SESSION_COOKIE, path="/")
+
+
+class SessionCache:
+    """Who a customer session belongs to, remembered for a few seconds (the invoice list and
+    every other customer page would otherwise ask auth first, each time).
+
+    Safe because every early end of a session (logout, block, password change or reset, ending
+    a session from the list) makes auth announce ``auth.sessions-ended.v1`` before it answers,
+    and every gateway process drops that account's entries on hearing it (``forget_account``);
+    after a broker reconnect, when such an event may have been missed, the cache is cleared.
+    Idle and absolute timeouts are checked by auth on each miss, so they hold to within
+    ``ttl`` seconds.
+    """
+
+    def __init__(self, ttl: float, *, max_entries: int = 100_000) -> None:
+        self.ttl = ttl
+        self._max = max_entries
+        self._entries: dict[str, tuple[float, auth.SessionInfo]] = {}
+
+    def get(self, token: str, now: float) -> auth.SessionInfo | None:
+        entry = self._entries.get(token)
+        if entry is None:
+            return None
+        if entry[0] <= now:
+            del self._entries[token]
+            return None
+        return entry[1]
+
+    def put(self, token: str, info: auth.SessionInfo, now: float) -> None:
+        if self.ttl <= 0:
+            return
+        if len(self._entries) >= self._max:
+            self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
+            if len(self._entries) >= self._max:
+                self._entries.clear()
+        self._entries[token] = (now + self.ttl, info)
+
+    def forget_token(self, token: str) -> None:
+        self._entries.pop(token, None)
+
+    def forget_account(self, account_id: UUID) -> None:
+        for token in [t for t, (_, info) in self._entries.items() if info.account_id == account_id]:
+            del self._entries[token]
+
+    def forget_login(self, login: str) -> None:
+        key = login.casefold()
+        for token in [t for t, (_, info) in self._entries.items() if info.login.casefold() == key]:
+            del self._entries[token]
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def on_sessions_ended(self, body: bytes) -> None:
+        self.forget_account(auth.SessionsEnded.model_validate_json(body).account_id)

@@ -4,30 +4,12 @@ staff and health routes keep working; the state survives a gateway restart."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
-import pytest
 
-from tests.conftest import staff_client, system_env
-from tests.support.infra import Infra
-from tests.support.mail import MailSink
+from tests.conftest import staff_client
 from tools.system import System
-
-
-@pytest.fixture
-def second_gateway(
-    system: System, infra: Infra, mail_sink: MailSink, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[System]:
-    """Another gateway process on the same broker, beside the suite's one."""
-    other = System(system_env(infra, mail_sink), log_dir=tmp_path_factory.mktemp("gateway2"))
-    other.start("gateway")
-    try:
-        other.wait_ready(("gateway",), timeout=30)
-        yield other
-    finally:
-        other.stop_all()
 
 
 def eventually(check: object, timeout: float = 10) -> None:

@@ -135,6 +135,7 @@ class AuthController(Controller):
             return login_refusal(request, exc)
         # R13: a new session id at every login; an earlier cookie of this browser ends too.
         if old := usable_token(request.cookies.get(SESSION_COOKIE)):
+            request.app.state.session_cache.forget_token(old)
             await rpc.call(auth.LOG_OUT, auth.SessionRef(token=old))
         return Response(
             LoginResponse(login=data.login, expires_at=opened.expires_at),
@@ -148,6 +149,7 @@ class AuthController(Controller):
     )
     async def logout(self, request: Request[Any, Any, Any], settings: Settings) -> Response[None]:
         if token := usable_token(request.cookies.get(SESSION_COOKIE)):
+            request.app.state.session_cache.forget_token(token)
             await rpc_of(request.app.state).call(auth.LOG_OUT, auth.SessionRef(token=token))
         response: Response[None] = Response(None, status_code=HTTP_204_NO_CONTENT)
         clear_session_cookie(response, settings)

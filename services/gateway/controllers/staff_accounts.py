@@ -59,6 +59,8 @@ class StaffAccountsController(Controller):
                 client_address=client_address(request),
             ),
         )
+        # Auth has told every gateway already; this one also forgets at once, by login.
+        request.app.state.session_cache.forget_login(login)
         return BlockResponse(**reply.model_dump())
 
     @post(

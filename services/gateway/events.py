@@ -1,0 +1,64 @@
+"""The events a gateway process follows (maintenance, ended sessions), through a queue of its own."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import aio_pika
+
+from contracts import topology
+from runtime.logs import get_logger
+
+log = get_logger(__name__)
+
+
+class GatewayEvents:
+    """An exclusive, auto-deleted queue per gateway process, bound to the schemas it follows.
+
+    Every process hears every event. After a reconnect, events sent meanwhile are lost, so the
+    ``on_reconnect`` callbacks drop whatever state such an event could have changed.
+    """
+
+    def __init__(self, amqp_url: str) -> None:
+        self._url = amqp_url
+        self._handlers: dict[str, Callable[[bytes], None]] = {}
+        self.on_reconnect: list[Callable[[], None]] = []
+        self._connection: aio_pika.abc.AbstractRobustConnection | None = None
+
+    def follow(self, schema: str, handler: Callable[[bytes], None]) -> None:
+        self._handlers[schema] = handler
+
+    async def start(self) -> None:
+        self._connection = await aio_pika.connect_robust(
+            self._url,
+            reconnect_interval=1.0,
+            client_properties={"connection_name": "ibok-gateway-events"},
+        )
+        self._connection.reconnect_callbacks.add(self._reconnected)
+        channel = await self._connection.channel()
+        exchange = await channel.declare_exchange(
+            topology.EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        queue = await channel.declare_queue("", exclusive=True, auto_delete=True)
+        for schema in self._handlers:
+            await queue.bind(exchange, routing_key=schema)
+        await queue.consume(self._on_message, no_ack=True)
+
+    async def stop(self) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+
+    async def _on_message(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        handler = self._handlers.get(message.routing_key or "")
+        if handler is None:
+            return
+        try:
+            handler(message.body)
+        except ValueError:
+            log.warning("gateway_event.invalid", routing_key=message.routing_key)
+
+    def _reconnected(self, *_: Any) -> None:
+        log.info("gateway_events.reconnected")
+        for callback in self.on_reconnect:
+            callback()
