@@ -16,8 +16,7 @@ from runtime.settings import Settings
 from services.gateway.portal.forms import FormState, anonymous_cookie, anonymous_token
 from services.gateway.portal.i18n import Lang, language_of, translate
 from services.gateway.protection import csrf_token_for
-from services.gateway.rpc import rpc_of
-from services.gateway.sessions import SESSION_COOKIE
+from services.gateway.sessions import SESSION_COOKIE, current_session
 
 FLASH_COOKIE = "ibok_flash"
 # A flash notice is a catalog key, never free text, so a cookie cannot inject what a page shows.
@@ -76,18 +75,17 @@ class LoginRequired(NotAuthorizedException):
 
 
 async def visitor_of(request: Request[Any, Any, Any]) -> Visitor | None:
-    """The customer behind the session cookie, asked of auth on every page (a block ends it at once)."""
-    token = request.cookies.get(SESSION_COOKIE)
-    if not token or not 20 <= len(token) <= 100:
-        return None
+    """The customer behind the session cookie, resolved as the API resolves it (auth, through the
+    gateway's session cache that a logout or a block empties at once)."""
     try:
-        session = await rpc_of(request.app.state).call(
-            auth.RESOLVE_SESSION, auth.SessionRef(token=token)
-        )
+        session = await current_session(request)
+    except NotAuthorizedException:
+        return None
     except RpcProblem as exc:
         if exc.problem.status in (401, 403, 404):
             return None
         raise
+    token = request.cookies.get(SESSION_COOKIE, "")
     return Visitor(token=token, session=session) if session.kind == "customer" else None
 
 
