@@ -19,6 +19,11 @@ MAIN_PAGES = [
     ("login", "/login", False),
     ("register", "/register", False),
     ("home", "/", True),
+    ("meters", "/meters", True),
+    ("readings", "/readings", True),
+    ("consumption", "/consumption", True),
+    ("account", "/me", True),
+    ("contact", "/me/contact", True),
 ]
 
 
