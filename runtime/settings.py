@@ -34,6 +34,17 @@ class Settings(BaseSettings):
     smtp_username: str = ""
     smtp_password: SecretStr = SecretStr("")
     mail_from: str = "IBOK <ibok@wodociagi.example>"
+    smtp_timeout: float = Field(default=10.0, gt=0)
+    # SMTP connections the notify sender keeps open, each sending one email at a time.
+    smtp_connections: int = Field(default=2, ge=1, le=16)
+    # Emails one sender claims at once, and how long the claim lasts before another may retry them.
+    mail_batch: int = Field(default=50, ge=1, le=1000)
+    mail_lease_seconds: float = Field(default=120.0, gt=0)
+    # Backoff after a temporary failure: base, doubling per attempt, capped at 30 minutes.
+    mail_retry_base_seconds: float = Field(default=5.0, gt=0)
+    mail_max_attempts: int = Field(default=8, ge=1)
+    # Recipients per transaction of a message to every customer (terms, announcements).
+    fanout_batch: int = Field(default=1000, ge=1, le=10_000)
 
     log_level: str = "INFO"
     db_pool_min: int = Field(default=1, ge=0)

@@ -68,6 +68,9 @@ def system_env(infra: Infra, mail_sink: MailSink, **overrides: str) -> dict[str,
         "IBOK_RATE_LIMIT_SENSITIVE_PER_MINUTE": "100000",
         "IBOK_RATE_LIMIT_EXPENSIVE_PER_MINUTE": "100000",
         "IBOK_RATE_LIMIT_GENERAL_PER_MINUTE": "1000000",
+        # The suite's gateway asks auth on every request, so tests that move the session clock
+        # in the database see the effect at once; second_gateway caches (test_session_cache.py).
+        "IBOK_SESSION_CACHE_SECONDS": "0",
         # Lets tests solve captchas (auth refuses it with Secure cookies): see solve_captcha.
         "IBOK_CAPTCHA_TEST_SEED": CAPTCHA_TEST_SEED,
     }
@@ -286,10 +289,26 @@ def second_gateway(
     system: System, infra: Infra, mail_sink: MailSink, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[System]:
     """Another gateway process on the same broker, beside the suite's one."""
-    other = System(system_env(infra, mail_sink), log_dir=tmp_path_factory.mktemp("gateway2"))
+    other = System(
+        system_env(infra, mail_sink, IBOK_SESSION_CACHE_SECONDS="5"),
+        log_dir=tmp_path_factory.mktemp("gateway2"),
+    )
     other.start("gateway")
     try:
         other.wait_ready(("gateway",), timeout=30)
         yield other
     finally:
         other.stop_all()
+
+
+@pytest.fixture(scope="module")
+def own_infra(infra: Infra) -> Iterator[Infra]:
+    """A fresh database and vhost for one module's own service processes (another SMTP server,
+    a process to kill), so they share no queue or table with ``system``."""
+    database = unique("ibok_own")
+    asyncio.run(create_database(infra.postgres_base, database))
+    try:
+        with vhost(unique("ibok-own")) as name:
+            yield Infra(infra.postgres_base, infra.amqp_base, database, name)
+    finally:
+        asyncio.run(drop_database(infra.postgres_base, database))

@@ -22,6 +22,7 @@ from runtime.settings import Settings, get_settings
 from services.gateway.controllers.auth import AuthController
 from services.gateway.controllers.consumption import ConsumptionController
 from services.gateway.controllers.health import HealthController
+from services.gateway.controllers.inbox import InboxController
 from services.gateway.controllers.me import MeController
 from services.gateway.controllers.meters import MetersController
 from services.gateway.controllers.readings import ReadingsController
@@ -31,7 +32,9 @@ from services.gateway.controllers.staff_accounts import (
 )
 from services.gateway.controllers.staff_auth import StaffAuthController
 from services.gateway.controllers.staff_maintenance import StaffMaintenanceController
+from services.gateway.controllers.staff_notify import StaffNotifyController
 from services.gateway.controllers.staff_readings import StaffReadingsController
+from services.gateway.controllers.terms import TermsController
 from services.gateway.events import GatewayEvents
 from services.gateway.limits import Limit
 from services.gateway.maintenance import MaintenanceWatch, maintenance_middleware
@@ -166,6 +169,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ConsumptionController,
             StaffReadingsController,
             StaffMaintenanceController,
+            InboxController,
+            TermsController,
+            StaffNotifyController,
         ],
         dependencies={"session": Provide(current_session)},
     )

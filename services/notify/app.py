@@ -1,4 +1,4 @@
-"""Wiring of the notify service: its queues, its handlers, the mail sender and its HTTP side."""
+"""Wiring of the notify service: its queues, its handlers, the mail sender, fan-out and HTTP side."""
 
 from __future__ import annotations
 
@@ -7,22 +7,57 @@ from pathlib import Path
 
 from faststream.asgi import AsgiFastStream
 
+from contracts import notify as ops
 from contracts import topology
-from contracts.auth import EmailVerificationRequested
+from contracts.auth import (
+    AccountErased,
+    CustomerContactChanged,
+    EmailVerificationRequested,
+    PasswordResetRequested,
+)
+from contracts.billing import ComplaintInformationRequested, ComplaintOutcome
+from contracts.readings import LegalizationExpiring, ReadingFlagged
 from runtime.service import ServiceRuntime
 from runtime.settings import Settings, get_settings
 from services.notify import handlers
+from services.notify.fanout import FanoutRunner
 from services.notify.mailer import MailSender
+
+HERE = Path(__file__).parent
+SEED_TERMS = HERE / "seed" / "regulamin-ibok.txt"
 
 
 def create_app(settings: Settings | None = None) -> AsgiFastStream:
-    rt = ServiceRuntime("notify", settings or get_settings(), Path(__file__).parent / "migrations")
+    rt = ServiceRuntime("notify", settings or get_settings(), HERE / "migrations")
     sender = MailSender(rt)
+    fanout = FanoutRunner(rt, sender.wake, batch=rt.settings.fanout_batch)
+    n = handlers.Notify(rt, sender, fanout)
     rt.consume(
         topology.events_queue("notify"),
         topology.EVENTS_EXCHANGE,
-        {EmailVerificationRequested: partial(handlers.send_email_verification, rt, sender)},
+        {
+            EmailVerificationRequested: partial(handlers.send_email_verification, n),
+            PasswordResetRequested: partial(handlers.send_password_reset, n),
+            CustomerContactChanged: partial(handlers.update_recipient, n),
+            AccountErased: partial(handlers.forget_account, n),
+            ComplaintOutcome: partial(handlers.tell_complaint_outcome, n),
+            ComplaintInformationRequested: partial(handlers.ask_complaint_information, n),
+            LegalizationExpiring: partial(handlers.remind_legalization, n),
+            ReadingFlagged: partial(handlers.tell_reading_flagged, n),
+        },
     )
-    rt.startup_hooks.append(sender.start)
-    rt.shutdown_hooks.append(sender.stop)
+    rt.answer(ops.INBOX, partial(handlers.inbox, n))
+    rt.answer(ops.MARK_READ, partial(handlers.mark_read, n))
+    rt.answer(ops.TERMS_IN_FORCE, partial(handlers.terms_in_force, n))
+    rt.answer(ops.TERMS_VERSION, partial(handlers.terms_version, n))
+    rt.answer(ops.TERMS_VERSIONS, partial(handlers.terms_versions, n))
+    rt.answer(ops.PUBLISH_TERMS, partial(handlers.publish_terms, n))
+    rt.answer(ops.SEND_ANNOUNCEMENT, partial(handlers.send_announcement, n))
+    rt.answer(ops.FANOUT_STATUS, partial(handlers.fanout_status, n))
+
+    async def seed_terms() -> None:
+        await handlers.seed_terms(rt.pool, SEED_TERMS.read_text(encoding="utf-8"))
+
+    rt.startup_hooks += [seed_terms, sender.start, fanout.start]
+    rt.shutdown_hooks += [fanout.stop, sender.stop]
     return rt.asgi_app()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from uuid import UUID
 
 import asyncpg
 
-from services.notify.domain import RenderedEmail
+from services.notify.domain import InboxNote, RenderedEmail
+
+# --- the email outbox --------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -23,30 +26,64 @@ class Email:
 
 
 async def queue_email(
-    conn: asyncpg.Connection, email_id: UUID, recipient: str, template: str, email: RenderedEmail
+    conn: asyncpg.Connection,
+    email_id: UUID,
+    recipient: str,
+    template: str,
+    email: RenderedEmail,
+    *,
+    customer_number: str | None = None,
+    account_id: UUID | None = None,
 ) -> None:
     await conn.execute(
-        "INSERT INTO emails (id, recipient, subject, body_text, body_html, template)"
-        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
+        "INSERT INTO emails (id, recipient, subject, body_text, body_html, template,"
+        " customer_number, account_id)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
         email_id,
         recipient,
         email.subject,
         email.text,
         email.html,
         template,
+        customer_number,
+        account_id,
     )
 
 
-async def claim_due_emails(
-    pool: asyncpg.Pool, limit: int, lease: timedelta = timedelta(minutes=2)
-) -> list[Email]:
+async def queue_same_email(
+    conn: asyncpg.Connection,
+    template: str,
+    email: RenderedEmail,
+    ids: Sequence[UUID],
+    recipients: Sequence[str],
+    customer_numbers: Sequence[str],
+) -> int:
+    """One email to many recipients (a fan-out: after personal emails) in one statement; rows added."""
+    result = await conn.execute(
+        "INSERT INTO emails"
+        " (id, recipient, customer_number, template, subject, body_text, body_html, priority)"
+        " SELECT t.id, t.recipient, t.customer_number, $4, $5, $6, $7, 1"
+        " FROM unnest($1::uuid[], $2::text[], $3::text[]) AS t(id, recipient, customer_number)"
+        " ON CONFLICT (id) DO NOTHING",
+        list(ids),
+        list(recipients),
+        list(customer_numbers),
+        template,
+        email.subject,
+        email.text,
+        email.html,
+    )
+    return int(result.split()[-1])
+
+
+async def claim_due_emails(pool: asyncpg.Pool, limit: int, lease: timedelta) -> list[Email]:
     """Take due emails for ``lease``; another sender skips them meanwhile."""
     rows = await pool.fetch(
         """
         UPDATE emails SET next_attempt_at = now() + $2::interval
         WHERE id IN (
             SELECT id FROM emails WHERE status = 'pending' AND next_attempt_at <= now()
-            ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+            ORDER BY priority, next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
         RETURNING id, recipient, subject, body_text, body_html, template, attempts
         """,
         limit,
@@ -55,18 +92,29 @@ async def claim_due_emails(
     return [Email(**dict(r)) for r in rows]
 
 
-async def record_sent(pool: asyncpg.Pool, email_id: UUID, attempt: int) -> None:
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(
-            "UPDATE emails SET status = 'sent', attempts = $2, sent_at = now() WHERE id = $1",
-            email_id,
-            attempt,
-        )
-        await conn.execute(
-            "INSERT INTO email_deliveries (email_id, attempt, outcome, smtp_code) VALUES ($1, $2, 'sent', 250)",
-            email_id,
-            attempt,
-        )
+async def release_emails(pool: asyncpg.Pool, ids: Sequence[UUID]) -> None:
+    """Give back claimed emails not tried yet, so they need not wait for their lease to run out."""
+    await pool.execute(
+        "UPDATE emails SET next_attempt_at = now() WHERE id = ANY($1::uuid[]) AND status = 'pending'",
+        list(ids),
+    )
+
+
+async def record_sent(pool: asyncpg.Pool, email_id: UUID, attempt: int, code: int) -> None:
+    # One statement (one round trip): the sooner "sent" commits, the smaller the window in
+    # which a crash makes the email go out again.
+    await pool.execute(
+        """
+        WITH sent AS (
+            UPDATE emails SET status = 'sent', attempts = $2, sent_at = now()
+            WHERE id = $1 AND status = 'pending' RETURNING id)
+        INSERT INTO email_deliveries (email_id, attempt, outcome, smtp_code)
+        SELECT id, $2, 'sent', $3 FROM sent
+        """,
+        email_id,
+        attempt,
+        code,
+    )
 
 
 async def record_retry(
@@ -77,35 +125,382 @@ async def record_retry(
     detail: str,
     delay: timedelta,
 ) -> None:
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(
-            "UPDATE emails SET attempts = $2, next_attempt_at = now() + $3::interval WHERE id = $1",
-            email_id,
-            attempt,
-            delay,
-        )
-        await conn.execute(
-            "INSERT INTO email_deliveries (email_id, attempt, outcome, smtp_code, detail)"
-            " VALUES ($1, $2, 'retry', $3, $4)",
-            email_id,
-            attempt,
-            code,
-            detail[:500],
-        )
+    await pool.execute(
+        """
+        WITH retry AS (
+            UPDATE emails SET attempts = $2, next_attempt_at = now() + $5::interval
+            WHERE id = $1 AND status = 'pending' RETURNING id)
+        INSERT INTO email_deliveries (email_id, attempt, outcome, smtp_code, detail)
+        SELECT id, $2, 'retry', $3, $4 FROM retry
+        """,
+        email_id,
+        attempt,
+        code,
+        detail[:500],
+        delay,
+    )
 
 
 async def record_failure(
     pool: asyncpg.Pool, email_id: UUID, attempt: int, code: int | None, detail: str
 ) -> None:
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(
-            "UPDATE emails SET status = 'failed', attempts = $2 WHERE id = $1", email_id, attempt
+    await pool.execute(
+        """
+        WITH failed AS (
+            UPDATE emails SET status = 'failed', attempts = $2
+            WHERE id = $1 AND status = 'pending' RETURNING id)
+        INSERT INTO email_deliveries (email_id, attempt, outcome, smtp_code, detail)
+        SELECT id, $2, 'failed', $3, $4 FROM failed
+        """,
+        email_id,
+        attempt,
+        code,
+        detail[:500],
+    )
+
+
+# --- recipients (R15, R16) ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recipient:
+    customer_number: str
+    email: str
+    language: str
+    marketing_consent: bool
+
+
+async def upsert_recipient(
+    conn: asyncpg.Connection,
+    *,
+    customer_number: str,
+    account_id: UUID,
+    email: str,
+    language: str,
+    marketing_consent: bool,
+    revision: int,
+) -> bool:
+    """Newest revision wins; an erased account never comes back. True when the row changed."""
+    changed = await conn.fetchval(
+        """
+        INSERT INTO recipients AS r
+            (customer_number, account_id, email, language, marketing_consent, revision)
+        SELECT $1, $2, $3, $4, $5, $6
+        WHERE NOT EXISTS (SELECT 1 FROM erased_accounts WHERE account_id = $2)
+        ON CONFLICT (customer_number) DO UPDATE SET
+            account_id = EXCLUDED.account_id, email = EXCLUDED.email,
+            language = EXCLUDED.language, marketing_consent = EXCLUDED.marketing_consent,
+            revision = EXCLUDED.revision, updated_at = now()
+        WHERE r.revision < EXCLUDED.revision OR r.account_id <> EXCLUDED.account_id
+        RETURNING true
+        """,
+        customer_number,
+        account_id,
+        email,
+        language,
+        marketing_consent,
+        revision,
+    )
+    return bool(changed)
+
+
+async def forget_account(conn: asyncpg.Connection, account_id: UUID, customer_number: str) -> None:
+    """R14: the recipient, their inbox and the addresses and texts of their emails go."""
+    await conn.execute(
+        "INSERT INTO erased_accounts (account_id) VALUES ($1) ON CONFLICT DO NOTHING", account_id
+    )
+    await conn.execute(
+        "DELETE FROM recipients WHERE customer_number = $1 OR account_id = $2",
+        customer_number,
+        account_id,
+    )
+    await conn.execute("DELETE FROM inbox_messages WHERE customer_number = $1", customer_number)
+    await conn.execute(
+        """
+        UPDATE emails SET recipient = 'erased', subject = '', body_text = '', body_html = '',
+            status = CASE WHEN status = 'pending' THEN 'cancelled' ELSE status END
+        WHERE customer_number = $1 OR account_id = $2
+        """,
+        customer_number,
+        account_id,
+    )
+
+
+async def recipient_of(conn: asyncpg.Connection, customer_number: str) -> Recipient | None:
+    row = await conn.fetchrow(
+        "SELECT customer_number, email, language, marketing_consent FROM recipients"
+        " WHERE customer_number = $1",
+        customer_number,
+    )
+    return Recipient(**dict(row)) if row else None
+
+
+async def recipients_after(
+    conn: asyncpg.Connection, after: str | None, limit: int
+) -> list[Recipient]:
+    """The next keyset batch of recipients, in customer-number order."""
+    rows = await conn.fetch(
+        "SELECT customer_number, email, language, marketing_consent FROM recipients"
+        " WHERE $1::text IS NULL OR customer_number > $1 ORDER BY customer_number LIMIT $2",
+        after,
+        limit,
+    )
+    return [Recipient(**dict(r)) for r in rows]
+
+
+async def count_recipients(conn: asyncpg.Connection) -> int:
+    return int(await conn.fetchval("SELECT count(*) FROM recipients"))
+
+
+# --- the inbox (R10, R11, R15) -----------------------------------------------------------------
+
+
+async def add_inbox_message(
+    conn: asyncpg.Connection, message_id: UUID, customer_number: str, note: InboxNote
+) -> None:
+    await conn.execute(
+        "INSERT INTO inbox_messages (id, customer_number, kind, title, body)"
+        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
+        message_id,
+        customer_number,
+        note.kind,
+        note.title,
+        note.body,
+    )
+
+
+async def add_same_inbox_message(
+    conn: asyncpg.Connection, note: InboxNote, ids: Sequence[UUID], customer_numbers: Sequence[str]
+) -> None:
+    await conn.execute(
+        "INSERT INTO inbox_messages (id, customer_number, kind, title, body)"
+        " SELECT t.id, t.customer_number, $3, $4, $5"
+        " FROM unnest($1::uuid[], $2::text[]) AS t(id, customer_number)"
+        " ON CONFLICT (id) DO NOTHING",
+        list(ids),
+        list(customer_numbers),
+        note.kind,
+        note.title,
+        note.body,
+    )
+
+
+_INBOX_COLUMNS = "id, kind, title, body, created_at, read_at"
+
+
+async def inbox_page(
+    pool: asyncpg.Pool,
+    customer_number: str,
+    limit: int,
+    before: tuple[datetime, UUID] | None,
+) -> list[asyncpg.Record]:
+    """Newest first; ``before`` is the (created_at, id) of the previous page's last message."""
+    if before is None:
+        return await pool.fetch(
+            f"SELECT {_INBOX_COLUMNS} FROM inbox_messages WHERE customer_number = $1"
+            " ORDER BY created_at DESC, id DESC LIMIT $2",
+            customer_number,
+            limit,
         )
-        await conn.execute(
-            "INSERT INTO email_deliveries (email_id, attempt, outcome, smtp_code, detail)"
-            " VALUES ($1, $2, 'failed', $3, $4)",
-            email_id,
-            attempt,
-            code,
-            detail[:500],
+    return await pool.fetch(
+        f"SELECT {_INBOX_COLUMNS} FROM inbox_messages WHERE customer_number = $1"
+        " AND (created_at, id) < ($3, $4) ORDER BY created_at DESC, id DESC LIMIT $2",
+        customer_number,
+        limit,
+        before[0],
+        before[1],
+    )
+
+
+async def unread_count(pool: asyncpg.Pool, customer_number: str) -> int:
+    return int(
+        await pool.fetchval(
+            "SELECT count(*) FROM inbox_messages WHERE customer_number = $1 AND read_at IS NULL",
+            customer_number,
         )
+    )
+
+
+async def mark_read(
+    pool: asyncpg.Pool, customer_number: str, message_id: UUID
+) -> asyncpg.Record | None:
+    """The message after marking; None when this customer has no such message."""
+    return await pool.fetchrow(
+        f"UPDATE inbox_messages SET read_at = coalesce(read_at, now())"
+        f" WHERE id = $1 AND customer_number = $2 RETURNING {_INBOX_COLUMNS}",
+        message_id,
+        customer_number,
+    )
+
+
+# --- terms (R11) -------------------------------------------------------------------------------
+
+_TERMS_COLUMNS = "version, effective_on, published_at, text"
+
+
+async def seed_terms(pool: asyncpg.Pool, text: str, effective_on: date) -> bool:
+    """The utility's current terms as version 1, once, on a fresh database."""
+    inserted = await pool.fetchval(
+        "INSERT INTO terms_versions (version, text, effective_on, published_by)"
+        " VALUES (1, $1, $2, 'seed') ON CONFLICT (version) DO NOTHING RETURNING true",
+        text,
+        effective_on,
+    )
+    return bool(inserted)
+
+
+async def add_terms_version(
+    conn: asyncpg.Connection, text: str, effective_on: date, published_by: str
+) -> int:
+    """The next version number; call inside a transaction (the lock makes numbers gapless)."""
+    await conn.execute("LOCK TABLE terms_versions IN SHARE ROW EXCLUSIVE MODE")
+    return int(
+        await conn.fetchval(
+            "INSERT INTO terms_versions (version, text, effective_on, published_by)"
+            " SELECT coalesce(max(version), 0) + 1, $1, $2, $3 FROM terms_versions"
+            " RETURNING version",
+            text,
+            effective_on,
+            published_by,
+        )
+    )
+
+
+async def terms_in_force(pool: asyncpg.Pool, on: date) -> asyncpg.Record | None:
+    return await pool.fetchrow(
+        f"SELECT {_TERMS_COLUMNS} FROM terms_versions WHERE effective_on <= $1"
+        " ORDER BY effective_on DESC, version DESC LIMIT 1",
+        on,
+    )
+
+
+async def terms_version(
+    conn: asyncpg.Connection | asyncpg.Pool, version: int
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"SELECT {_TERMS_COLUMNS} FROM terms_versions WHERE version = $1", version
+    )
+
+
+async def terms_versions_page(
+    pool: asyncpg.Pool, limit: int, before_version: int | None
+) -> list[asyncpg.Record]:
+    """Newest version first, without the texts."""
+    return await pool.fetch(
+        "SELECT version, effective_on, published_at FROM terms_versions"
+        " WHERE $2::int IS NULL OR version < $2 ORDER BY version DESC LIMIT $1",
+        limit,
+        before_version,
+    )
+
+
+# --- announcements (R15) -----------------------------------------------------------------------
+
+
+async def add_announcement(
+    conn: asyncpg.Connection, announcement_id: UUID, subject: str, body: str, sent_by: str
+) -> None:
+    await conn.execute(
+        "INSERT INTO announcements (id, subject, body, sent_by) VALUES ($1, $2, $3, $4)",
+        announcement_id,
+        subject,
+        body,
+        sent_by,
+    )
+
+
+async def announcement(conn: asyncpg.Connection, announcement_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT id, subject, body FROM announcements WHERE id = $1", announcement_id
+    )
+
+
+# --- fan-out jobs ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FanoutJob:
+    id: UUID
+    kind: str
+    terms_version: int | None
+    announcement_id: UUID | None
+    after_customer: str | None
+    total: int
+    done: int
+    emails: int
+
+
+_JOB_COLUMNS = "id, kind, terms_version, announcement_id, after_customer, total, done, emails"
+
+
+async def add_fanout_job(
+    conn: asyncpg.Connection,
+    job_id: UUID,
+    kind: str,
+    *,
+    terms_version: int | None = None,
+    announcement_id: UUID | None = None,
+) -> None:
+    """A job for every recipient known now (``total`` counts them, for progress)."""
+    await conn.execute(
+        "INSERT INTO fanout_jobs (id, kind, terms_version, announcement_id, total)"
+        " SELECT $1, $2, $3, $4, count(*) FROM recipients",
+        job_id,
+        kind,
+        terms_version,
+        announcement_id,
+    )
+
+
+async def running_fanout_jobs(pool: asyncpg.Pool) -> list[UUID]:
+    rows = await pool.fetch(
+        "SELECT id FROM fanout_jobs WHERE status = 'running' ORDER BY created_at"
+    )
+    return [r["id"] for r in rows]
+
+
+async def fanout_job(conn: asyncpg.Connection, job_id: UUID) -> FanoutJob | None:
+    row = await conn.fetchrow(f"SELECT {_JOB_COLUMNS} FROM fanout_jobs WHERE id = $1", job_id)
+    return FanoutJob(**dict(row)) if row else None
+
+
+async def lock_running_job(conn: asyncpg.Connection, job_id: UUID) -> FanoutJob | None:
+    """The job's row, locked for this batch's transaction: two runners never take one batch."""
+    row = await conn.fetchrow(
+        f"SELECT {_JOB_COLUMNS} FROM fanout_jobs WHERE id = $1 AND status = 'running' FOR UPDATE",
+        job_id,
+    )
+    return FanoutJob(**dict(row)) if row else None
+
+
+async def advance_fanout_job(
+    conn: asyncpg.Connection,
+    job_id: UUID,
+    after_customer: str | None,
+    recipients: int,
+    emails: int,
+    finished: bool,
+) -> None:
+    await conn.execute(
+        """
+        UPDATE fanout_jobs SET after_customer = $2, done = done + $3, emails = emails + $4,
+            updated_at = now(),
+            status = CASE WHEN $5 THEN 'done' ELSE status END,
+            finished_at = CASE WHEN $5 THEN now() ELSE finished_at END,
+            total = CASE WHEN $5 THEN greatest(total, done + $3) ELSE total END
+        WHERE id = $1
+        """,
+        job_id,
+        after_customer,
+        recipients,
+        emails,
+        finished,
+    )
+
+
+async def fanout_status(pool: asyncpg.Pool, job_id: UUID) -> asyncpg.Record | None:
+    return await pool.fetchrow(
+        "SELECT id AS job_id, kind, status, total, done, emails, created_at, updated_at,"
+        " finished_at FROM fanout_jobs WHERE id = $1",
+        job_id,
+    )

@@ -25,9 +25,7 @@ async def test_ended_session_is_refused_at_once_by_another_gateway(
     # Two of the extra customers auth_customers publishes (indexes 18 and 19 are this file's).
     index = {"block": 18, "logout": 19}[how]
     login = f"cache.{how}"
-    customer = await logged_in_client(
-        gateway, mail_sink, auth_customers[index], login
-    )
+    customer = await logged_in_client(gateway, mail_sink, auth_customers[index], login)
     other = second_gateway.url("gateway")
     cookies = {"ibok_session": customer.cookies["ibok_session"]}
     try:

@@ -33,9 +33,13 @@ def _via(url: str, proxy: TcpProxy) -> str:
 
 @pytest.fixture
 def proxied(
-    infra: Infra, mail_sink: MailSink, tmp_path_factory: pytest.TempPathFactory
+    own_infra: Infra, mail_sink: MailSink, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[System, TcpProxy, TcpProxy]]:
     from tests.conftest import system_env
+
+    # A database and vhost of its own: the suite's services must not answer this system's
+    # requests while its connections are cut.
+    infra = own_infra
 
     pg, amqp = urlsplit(infra.postgres_dsn), urlsplit(infra.amqp_url)
     pg_proxy = TcpProxy(pg.hostname or "127.0.0.1", pg.port or 5432, free_port()).start()
