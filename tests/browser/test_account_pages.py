@@ -23,6 +23,7 @@ async def test_customer_registers_confirms_by_the_emailed_link_logs_in_and_out(
     page = portal.page
     await portal.goto("/")
     await expect(page).to_have_url(re.compile(r"/login$"))
+
     await page.get_by_role("link", name="Zarejestruj się").click()
     await expect(page).to_have_title(titled("Rejestracja konta"))
     await portal.check_accessibility("register")
@@ -86,6 +87,27 @@ async def test_customer_registers_confirms_by_the_emailed_link_logs_in_and_out(
     await expect(page.get_by_role("status")).to_have_text("Wylogowano. Do zobaczenia!")
     await portal.goto("/")
     await expect(page).to_have_url(re.compile(r"/login$"))
+
+    # R3: "forgot password" by an emailed link; the new password opens the account.
+    await page.get_by_role("link", name="Nie pamiętasz hasła?").click()
+    await page.get_by_label("Login").fill("portal.anna")
+    await page.get_by_role("button", name="Wyślij link").click()
+    await expect(page.get_by_role("status")).to_contain_text("wysłaliśmy link")
+    await portal.check_accessibility("password reset requested")
+    reset = await asyncio.to_thread(
+        mail_sink.wait_for, "portal.anna@example.com", 15, "ustaw nowe hasło"
+    )
+    reset_link = re.search(r"https?://\S+password-reset\?token=[\w-]+", text_part(reset))
+    assert reset_link, text_part(reset)
+    await page.goto(reset_link.group(0))
+    await page.get_by_label("Nowe hasło").fill("Nowe2026x")
+    await page.get_by_label("Powtórz hasło").fill("Nowe2026x")
+    await portal.check_accessibility("new password")
+    await page.get_by_role("button", name="Ustaw hasło").click()
+    await expect(page.get_by_role("status")).to_have_text(
+        "Nowe hasło zostało ustawione. Możesz się zalogować."
+    )
+    await log_in(portal, "portal.anna", "Nowe2026x")
 
 
 async def test_a_wrong_password_brings_the_captcha_which_then_lets_the_customer_in(

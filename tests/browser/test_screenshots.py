@@ -24,6 +24,8 @@ MAIN_PAGES = [
     ("consumption", "/consumption", True),
     ("account", "/me", True),
     ("contact", "/me/contact", True),
+    ("inbox", "/inbox", True),
+    ("terms", "/terms", True),
 ]
 
 

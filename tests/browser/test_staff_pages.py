@@ -79,6 +79,8 @@ async def test_staff_console_pages_open_and_maintenance_is_for_admins_only(
     await staff_log_in(portal, *staff_logins["care"])
     for path, title in [
         ("/staff/readings/flagged", "Odczyty do sprawdzenia"),
+        ("/staff/terms", "Publikacja regulaminu"),
+        ("/staff/announcements", "Informacje handlowe"),
     ]:
         answer = await portal.goto(path)
         assert answer is not None and answer.status == 200, path

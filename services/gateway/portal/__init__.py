@@ -17,10 +17,12 @@ from services.gateway.portal.account import AccountPages
 from services.gateway.portal.errors import PAGE_EXCEPTION_HANDLERS
 from services.gateway.portal.home import HomePage
 from services.gateway.portal.i18n import translate
+from services.gateway.portal.messages import MessagePages
 from services.gateway.portal.readings import ReadingPages
 from services.gateway.portal.settings_pages import PasswordResetPages, SettingsPages
 from services.gateway.portal.staff import StaffPages
 from services.gateway.portal.staff_content import StaffContentPages
+from services.gateway.portal.staff_notices import StaffNoticePages
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
@@ -87,8 +89,10 @@ def portal_router() -> Router:
             PasswordResetPages,
             SettingsPages,
             ReadingPages,
+            MessagePages,
             StaffPages,
             StaffContentPages,
+            StaffNoticePages,
             static,
         ],
         exception_handlers=PAGE_EXCEPTION_HANDLERS,

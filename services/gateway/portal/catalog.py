@@ -477,6 +477,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "terms.versions": ("Wszystkie wersje", "All versions"),
     "terms.in_force": ("obowiązująca", "in force"),
+    "terms.none": (
+        "Regulamin nie został jeszcze opublikowany.",
+        "No terms have been published yet.",
+    ),
     "home.money": ("Płatności", "Payments"),
     "home.next_due": ("Najbliższy termin", "Next due date"),
     "home.to_settlement": ("Rozliczenia", "Settlement"),

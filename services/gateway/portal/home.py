@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from litestar import Controller, Request, get
 from litestar.response import Redirect, Template
 
-from contracts import auth, readings
+from contracts import auth, notify, readings
 from runtime.logs import get_logger
 from runtime.rpc_client import RpcError
 from services.gateway.portal.i18n import translate
@@ -64,11 +64,15 @@ class HomePage(Controller):
         lang = lang_of(request)
         rpc = rpc_of(request.app.state)
         number = visitor.session.customer_number
-        profile, meters = await asyncio.gather(
+        profile, meters, inbox = await asyncio.gather(
             rpc.call(auth.PROFILE, auth.ProfileQuery(account_id=visitor.session.account_id)),
             optional(
                 rpc.call(readings.METERS, readings.MetersQuery(customer_number=number, limit=100)),
                 "meters",
+            ),
+            optional(
+                rpc.call(notify.INBOX, notify.InboxQuery(customer_number=number, limit=1)),
+                "inbox",
             ),
         )
         return render(
@@ -78,5 +82,6 @@ class HomePage(Controller):
             visitor=visitor,
             profile=profile,
             meters=meters.items if meters is not None else None,
+            inbox=inbox,
             expected={},
         )

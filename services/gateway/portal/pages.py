@@ -48,12 +48,15 @@ NAV_ITEMS: list[tuple[str, str]] = [
     ("/", "nav.home"),
     ("/meters", "nav.readings"),
     ("/consumption", "nav.consumption"),
+    ("/inbox", "nav.inbox"),
     ("/me", "nav.me"),
 ]
 # The staff console's menu; admins also get ADMIN_NAV_ITEMS.
 STAFF_NAV_ITEMS: list[tuple[str, str]] = [
     ("/staff", "nav.staff_customers"),
     ("/staff/readings/flagged", "nav.staff_flagged"),
+    ("/staff/terms", "nav.staff_terms"),
+    ("/staff/announcements", "nav.staff_announcements"),
 ]
 ADMIN_NAV_ITEMS: list[tuple[str, str]] = [("/staff/maintenance", "nav.staff_maintenance")]
 
