@@ -6,10 +6,16 @@ from datetime import date
 from typing import ClassVar, Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import AwareDatetime, ConfigDict, Field
 
 from contracts.base import Contract, Envelope
-from contracts.billing_system import ContractNumber, CustomerNumber
+from contracts.billing_system import (
+    Address,
+    ContractDocument,
+    ContractNumber,
+    CustomerNumber,
+    InvoiceLine,
+)
 from contracts.identity import IdentityKind
 from contracts.rpc import Operation
 
@@ -56,3 +62,178 @@ class ComplaintOutcome(Envelope):
     outcome: Literal["accepted", "rejected"]
     outcome_text: str = Field(max_length=4000)
     settled_on: date
+
+
+# --- the customer's money views (R7.2, R7.3, R7.4, R9): asked by the gateway ---------------------
+# Every query names the customer from the session; the billing service scopes every row by it,
+# so another customer's id is simply "not found".
+
+InvoiceStatus = Literal["issued", "corrected", "cancelled"]
+
+
+class CustomerScope(Contract):
+    customer_number: CustomerNumber
+
+
+class ContractSummary(Contract):
+    contract_id: UUID
+    contract_number: str
+    premises_id: str
+    premises_address: Address
+    start_date: date
+    end_date: date | None
+    status: Literal["active", "ended", "suspended"]
+    billing_period_months: int
+    # The tariff, net, in grosze per m3 (water, sewage) and per month (subscription fee).
+    water_price_grosze: int
+    sewage_price_grosze: int
+    subscription_fee_grosze: int
+    has_document: bool
+
+
+class ContractList(Contract):
+    items: list[ContractSummary]
+    data_as_of: AwareDatetime | None
+
+
+class ContractQuery(Contract):
+    customer_number: CustomerNumber
+    contract_id: UUID
+
+
+class ContractDetail(ContractSummary):
+    document: ContractDocument | None
+    data_as_of: AwareDatetime | None
+
+
+class RenderedDocument(Contract):
+    """A document rendered by billing (PDF or HTML); its bytes travel base64-encoded in JSON."""
+
+    model_config = ConfigDict(ser_json_bytes="base64", val_json_bytes="base64")
+
+    media_type: str
+    filename: str
+    content: bytes
+
+
+class InvoicesQuery(Contract):
+    customer_number: CustomerNumber
+    status: InvoiceStatus | None = None
+    issued_from: date | None = None
+    issued_to: date | None = None
+    limit: int = Field(default=20, ge=1, le=100)
+    cursor: str | None = Field(default=None, max_length=200)
+
+
+class InvoiceSummary(Contract):
+    invoice_id: UUID
+    number: str
+    contract_number: str
+    issued_on: date
+    due_date: date
+    period_from: date
+    period_to: date
+    gross_grosze: int
+    status: InvoiceStatus
+
+
+class InvoicePage(Contract):
+    items: list[InvoiceSummary]
+    next_cursor: str | None
+    data_as_of: AwareDatetime | None
+
+
+class InvoiceQuery(Contract):
+    customer_number: CustomerNumber
+    invoice_id: UUID
+
+
+class InvoiceDocumentQuery(InvoiceQuery):
+    format: Literal["html", "pdf"]
+
+
+class InvoiceDetail(Contract):
+    invoice_id: UUID
+    number: str
+    contract_number: str
+    issued_on: date
+    sale_date: date
+    due_date: date
+    period_from: date
+    period_to: date
+    lines: list[InvoiceLine]
+    net_grosze: int
+    vat_grosze: int
+    gross_grosze: int
+    status: InvoiceStatus
+    corrects: str | None
+    corrected_by: str | None
+    correction_reason: str | None
+    cancel_reason: str | None
+    # What of the gross is paid, and what is still to pay (0 for corrected or cancelled ones).
+    paid_grosze: int
+    outstanding_grosze: int
+    data_as_of: AwareDatetime | None
+
+
+class OpenInvoice(Contract):
+    invoice_id: UUID
+    number: str
+    due_date: date
+    gross_grosze: int
+    outstanding_grosze: int
+    days_overdue: int = Field(ge=0)
+
+
+class Charge(Contract):
+    invoice_id: UUID
+    number: str
+    issued_on: date
+    due_date: date
+    gross_grosze: int
+
+
+class Payment(Contract):
+    payment_id: str
+    paid_on: date
+    amount_grosze: int
+    invoice_number: str | None
+    method: str
+
+
+class Settlement(Contract):
+    """R7.4: the account's balance (positive: to pay; negative: overpaid), due and overdue."""
+
+    today: date
+    balance_grosze: int
+    due_grosze: int
+    overdue_grosze: int
+    next_due_date: date | None
+    due: list[OpenInvoice]
+    overdue: list[OpenInvoice]
+    recent_charges: list[Charge]
+    recent_payments: list[Payment]
+    data_as_of: AwareDatetime | None
+
+
+class CustomerOverview(Contract):
+    """What staff see of a customer on the billing side: contracts and balance."""
+
+    customer_number: str
+    name: str
+    kind: Literal["person", "company"]
+    address: Address
+    contracts: list[ContractSummary]
+    balance_grosze: int
+    overdue_grosze: int
+    data_as_of: AwareDatetime | None
+
+
+LIST_CONTRACTS = Operation("billing", "list-contracts", CustomerScope, ContractList)
+GET_CONTRACT = Operation("billing", "get-contract", ContractQuery, ContractDetail)
+CONTRACT_DOCUMENT = Operation("billing", "contract-document", ContractQuery, RenderedDocument)
+LIST_INVOICES = Operation("billing", "list-invoices", InvoicesQuery, InvoicePage)
+GET_INVOICE = Operation("billing", "get-invoice", InvoiceQuery, InvoiceDetail)
+INVOICE_DOCUMENT = Operation("billing", "invoice-document", InvoiceDocumentQuery, RenderedDocument)
+GET_SETTLEMENT = Operation("billing", "get-settlement", CustomerScope, Settlement)
+CUSTOMER_OVERVIEW = Operation("billing", "customer-overview", CustomerScope, CustomerOverview)

@@ -72,6 +72,8 @@ class ContractUpserted(Envelope):
     # Tariff per m3 in grosze, net (water and sewage), as the contract states them.
     water_price_grosze: int = Field(default=0, ge=0)
     sewage_price_grosze: int = Field(default=0, ge=0)
+    # The fixed subscription fee (opłata abonamentowa) per month, net, in grosze.
+    subscription_fee_grosze: int = Field(default=0, ge=0)
     document: ContractDocument | None = None
     revision: int = Field(ge=0)
 

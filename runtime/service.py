@@ -19,7 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from contracts.base import Contract, Envelope
 from contracts.rpc import Operation
-from runtime import db, messaging
+from runtime import batches, db, messaging
 from runtime.logs import configure_logging, get_logger
 from runtime.outbox import OutboxRelay, enqueue
 from runtime.rpc_client import RpcClient
@@ -38,6 +38,8 @@ class ServiceRuntime:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     bindings: dict[str, tuple[str, Sequence[str]]] = field(default_factory=dict)
     startup_hooks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # Run once the broker's topology is declared (consumers of our own queues).
+    after_start_hooks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     shutdown_hooks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -71,6 +73,34 @@ class ServiceRuntime:
         """Consume ``handlers``' message types from ``exchange`` through this service's ``queue``."""
         self.bindings[queue] = (exchange, [model.SCHEMA for model in handlers])
         messaging.consume_envelopes(self.broker, queue, handlers, on_transient=self._on_db_trouble)
+
+    def consume_batches(
+        self,
+        queue: str,
+        exchange: str,
+        models: Sequence[type[Envelope]],
+        apply: batches.BatchApply,
+        *,
+        refuse: batches.Refusal | None = None,
+    ) -> None:
+        """Like ``consume``, but ``apply`` gets many messages at once, in one call (bulk imports)."""
+        self.bindings[queue] = (exchange, [model.SCHEMA for model in models])
+        consumer = batches.BatchConsumer(
+            self.settings.amqp_url,
+            queue,
+            models,
+            apply,
+            refuse=refuse,
+            max_batch=self.settings.batch_size,
+            max_wait=self.settings.batch_wait_ms / 1000,
+            prefetch=self.settings.batch_prefetch,
+            on_transient=self._on_db_trouble,
+            registry=self.registry,
+            name=f"ibok-{self.name}-batches",
+        )
+        # Started once its queue is declared; stopped (finishing its batches) before the pool.
+        self.after_start_hooks.append(consumer.start)
+        self.shutdown_hooks.insert(0, consumer.stop)
 
     async def emit(self, conn: asyncpg.Connection, exchange: str, message: Envelope) -> None:
         """Queue ``message`` in the caller's transaction; the relay publishes it after commit."""
@@ -129,6 +159,8 @@ class ServiceRuntime:
             self.pool, self.broker, poll_seconds=self.settings.outbox_poll_seconds
         )
         self.relay.start()
+        for hook in self.after_start_hooks:
+            await hook()
         log.info("service.started", port=self.settings.port_of(self.name))
 
     async def _stop(self) -> None:

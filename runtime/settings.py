@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     # Unacknowledged messages a consumer holds at once: how many requests a service runs
     # concurrently per queue.
     prefetch: int = Field(default=64, ge=1)
+    # Batched consumers (bulk imports from the billing system): most messages applied in one
+    # transaction, how long to wait for a batch to fill, and how many messages to hold at once.
+    batch_size: int = Field(default=500, ge=1)
+    batch_wait_ms: int = Field(default=50, ge=1)
+    batch_prefetch: int = Field(default=2000, ge=1)
     rpc_timeout: float = Field(default=5.0, gt=0)
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
 

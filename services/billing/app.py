@@ -4,26 +4,47 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
+from typing import Any
 
-from faststream.asgi import AsgiFastStream
+from faststream.asgi import AsgiFastStream, AsgiResponse, get
 
 from contracts import billing, topology
-from contracts.billing_system import ContractUpserted, CustomerUpserted, SyncCompleted
+from contracts.billing_system import BILLING_SERVICE_MESSAGES
 from runtime.service import ServiceRuntime
 from runtime.settings import Settings, get_settings
-from services.billing import handlers
+from services.billing import asyncapi, domain, handlers
 
 
 def create_app(settings: Settings | None = None) -> AsgiFastStream:
     rt = ServiceRuntime("billing", settings or get_settings(), Path(__file__).parent / "migrations")
-    rt.consume(
+    # The billing system's data arrives in bulk (a nightly load): applied in batches.
+    rt.consume_batches(
         topology.billing_in_queue("billing"),
         topology.BILLING_IN_EXCHANGE,
-        {
-            CustomerUpserted: partial(handlers.upsert_customer, rt),
-            ContractUpserted: partial(handlers.upsert_contract, rt),
-            SyncCompleted: partial(handlers.complete_sync, rt),
-        },
+        BILLING_SERVICE_MESSAGES,
+        partial(handlers.ingest_batch, rt),
+        refuse=domain.refusal,
     )
     rt.answer(billing.CHECK_REGISTRATION, partial(handlers.check_registration, rt))
-    return rt.asgi_app()
+    rt.answer(billing.LIST_CONTRACTS, partial(handlers.list_contracts, rt))
+    rt.answer(billing.GET_CONTRACT, partial(handlers.get_contract, rt))
+    rt.answer(billing.CONTRACT_DOCUMENT, partial(handlers.contract_document, rt))
+    rt.answer(billing.LIST_INVOICES, partial(handlers.list_invoices, rt))
+    rt.answer(billing.GET_INVOICE, partial(handlers.get_invoice, rt))
+    rt.answer(billing.INVOICE_DOCUMENT, partial(handlers.invoice_document, rt))
+    rt.answer(billing.GET_SETTLEMENT, partial(handlers.get_settlement, rt))
+    rt.answer(billing.CUSTOMER_OVERVIEW, partial(handlers.customer_overview, rt))
+    app = rt.asgi_app()
+    app.mount("/asyncapi.json", asyncapi_route())
+    return app
+
+
+def asyncapi_route() -> Any:
+    """The billing-system interface as AsyncAPI 3.0, generated from the contracts."""
+    body = asyncapi.document_json().encode()
+
+    @get(include_in_schema=False)
+    async def serve(scope: Any) -> AsgiResponse:
+        return AsgiResponse(body, 200, {"content-type": "application/json"})
+
+    return serve

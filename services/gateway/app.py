@@ -19,6 +19,8 @@ from contracts import auth as auth_contracts
 from runtime.logs import bind_correlation_id, get_logger
 from runtime.rpc_client import RpcClient
 from runtime.settings import Settings, get_settings
+from services.gateway.controllers import contracts as contract_views
+from services.gateway.controllers import invoices, settlement
 from services.gateway.controllers.auth import AuthController
 from services.gateway.controllers.consumption import ConsumptionController
 from services.gateway.controllers.health import HealthController
@@ -172,6 +174,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             InboxController,
             TermsController,
             StaffNotifyController,
+            contract_views.ContractsController,
+            invoices.InvoicesController,
+            settlement.SettlementController,
         ],
         dependencies={"session": Provide(current_session)},
     )

@@ -77,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     pub = sub.add_parser("publish", help="publish a deterministic data set to billing.in")
     pub.add_argument("--customers", type=int, default=50)
     pub.add_argument("--seed", type=int, default=1)
+    pub.add_argument(
+        "--months", type=int, default=24, help="months of invoices, payments and control readings"
+    )
     ident = sub.add_parser(
         "identities", help="print customers' numbers and identity numbers (test data)"
     )
@@ -91,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     url = args.amqp_url or get_settings().amqp_url
 
     if args.command == "publish":
-        dataset = build_dataset(args.customers, args.seed)
+        dataset = build_dataset(args.customers, args.seed, months=args.months)
         count = asyncio.run(publish(url, list(dataset.messages())))
         print(f"published {count} messages for {args.customers} customers", file=sys.stderr)
     elif args.command == "identities":

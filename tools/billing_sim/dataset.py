@@ -1,4 +1,4 @@
-"""A deterministic data set of customers, contracts and meters, as the billing system holds it."""
+"""A deterministic data set as the billing system holds it: customers, contracts, meters and history."""
 
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ from contracts.billing_system import (
     ContractUpserted,
     CustomerUpserted,
     IdentityCheck,
+    InvoiceIssued,
     MeterUpserted,
     Premises,
     SyncCompleted,
 )
 from contracts.identity import make_identity_digest
+from tools.billing_sim.history import contract_history, with_tariff_and_document
 
 FIRST_NAMES = [
     "Jan",
@@ -88,6 +90,10 @@ class SimCustomer:
     address: Address
     contracts: list[ContractUpserted] = field(default_factory=list)
     meters: list[MeterUpserted] = field(default_factory=list)
+    # The invoices that stand (after corrections and cancellations), and every history message
+    # (invoices, corrections, cancellations, payments, control readings) in the order sent.
+    invoices: list[InvoiceIssued] = field(default_factory=list)
+    history: list[Envelope] = field(default_factory=list)
 
 
 @dataclass
@@ -96,7 +102,8 @@ class Dataset:
     as_of: datetime
 
     def messages(self, *, digest_iterations: int = 10_000) -> Iterator[Envelope]:
-        """Customers first, then contracts and meters, then one sync completed (R9)."""
+        """Customers first, then contracts and meters, then each customer's history (invoices,
+        payments, control readings), then one sync completed (R9)."""
         for c in self.customers:
             yield CustomerUpserted(
                 customer_number=c.number,
@@ -116,12 +123,17 @@ class Dataset:
         for c in self.customers:
             yield from c.contracts
             yield from c.meters
+        for c in self.customers:
+            yield from c.history
         yield SyncCompleted(as_of=self.as_of)
 
 
-def build_dataset(customers: int, seed: int = 1, today: date | None = None) -> Dataset:
+def build_dataset(
+    customers: int, seed: int = 1, today: date | None = None, *, months: int = 24
+) -> Dataset:
     """``customers`` customers; about one in five a company, one in ten with a second premises,
-    one in twelve with an ended contract only (R1: such a customer cannot register)."""
+    one in twelve with an ended contract only (R1: such a customer cannot register); ``months``
+    months of invoices, payments and control readings for each contract."""
     rng = random.Random(seed)
     today = today or datetime.now(UTC).date()
     result: list[SimCustomer] = []
@@ -182,4 +194,35 @@ def build_dataset(customers: int, seed: int = 1, today: date | None = None) -> D
                 )
             )
         result.append(customer)
+    for i, customer in enumerate(result, start=1):
+        add_history(customer, i, today=today, months=months, seed=seed)
     return Dataset(result, as_of=datetime.now(UTC).replace(microsecond=0))
+
+
+def add_history(customer: SimCustomer, index: int, *, today: date, months: int, seed: int) -> None:
+    """Tariffs, documents and the billing history; drawn from their own generators, so the
+    customers, identity numbers and contracts above stay the same for a seed."""
+    company = customer.kind == "company"
+    customer.contracts = [
+        with_tariff_and_document(c, company=company, seed=seed) for c in customer.contracts
+    ]
+    histories = [
+        contract_history(
+            contract,
+            meter,
+            index=index,
+            premises_no=p,
+            company=company,
+            today=today,
+            months=months,
+            seed=seed,
+        )
+        for p, (contract, meter) in enumerate(
+            zip(customer.contracts, customer.meters, strict=True), start=1
+        )
+    ]
+    for h in histories:
+        customer.invoices += h.invoices
+    # The contracts' histories interleave by date, as one billing system would send them.
+    timed = sorted((t for h in histories for t in h.timed), key=lambda t: (t[0], t[1]))
+    customer.history = [message for _, _, message in timed]

@@ -1,0 +1,25 @@
+"""The customer's settlement: balance, what is due and when, what is overdue (R7.4, R9)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get
+
+from contracts import auth, billing
+from services.gateway.rpc import rpc_of
+from services.gateway.schemas.billing import SettlementOut
+
+
+class SettlementController(Controller):
+    path = "/settlement"
+    tags = ["settlement"]
+
+    @get("", summary="Balance, due and overdue invoices, recent charges and payments (R7.4)")
+    async def settlement(
+        self, request: Request[Any, Any, Any], session: auth.SessionInfo
+    ) -> SettlementOut:
+        reply = await rpc_of(request.app.state).call(
+            billing.GET_SETTLEMENT, billing.CustomerScope(customer_number=session.customer_number)
+        )
+        return SettlementOut.model_validate(reply.model_dump())
