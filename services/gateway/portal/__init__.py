@@ -14,6 +14,7 @@ from litestar.template.config import TemplateConfig
 
 from services.gateway.portal import formatting
 from services.gateway.portal.account import AccountPages
+from services.gateway.portal.billing import BillingPages
 from services.gateway.portal.errors import PAGE_EXCEPTION_HANDLERS
 from services.gateway.portal.home import HomePage
 from services.gateway.portal.i18n import translate
@@ -89,6 +90,7 @@ def portal_router() -> Router:
             PasswordResetPages,
             SettingsPages,
             ReadingPages,
+            BillingPages,
             MessagePages,
             StaffPages,
             StaffContentPages,

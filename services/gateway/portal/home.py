@@ -11,7 +11,8 @@ from typing import Any, TypeVar
 from litestar import Controller, Request, get
 from litestar.response import Redirect, Template
 
-from contracts import auth, notify, readings
+from contracts import auth, billing, notify, readings
+from runtime.clock import business_today
 from runtime.logs import get_logger
 from runtime.rpc_client import RpcError
 from services.gateway.portal.i18n import translate
@@ -64,8 +65,12 @@ class HomePage(Controller):
         lang = lang_of(request)
         rpc = rpc_of(request.app.state)
         number = visitor.session.customer_number
-        profile, meters, inbox = await asyncio.gather(
+        profile, settlement, meters, inbox, contracts = await asyncio.gather(
             rpc.call(auth.PROFILE, auth.ProfileQuery(account_id=visitor.session.account_id)),
+            optional(
+                rpc.call(billing.GET_SETTLEMENT, billing.CustomerScope(customer_number=number)),
+                "settlement",
+            ),
             optional(
                 rpc.call(readings.METERS, readings.MetersQuery(customer_number=number, limit=100)),
                 "meters",
@@ -74,14 +79,30 @@ class HomePage(Controller):
                 rpc.call(notify.INBOX, notify.InboxQuery(customer_number=number, limit=1)),
                 "inbox",
             ),
+            optional(
+                rpc.call(billing.LIST_CONTRACTS, billing.CustomerScope(customer_number=number)),
+                "contracts",
+            ),
         )
+        today = business_today()
+        periods = {
+            c.contract_number: (c.start_date, c.billing_period_months)
+            for c in (contracts.items if contracts is not None else [])
+            if c.status == "active"
+        }
+        expected = {
+            m.serial: next_reading_expected(*periods[m.contract_number], today)
+            for m in (meters.items if meters is not None else [])
+            if m.contract_number in periods and m.can_submit
+        }
         return render(
             request,
             "home.html",
             title=translate("home.title", lang),
             visitor=visitor,
             profile=profile,
+            settlement=settlement,
             meters=meters.items if meters is not None else None,
             inbox=inbox,
-            expected={},
+            expected=expected,
         )

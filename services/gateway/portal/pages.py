@@ -48,6 +48,9 @@ NAV_ITEMS: list[tuple[str, str]] = [
     ("/", "nav.home"),
     ("/meters", "nav.readings"),
     ("/consumption", "nav.consumption"),
+    ("/invoices", "nav.invoices"),
+    ("/settlement", "nav.settlement"),
+    ("/contracts", "nav.contracts"),
     ("/inbox", "nav.inbox"),
     ("/me", "nav.me"),
 ]

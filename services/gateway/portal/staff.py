@@ -13,7 +13,7 @@ from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 from pydantic import ValidationError
 
-from contracts import auth
+from contracts import auth, billing
 from runtime.rpc_client import RpcProblem
 from runtime.settings import Settings
 from services.gateway.portal.forms import (
@@ -200,10 +200,28 @@ class StaffPages(Controller):
             "staff.home.title",
             staff,
             number=number,
+            overview=await self._overview(request, number),
             accounts=accounts,
             searched=bool(number),
             form=FormState(values={"identity_check_used": "pesel"}),
         )
+
+    @staticmethod
+    async def _overview(
+        request: Request[Any, Any, Any], number: str
+    ) -> billing.CustomerOverview | None:
+        """Billing's view of the customer (address, contracts, balance), or None if unknown."""
+        if not number:
+            return None
+        try:
+            scope = billing.CustomerScope(customer_number=number)
+            return await rpc_of(request.app.state).call(billing.CUSTOMER_OVERVIEW, scope)
+        except ValidationError:
+            return None
+        except RpcProblem as exc:
+            if exc.problem.status == 404:
+                return None
+            raise
 
     @staticmethod
     async def _accounts(request: Request[Any, Any, Any], number: str) -> list[auth.CustomerAccount]:
@@ -307,6 +325,7 @@ class StaffPages(Controller):
             form=form,
             status=422,
             number=number,
+            overview=await self._overview(request, number),
             accounts=await self._accounts(request, number),
             searched=True,
             form_login=login,

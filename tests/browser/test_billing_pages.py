@@ -1,0 +1,93 @@
+"""The money in the browser: the start page's payments card and the next expected reading,
+invoices with their PDF (R7.3), contracts and their documents (R7.2), the settlement (R7.4)."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.async_api import expect
+
+from tests.browser.conftest import PortalCustomer, PortalPage, log_in, titled
+
+
+async def test_start_page_shows_money_meter_legalizacja_messages_and_data_as_of(
+    portal: PortalPage, portal_customer: PortalCustomer
+) -> None:
+    page = portal.page
+    await log_in(portal, portal_customer.login, portal_customer.password)
+    await expect(page.get_by_role("heading", name="Płatności")).to_be_visible()
+    main = page.locator("main")
+    await expect(main).to_contain_text("Saldo")
+    await expect(main).to_contain_text(re.compile(r"\d,\d\d\u00a0zł"))
+    await expect(main).to_contain_text("Dane według stanu na")
+    await expect(main).to_contain_text("Legalizacja ważna do")
+    await expect(main).to_contain_text(
+        re.compile(r"zostało \d+\u00a0(dzień|dni)|legalizacja wygasła")
+    )
+    await expect(main).to_contain_text("Następny odczyt do")
+    await expect(page.get_by_role("heading", name="Wiadomości", exact=True)).to_be_visible()
+    await portal.check_accessibility("home with data")
+
+
+async def test_invoices_list_detail_and_pdf(
+    portal: PortalPage, portal_customer: PortalCustomer
+) -> None:
+    page = portal.page
+    await log_in(portal, portal_customer.login, portal_customer.password)
+    await page.get_by_role("link", name="Faktury", exact=True).first.click()
+    await expect(page).to_have_title(titled("Faktury"))
+    await portal.check_accessibility("invoices")
+    first = page.locator("tbody tr th a").first
+    number = (await first.text_content() or "").strip()
+    await first.click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text(f"Faktura {number}")
+    await expect(page.get_by_role("table")).to_contain_text("zł")
+    await portal.check_accessibility("invoice")
+    link = page.get_by_role("link", name="Pobierz fakturę (PDF)")
+    pdf = await page.request.get(portal.base_url + (await link.get_attribute("href") or ""))
+    assert pdf.status == 200
+    assert pdf.headers["content-type"].startswith("application/pdf")
+    assert (await pdf.body()).startswith(b"%PDF")
+
+
+async def test_contracts_with_their_document_and_the_settlement_open(
+    portal: PortalPage, portal_customer: PortalCustomer
+) -> None:
+    page = portal.page
+    await log_in(portal, portal_customer.login, portal_customer.password)
+    await portal.goto("/contracts")
+    await expect(page).to_have_title(titled("Umowy"))
+    await portal.check_accessibility("contracts")
+    await page.locator("main h2 a").first.click()
+    await expect(page.get_by_role("heading", level=1)).to_contain_text("Umowa")
+    await portal.check_accessibility("contract")
+    document = page.get_by_role("link", name="Pobierz umowę (PDF)")
+    if await document.count():
+        answer = await page.request.get(
+            portal.base_url + (await document.get_attribute("href") or "")
+        )
+        assert answer.status == 200
+        assert answer.headers["content-type"].startswith("application/pdf")
+    for path, title in [
+        ("/settlement", "Rozliczenia"),
+    ]:
+        answer = await portal.goto(path)
+        assert answer is not None and answer.status == 200, path
+        await expect(page).to_have_title(titled(title))
+        await portal.check_accessibility(path)
+
+
+async def test_staff_see_billings_view_of_the_customer(
+    portal: PortalPage, portal_customer: PortalCustomer, staff_logins: dict[str, tuple[str, str]]
+) -> None:
+    from tests.browser.test_staff_pages import staff_log_in
+
+    page = portal.page
+    await staff_log_in(portal, *staff_logins["care"])
+    await page.get_by_label("Numer klienta").fill(portal_customer.customer.number.lower())
+    await page.get_by_role("button", name="Znajdź").click()
+    main = page.locator("main")
+    await expect(main).to_contain_text(portal_customer.customer.name)
+    await expect(main).to_contain_text("Dane według stanu na")
+    await expect(main).to_contain_text(portal_customer.login)
+    await portal.check_accessibility("staff customer view with billing")
