@@ -91,3 +91,18 @@ async def test_staff_see_billings_view_of_the_customer(
     await expect(main).to_contain_text("Dane według stanu na")
     await expect(main).to_contain_text(portal_customer.login)
     await portal.check_accessibility("staff customer view with billing")
+
+
+async def test_in_english_money_and_dates_follow_the_chosen_language(
+    portal: PortalPage, portal_customer: PortalCustomer
+) -> None:
+    page = portal.page
+    await log_in(portal, portal_customer.login, portal_customer.password)
+    await portal.goto("/invoices")
+    await expect(page.locator("tbody")).to_contain_text(re.compile(r"\d,\d\d\u00a0zł"))
+    await page.get_by_role("link", name="English").click()
+    await expect(page.locator("html")).to_have_attribute("lang", "en")
+    await expect(page).to_have_title(titled("Invoices"))
+    await expect(page.locator("tbody")).to_contain_text(re.compile(r"PLN\u00a0[\d,]+\.\d\d"))
+    await expect(page.locator("tbody")).to_contain_text(re.compile(r"\d{1,2} [A-Z][a-z]+ \d{4}"))
+    await portal.check_accessibility("invoices in English")
