@@ -237,3 +237,24 @@ GET_INVOICE = Operation("billing", "get-invoice", InvoiceQuery, InvoiceDetail)
 INVOICE_DOCUMENT = Operation("billing", "invoice-document", InvoiceDocumentQuery, RenderedDocument)
 GET_SETTLEMENT = Operation("billing", "get-settlement", CustomerScope, Settlement)
 CUSTOMER_OVERVIEW = Operation("billing", "customer-overview", CustomerScope, CustomerOverview)
+
+
+class CustomerSearch(Contract):
+    """Staff look a customer up by number (prefix) or name (any part), case-insensitively."""
+
+    q: str = Field(min_length=2, max_length=100)
+    limit: int = Field(default=20, ge=1, le=100)
+
+
+class CustomerFound(Contract):
+    customer_number: str
+    name: str
+    kind: Literal["person", "company"]
+    city: str
+
+
+class CustomersFound(Contract):
+    items: list[CustomerFound]
+
+
+SEARCH_CUSTOMERS = Operation("billing", "search-customers", CustomerSearch, CustomersFound)

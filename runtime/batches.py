@@ -13,6 +13,7 @@ requeued, and on its last allowed delivery dead-lettered with the error as its r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -212,6 +213,8 @@ class BatchConsumer:
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractChannel | None = None
         self._consumer_tag: str | None = None
+        self._in_flight = 0
+        self._idle = asyncio.Event()
         self._messages = Counter(
             "ibok_batched_messages",
             "Messages a batched consumer took, by outcome",
@@ -235,6 +238,12 @@ class BatchConsumer:
             queue = await self._channel.get_queue(self._queue, ensure=False)
             await queue.cancel(self._consumer_tag)
         await self._batcher.drain()
+        # Let the messages of the last batches be acknowledged before the connection goes
+        # (unacknowledged ones would only come again, and be skipped by the inbox).
+        if self._in_flight:
+            self._idle.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), timeout=5)
         if self._connection is not None:
             await self._connection.close()
 
@@ -243,6 +252,15 @@ class BatchConsumer:
         return self._connection is not None and self._connection.connected.is_set()
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        self._in_flight += 1
+        try:
+            await self._take(message)
+        finally:
+            self._in_flight -= 1
+            if not self._in_flight:
+                self._idle.set()
+
+    async def _take(self, message: AbstractIncomingMessage) -> None:
         # Only a sender's own id is worth binding; making one per message would cost more than
         # the message's share of its batch (the batch gets one of its own).
         if correlation_id := _header(message, CORRELATION_HEADER):

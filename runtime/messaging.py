@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 import aio_pika
 import asyncpg
@@ -20,15 +20,12 @@ from faststream.rabbit import (
     RabbitExchange,
     RabbitMessage,
     RabbitQueue,
-    RabbitResponse,
 )
 from pydantic import ValidationError
 
 from contracts import topology
-from contracts.base import CORRELATION_HEADER, PROBLEM_HEADER, Contract, Envelope, Problem
-from contracts.rpc import Operation
+from contracts.base import CORRELATION_HEADER, Envelope
 from runtime.db import TRANSIENT_DB_ERRORS
-from runtime.errors import DomainError
 from runtime.logs import bind_correlation_id, current_correlation_id, get_logger
 
 log = get_logger(__name__)
@@ -93,11 +90,6 @@ def durable_queue(name: str) -> RabbitQueue:
     )
 
 
-def rpc_queue(name: str) -> RabbitQueue:
-    # Requests expire with their caller's timeout, so they need neither durability nor a DLX.
-    return RabbitQueue(name, durable=False, auto_delete=False)
-
-
 async def declare_topology(
     broker: RabbitBroker, bindings: Mapping[str, tuple[str, Sequence[str]]] = {}
 ) -> None:
@@ -118,89 +110,6 @@ async def declare_topology(
         queue = await broker.declare_queue(durable_queue(queue_name))
         for key in keys:
             await queue.bind(exchange, routing_key=key)
-
-
-def problem_response(problem: Problem) -> RabbitResponse:
-    return RabbitResponse(
-        problem.model_dump_json().encode(),
-        headers={PROBLEM_HEADER: problem.code},
-        content_type="application/json",
-    )
-
-
-Req = TypeVar("Req", bound=Contract)
-Rep = TypeVar("Rep", bound=Contract)
-
-
-def answer(
-    broker: RabbitBroker,
-    operation: Operation[Req, Rep],
-    handler: Callable[[Req], Awaitable[Rep]],
-    *,
-    on_transient: Callable[[], None] = lambda: None,
-) -> None:
-    """Serve one request/reply operation: parse, call the handler, reply with its result or a Problem.
-
-    Every request gets an answer (never an exception into the broker), so a caller waits only
-    for its own timeout when this service is down, never because a request was dropped.
-    """
-
-    async def endpoint(message: RabbitMessage) -> RabbitResponse:
-        try:
-            request = operation.request.model_validate_json(message.body)
-        except ValidationError as exc:
-            fields = {".".join(map(str, e["loc"])): e["msg"] for e in exc.errors()}
-            return problem_response(
-                Problem(
-                    code="invalid_request",
-                    status=422,
-                    detail="Nieprawidłowe dane.",
-                    detail_en="Invalid request.",
-                    fields=fields,
-                )
-            )
-        try:
-            result = await handler(request)
-        except DomainError as exc:
-            return problem_response(
-                Problem(
-                    code=exc.code,
-                    status=exc.status,
-                    detail=exc.detail,
-                    detail_en=exc.detail_en,
-                    fields=exc.fields,
-                )
-            )
-        except TRANSIENT_DB_ERRORS as exc:
-            on_transient()
-            log.warning("rpc.unavailable", operation=operation.queue, error=type(exc).__name__)
-            return problem_response(
-                Problem(
-                    code="service_unavailable",
-                    status=503,
-                    detail="Usługa chwilowo niedostępna. Spróbuj ponownie za chwilę.",
-                    detail_en="The service is temporarily unavailable. Try again shortly.",
-                )
-            )
-        except Exception:
-            log.exception("rpc.failed", operation=operation.queue)
-            return problem_response(
-                Problem(
-                    code="internal_error",
-                    status=500,
-                    detail="Wewnętrzny błąd usługi.",
-                    detail_en="Internal service error.",
-                )
-            )
-        return RabbitResponse(result.model_dump_json().encode(), content_type="application/json")
-
-    endpoint.__name__ = operation.queue.replace(".", "_").replace("-", "_")
-    broker.subscriber(
-        rpc_queue(operation.queue),
-        ack_policy=AckPolicy.ACK,
-        title=operation.queue,
-        decoder=_whole_message,
-    )(endpoint)
 
 
 EnvelopeHandler = Callable[[Any], Awaitable[None]]

@@ -23,6 +23,7 @@ from runtime import batches, db, messaging
 from runtime.logs import configure_logging, get_logger
 from runtime.outbox import OutboxRelay, enqueue
 from runtime.rpc_client import RpcClient
+from runtime.rpc_server import RpcServer
 from runtime.settings import Settings
 
 log = get_logger(__name__)
@@ -49,7 +50,15 @@ class ServiceRuntime:
             prefetch=self.settings.prefetch,
             middlewares=(RabbitPrometheusMiddleware(registry=self.registry, app_name=self.name),),
         )
+        self.rpc_server = RpcServer(
+            self.settings.amqp_url,
+            service=self.name,
+            prefetch=self.settings.prefetch,
+            registry=self.registry,
+            on_transient=self._on_db_trouble,
+        )
         self._pool: asyncpg.Pool | None = None
+        self._started = False
         self.relay: OutboxRelay | None = None
 
     @property
@@ -62,7 +71,7 @@ class ServiceRuntime:
     def answer(
         self, operation: Operation[Any, Any], handler: Callable[[Any], Awaitable[Contract]]
     ) -> None:
-        messaging.answer(self.broker, operation, handler, on_transient=self._on_db_trouble)
+        self.rpc_server.answer(operation, handler)
 
     def consume(
         self,
@@ -159,11 +168,15 @@ class ServiceRuntime:
             self.pool, self.broker, poll_seconds=self.settings.outbox_poll_seconds
         )
         self.relay.start()
+        await self.rpc_server.start()
         for hook in self.after_start_hooks:
             await hook()
+        # Ready only now: every queue is declared and bound, every consumer listening.
+        self._started = True
         log.info("service.started", port=self.settings.port_of(self.name))
 
     async def _stop(self) -> None:
+        await self.rpc_server.stop()
         if self.relay:
             await self.relay.stop()
         for hook in self.shutdown_hooks:
@@ -177,7 +190,11 @@ class ServiceRuntime:
             db.database_ready(self.pool) if self._pool else _false(),
             self.broker.ping(timeout=0.3),
         )
-        return {"database": database, "broker": bool(broker)}
+        return {
+            "database": database,
+            "broker": bool(broker) and self.rpc_server.ready,
+            "started": self._started,
+        }
 
     def asgi_app(self) -> AsgiFastStream:
         return AsgiFastStream(

@@ -392,3 +392,19 @@ async def premises_of_contract(db: Db, contract_number: str) -> asyncpg.Record |
         " WHERE contract_number = $1",
         contract_number,
     )
+
+
+async def search_customers(db: Db, q: str, limit: int) -> list[asyncpg.Record]:
+    """Customers whose number starts with ``q`` or whose name contains it (staff search)."""
+    pattern = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return await db.fetch(
+        """
+        SELECT customer_number, name, kind, address->>'city' AS city
+        FROM customers
+        WHERE customer_number ILIKE $1 || '%' OR name ILIKE '%' || $1 || '%'
+        ORDER BY customer_number
+        LIMIT $2
+        """,
+        pattern,
+        limit,
+    )

@@ -33,6 +33,7 @@ from services.gateway.controllers.staff_accounts import (
     StaffUsersController,
 )
 from services.gateway.controllers.staff_auth import StaffAuthController
+from services.gateway.controllers.staff_customers import StaffCustomersController
 from services.gateway.controllers.staff_maintenance import StaffMaintenanceController
 from services.gateway.controllers.staff_notify import StaffNotifyController
 from services.gateway.controllers.staff_readings import StaffReadingsController
@@ -174,6 +175,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             InboxController,
             TermsController,
             StaffNotifyController,
+            StaffCustomersController,
             contract_views.ContractsController,
             invoices.InvoicesController,
             settlement.SettlementController,

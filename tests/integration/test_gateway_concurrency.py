@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
-from faststream.rabbit import RabbitBroker
+from prometheus_client import CollectorRegistry
 
 from contracts import auth
-from runtime.messaging import answer
+from runtime.rpc_server import RpcServer
 from tests.support.infra import Infra, unique, vhost
 from tests.support.mail import MailSink
 from tools.system import System
@@ -29,7 +29,9 @@ def own_vhost(infra: Infra) -> Iterator[Infra]:
 @pytest.fixture
 async def slow_auth(own_vhost: Infra) -> AsyncIterator[None]:
     """A stand-in for auth whose session check takes SLOW seconds."""
-    broker = RabbitBroker(own_vhost.amqp_url)
+    server = RpcServer(
+        own_vhost.amqp_url, service="slow-auth", prefetch=64, registry=CollectorRegistry()
+    )
 
     async def resolve(ref: auth.SessionRef) -> auth.SessionInfo:
         await asyncio.sleep(SLOW)
@@ -47,11 +49,13 @@ async def slow_auth(own_vhost: Infra) -> AsyncIterator[None]:
             created_at="2026-01-01T00:00:00Z",
         )
 
-    answer(broker, auth.RESOLVE_SESSION, resolve)
-    answer(broker, auth.PROFILE, profile)
-    async with broker:
-        await broker.start()
+    server.answer(auth.RESOLVE_SESSION, resolve)
+    server.answer(auth.PROFILE, profile)
+    await server.start()
+    try:
         yield
+    finally:
+        await server.stop()
 
 
 @pytest.fixture

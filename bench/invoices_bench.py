@@ -1,0 +1,124 @@
+"""The authenticated invoice list through the real gateway and billing service, against the
+monolith baseline (bench/baseline_app.py) in the same run, at 16 and 64 connections, with wrk.
+
+    .venv/bin/python -m bench.invoices_bench [--customers 200] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from bench.common import WrkResult, report, running_system, sandbox, system_env, wrk
+from tests.support.customers import PASSWORD, registration
+from tests.support.infra import free_port
+from tests.support.mail import MailSink, link_token
+from tools.billing_sim.cli import publish
+from tools.billing_sim.dataset import build_dataset
+
+
+async def wait_for_sync(dsn: str, timeout: float = 300) -> int:
+    conn = await asyncpg.connect(dsn)
+    try:
+        deadline = time.monotonic() + timeout
+        while not await conn.fetchval("SELECT count(*) FROM billing.sync_state"):
+            if time.monotonic() > deadline:
+                raise TimeoutError("billing did not finish the import")
+            await asyncio.sleep(0.5)
+        return int(await conn.fetchval("SELECT count(*) FROM billing.invoices"))
+    finally:
+        await conn.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--customers", type=int, default=200)
+    parser.add_argument("--seconds", type=int, default=10)
+    args = parser.parse_args()
+    rows: list[tuple[int, WrkResult, WrkResult]] = []
+    with sandbox() as infra, tempfile.TemporaryDirectory() as tmp:
+        sink = MailSink(free_port()).start()
+        env = system_env(infra, IBOK_SMTP_PORT=str(sink.port))
+        with running_system(env, Path(tmp)) as system:
+            dataset = build_dataset(args.customers, seed=5)
+            asyncio.run(publish(infra.amqp_url, list(dataset.messages(digest_iterations=1_000))))
+            invoices = asyncio.run(wait_for_sync(infra.postgres_dsn))
+            customer = next(
+                c for c in dataset.customers if any(k.status == "active" for k in c.contracts)
+            )
+            gateway = system.url("gateway")
+            body = registration(customer, "bench.invoices")
+            assert httpx.post(f"{gateway}/api/v1/auth/register", json=body).status_code == 201
+            httpx.post(
+                f"{gateway}/api/v1/auth/verify-email",
+                json={"token": link_token(sink.wait_for(body["email"]))},
+            )
+            login = httpx.post(
+                f"{gateway}/api/v1/auth/login", json={"login": body["login"], "password": PASSWORD}
+            )
+            cookie = {"Cookie": f"ibok_session={login.cookies['ibok_session']}"}
+            api_url = f"{gateway}/api/v1/invoices?limit=24"
+            assert len(httpx.get(api_url, headers=cookie).json()["items"]) == 24
+
+            port = free_port()
+            baseline = subprocess.Popen(
+                [sys.executable, "-m", "bench.baseline_app"],
+                env={
+                    **os.environ,
+                    "IBOK_POSTGRES_DSN": infra.postgres_dsn,
+                    "BASELINE_PORT": str(port),
+                },
+            )
+            try:
+                base_url = f"http://127.0.0.1:{port}/invoices/{customer.number}?limit=24"
+                deadline = time.monotonic() + 20
+                while True:
+                    try:
+                        if httpx.get(base_url).status_code == 200:
+                            break
+                    except httpx.HTTPError:
+                        pass
+                    assert time.monotonic() < deadline, "the baseline did not start"
+                    time.sleep(0.2)
+                assert len(httpx.get(base_url).json()["items"]) == 24
+                for connections in (16, 64):
+                    wrk(base_url, connections=connections, seconds=2)  # warm up
+                    base = wrk(base_url, connections=connections, seconds=args.seconds)
+                    wrk(api_url, connections=connections, seconds=2, headers=cookie)
+                    ibok = wrk(
+                        api_url, connections=connections, seconds=args.seconds, headers=cookie
+                    )
+                    rows.append((connections, base, ibok))
+            finally:
+                baseline.terminate()
+                baseline.wait(10)
+        sink.stop()
+    load = os.getloadavg()[0]
+    table = (
+        f"{invoices} invoices of {args.customers} customers; 24 newest of one customer; "
+        f"{args.seconds} s per run; load average {load:.1f} at the end\n\n"
+        "| connections | path | requests/s | p50 | p99 | errors | non-2xx | ratio to baseline |\n"
+        "| --- | --- | --- | --- | --- | --- | --- | --- |\n"
+    )
+    for connections, base, ibok in rows:
+        table += (
+            f"| {connections} | baseline (Litestar + asyncpg) | {base.requests_per_second:.0f} | "
+            f"{base.p50_ms:.1f} ms | {base.p99_ms:.1f} ms | {base.errors} | {base.non_2xx} | 1.00 |\n"
+            f"| {connections} | IBOK gateway → billing (authenticated) | {ibok.requests_per_second:.0f} | "
+            f"{ibok.p50_ms:.1f} ms | {ibok.p99_ms:.1f} ms | {ibok.errors} | {ibok.non_2xx} | "
+            f"{ibok.requests_per_second / base.requests_per_second:.2f} |\n"
+        )
+    report("Invoice list (bench/invoices_bench.py)", table)
+
+
+if __name__ == "__main__":
+    main()
