@@ -77,15 +77,21 @@ async def test_contracts_with_their_document_and_the_settlement_open(
         await portal.check_accessibility(path)
 
 
-async def test_staff_see_billings_view_of_the_customer(
+async def test_staff_find_a_customer_by_name_and_see_billings_view_beside_the_account(
     portal: PortalPage, portal_customer: PortalCustomer, staff_logins: dict[str, tuple[str, str]]
 ) -> None:
     from tests.browser.test_staff_pages import staff_log_in
 
     page = portal.page
     await staff_log_in(portal, *staff_logins["care"])
-    await page.get_by_label("Numer klienta").fill(portal_customer.customer.number.lower())
+    # By part of the name: a list of hits, each leading to the customer.
+    surname = portal_customer.customer.name.split()[-1]
+    await page.get_by_label("Numer klienta lub nazwa").fill(surname[1:].lower())
     await page.get_by_role("button", name="Znajdź").click()
+    number_link = page.get_by_role("link", name=portal_customer.customer.number, exact=True)
+    if await number_link.count():  # more than one hit
+        await portal.check_accessibility("staff search results")
+        await number_link.click()
     main = page.locator("main")
     await expect(main).to_contain_text(portal_customer.customer.name)
     await expect(main).to_contain_text("Dane według stanu na")

@@ -506,6 +506,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "staff.home.title": ("Klienci", "Customers"),
     "staff.home.number": ("Numer klienta", "Customer number"),
     "staff.home.find": ("Znajdź", "Find"),
+    "staff.home.query": ("Numer klienta lub nazwa", "Customer number or name"),
+    "staff.home.query_hint": (
+        "Początek numeru albo część imienia, nazwiska lub nazwy firmy (co najmniej 2 znaki).",
+        "The start of the number or part of the name (at least 2 characters).",
+    ),
+    "staff.home.found": ("Znalezieni klienci: {count}", "Customers found: {count}"),
     "staff.home.customer": ("Klient {number}", "Customer {number}"),
     "staff.home.name": ("Nazwa", "Name"),
     "staff.home.accounts": ("Konto IBOK", "IBOK account"),

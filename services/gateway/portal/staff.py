@@ -190,15 +190,27 @@ class StaffPages(Controller):
         self,
         request: Request[Any, Any, Any],
         number: Annotated[str | None, QueryParameter(max_length=32)] = None,
+        q: Annotated[str | None, QueryParameter(max_length=100)] = None,
     ) -> Template:
         staff = await staff_member(request)
         number = (number or "").strip().upper()
+        query = (q or "").strip()
+        found: list[billing.CustomerFound] | None = None
+        if len(query) >= 2:
+            hits = await rpc_of(request.app.state).call(
+                billing.SEARCH_CUSTOMERS, billing.CustomerSearch(q=query, limit=50)
+            )
+            found = hits.items
+            if len(found) == 1 and not number:
+                number = found[0].customer_number  # one hit: straight to the customer
         accounts = await self._accounts(request, number)
         return staff_page(
             request,
             "staff/home.html",
             "staff.home.title",
             staff,
+            q=query,
+            found=found,
             number=number,
             overview=await self._overview(request, number),
             accounts=accounts,
@@ -324,6 +336,8 @@ class StaffPages(Controller):
             staff,
             form=form,
             status=422,
+            q="",
+            found=None,
             number=number,
             overview=await self._overview(request, number),
             accounts=await self._accounts(request, number),
