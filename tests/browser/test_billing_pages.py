@@ -112,3 +112,27 @@ async def test_in_english_money_and_dates_follow_the_chosen_language(
     await expect(page.locator("tbody")).to_contain_text(re.compile(r"PLN\u00a0[\d,]+\.\d\d"))
     await expect(page.locator("tbody")).to_contain_text(re.compile(r"\d{1,2} [A-Z][a-z]+ \d{4}"))
     await portal.check_accessibility("invoices in English")
+
+
+async def test_another_customers_invoice_contract_and_pdf_answer_the_404_page(
+    portal: PortalPage, portal_customer: PortalCustomer, db: object
+) -> None:
+    other = await db.fetchrow(  # type: ignore[attr-defined]
+        "SELECT i.invoice_id, c.contract_id FROM billing.invoices i"
+        " JOIN billing.contracts c ON c.customer_number = i.customer_number"
+        " WHERE i.customer_number <> $1 LIMIT 1",
+        portal_customer.customer.number,
+    )
+    assert other is not None
+    await log_in(portal, portal_customer.login, portal_customer.password)
+    for path in (
+        f"/invoices/{other['invoice_id']}",
+        f"/invoices/{other['invoice_id']}/pdf",
+        f"/contracts/{other['contract_id']}",
+        f"/contracts/{other['contract_id']}/document",
+    ):
+        answer = await portal.goto(path)
+        assert answer is not None and answer.status == 404, path
+        await expect(portal.page.get_by_role("heading", level=1)).to_have_text(
+            "Nie znaleziono strony"
+        )
