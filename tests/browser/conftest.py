@@ -4,19 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
 
-from tests.support.customers import PASSWORD, registration, with_active_contract
+from contracts.billing_system import (
+    Address,
+    ContractUpserted,
+    MeterUpserted,
+    Premises,
+    SyncCompleted,
+)
+from tests.support.customers import PASSWORD, registration
+from tests.support.infra import Infra
 from tests.support.mail import MailSink, link_token
-from tools.billing_sim.dataset import Dataset, SimCustomer
+from tools.billing_sim.cli import publish
+from tools.billing_sim.dataset import Dataset, SimCustomer, add_history, pesel
 
 CHROMIUM = Path("/usr/bin/chromium")
 AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
@@ -152,12 +164,83 @@ class PortalCustomer:
     password: str
 
 
+PORTAL_CUSTOMERS = 4
+
+
+@pytest.fixture(scope="session")
+async def portal_customers(
+    system: object, infra: Infra, billing_data: Dataset
+) -> list[SimCustomer]:
+    """The portal tests' own customers (numbers KP00001...), each with a contract, a meter and
+    24 months of invoices, payments and control readings from the simulator, published as the
+    billing system would; so the shared data set's customers stay with the other suites."""
+    del system, billing_data  # the services run, and the shared data set went first
+    rng = random.Random(1101)
+    today = datetime.now(UTC).date()
+    customers: list[SimCustomer] = []
+    for i in range(1, PORTAL_CUSTOMERS + 1):
+        number = f"KP{i:05d}"
+        address = Address(street=f"ul. Portalowa {i}", postal_code="31-001", city="Kraków")
+        customer = SimCustomer(
+            number, "person", f"Klient Portalu {i}", "pesel", pesel(rng), address
+        )
+        premises = Premises(premises_id=f"PP{i:05d}-1", address=address)
+        start = today - timedelta(days=1200 + 30 * i)
+        customer.contracts.append(
+            ContractUpserted(
+                contract_number=f"UP/{start.year}/{i:05d}/1",
+                customer_number=number,
+                premises=premises,
+                start_date=start,
+                status="active",
+                billing_period_months=3 if i % 2 else 2,
+                revision=1,
+            )
+        )
+        customer.meters.append(
+            MeterUpserted(
+                serial=f"WMP{i:05d}",
+                premises_id=premises.premises_id,
+                customer_number=number,
+                diameter_mm=20,
+                installed_on=start + timedelta(days=3),
+                legalization_expires=today + timedelta(days=45 if i == 1 else 700),
+                revision=1,
+            )
+        )
+        # Invoice numbers carry the index: 900+ keeps them apart from the shared data set's.
+        add_history(customer, 900 + i, today=today, months=24, seed=1101)
+        customers.append(customer)
+    messages = [
+        m
+        for m in Dataset(customers, datetime.now(UTC)).messages(digest_iterations=2_000)
+        if not isinstance(m, SyncCompleted)
+    ]
+    await publish(infra.amqp_url, messages)
+    conn = await asyncpg.connect(infra.postgres_dsn)
+    try:
+        for _ in range(300):
+            invoices = await conn.fetchval(
+                "SELECT count(DISTINCT customer_number) FROM billing.invoices"
+                " WHERE customer_number LIKE 'KP%'"
+            )
+            meters = await conn.fetchval(
+                "SELECT count(*) FROM readings.meters WHERE serial LIKE 'WMP%'"
+            )
+            if invoices == PORTAL_CUSTOMERS and meters == PORTAL_CUSTOMERS:
+                return customers
+            await asyncio.sleep(0.1)
+    finally:
+        await conn.close()
+    raise AssertionError("billing and readings did not ingest the portal tests' customers")
+
+
 @pytest.fixture(scope="session")
 async def portal_customer(
-    gateway: str, billing_data: Dataset, mail_sink: MailSink
+    gateway: str, portal_customers: list[SimCustomer], mail_sink: MailSink
 ) -> PortalCustomer:
-    """One registered customer (index 26) shared by the tests that only look or log in and out."""
-    customer = with_active_contract(billing_data, 26)
+    """One registered customer shared by the tests that only look, or log in and out."""
+    customer = portal_customers[0]
     login, password = await registered_customer(gateway, mail_sink, customer, "portal.celina")
     return PortalCustomer(customer, login, password)
 

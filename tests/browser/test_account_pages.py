@@ -10,15 +10,15 @@ from playwright.async_api import expect
 
 from tests.browser.conftest import PortalCustomer, PortalPage, log_in, registered_customer, titled
 from tests.conftest import solve_captcha_answer
-from tests.support.customers import PASSWORD, with_active_contract
+from tests.support.customers import PASSWORD
 from tests.support.mail import MailSink, text_part
-from tools.billing_sim.dataset import Dataset
+from tools.billing_sim.dataset import SimCustomer
 
 
 async def test_customer_registers_confirms_by_the_emailed_link_logs_in_and_out(
-    portal: PortalPage, billing_data: Dataset, mail_sink: MailSink
+    portal: PortalPage, portal_customers: list[SimCustomer], mail_sink: MailSink
 ) -> None:
-    customer = with_active_contract(billing_data, 24)
+    customer = portal_customers[1]
     active = next(c for c in customer.contracts if c.status == "active")
     page = portal.page
     await portal.goto("/")
@@ -111,10 +111,10 @@ async def test_customer_registers_confirms_by_the_emailed_link_logs_in_and_out(
 
 
 async def test_a_wrong_password_brings_the_captcha_which_then_lets_the_customer_in(
-    portal: PortalPage, billing_data: Dataset, mail_sink: MailSink, gateway: str
+    portal: PortalPage, portal_customers: list[SimCustomer], mail_sink: MailSink, gateway: str
 ) -> None:
     login, password = await registered_customer(
-        gateway, mail_sink, with_active_contract(billing_data, 25), "portal.bartek"
+        gateway, mail_sink, portal_customers[2], "portal.bartek"
     )
     page = portal.page
     await portal.goto("/login")
