@@ -258,3 +258,139 @@ class CustomersFound(Contract):
 
 
 SEARCH_CUSTOMERS = Operation("billing", "search-customers", CustomerSearch, CustomersFound)
+# --- complaints (R10, R12): asked by the gateway, for the customer and for staff ------------------
+# Customer operations name the customer from the session; staff operations name the staff member.
+# ``request_id`` makes a retried command (a redelivered request, a repeated click carrying the
+# same Idempotency-Key) answer what the first one did instead of acting twice.
+
+ComplaintChannel = Literal["ibok", "phone", "letter"]
+ComplaintStatus = Literal["filed", "waiting_for_customer", "settled"]
+ComplaintOutcomeKind = Literal["accepted", "rejected"]
+SUBJECT_MAX, DESCRIPTION_MAX, EXPECTED_MAX, MESSAGE_MAX, REASON_MAX = 200, 4000, 1000, 4000, 500
+
+
+class FileComplaint(Contract):
+    """A complaint filed in IBOK by the customer, or registered by staff (phone, letter)."""
+
+    request_id: UUID
+    customer_number: CustomerNumber
+    channel: ComplaintChannel = "ibok"
+    # The date it reached the utility (the 10 days run from it); None: today (Warsaw).
+    received_on: date | None = None
+    filed_by: UUID | None = None  # the staff member who registered it
+    subject: str = Field(min_length=1, max_length=SUBJECT_MAX)
+    description: str = Field(min_length=1, max_length=DESCRIPTION_MAX)
+    expected_resolution: str = Field(min_length=1, max_length=EXPECTED_MAX)
+    invoice_id: UUID | None = None
+    invoice_number: str | None = Field(default=None, max_length=40)
+    reading_id: UUID | None = None
+
+
+class ComplaintMessageView(Contract):
+    """One message of a complaint's thread. A hidden message (R12) carries no body for the
+    customer; staff see who hid it, when and why."""
+
+    message_id: UUID
+    author: Literal["customer", "staff"]
+    kind: Literal["question", "answer"]
+    body: str | None
+    created_at: AwareDatetime
+    hidden: bool = False
+    hidden_at: AwareDatetime | None = None
+    hidden_by: UUID | None = None
+    hidden_reason: str | None = None
+
+
+class ComplaintView(Contract):
+    complaint_id: UUID
+    customer_number: str
+    channel: ComplaintChannel
+    status: ComplaintStatus
+    subject: str
+    description: str
+    expected_resolution: str
+    invoice_number: str | None
+    reading_id: UUID | None
+    received_on: date
+    due_on: date
+    overdue: bool
+    due_in_days: int
+    outcome: ComplaintOutcomeKind | None
+    outcome_text: str | None
+    settled_on: date | None
+    filed_at: AwareDatetime
+    messages: list[ComplaintMessageView] = Field(default_factory=list)
+
+
+class ComplaintsQuery(Contract):
+    """The customer's complaints, newest first."""
+
+    customer_number: CustomerNumber
+    limit: int = Field(default=20, ge=1, le=100)
+    cursor: str | None = Field(default=None, max_length=200)
+
+
+class StaffComplaintsQuery(Contract):
+    """All complaints for staff, the oldest deadline first."""
+
+    status: ComplaintStatus | Literal["open"] | None = None
+    due_before: date | None = None
+    limit: int = Field(default=20, ge=1, le=100)
+    cursor: str | None = Field(default=None, max_length=200)
+
+
+class ComplaintPage(Contract):
+    items: list[ComplaintView]
+    next_cursor: str | None
+
+
+class ComplaintRef(Contract):
+    """One complaint: the customer's (``customer_number`` set) or any, for staff."""
+
+    complaint_id: UUID
+    customer_number: CustomerNumber | None = None
+    staff_view: bool = False
+
+
+class AnswerComplaint(Contract):
+    """The customer's message on their complaint (the answer to a request for information)."""
+
+    request_id: UUID
+    customer_number: CustomerNumber
+    complaint_id: UUID
+    body: str = Field(min_length=1, max_length=MESSAGE_MAX)
+
+
+class RequestComplaintInformation(Contract):
+    request_id: UUID
+    staff_id: UUID
+    complaint_id: UUID
+    question: str = Field(min_length=1, max_length=MESSAGE_MAX)
+
+
+class SettleComplaint(Contract):
+    staff_id: UUID
+    complaint_id: UUID
+    outcome: ComplaintOutcomeKind
+    outcome_text: str = Field(min_length=1, max_length=MESSAGE_MAX)
+
+
+class HideComplaintMessage(Contract):
+    staff_id: UUID
+    complaint_id: UUID
+    message_id: UUID
+    reason: str = Field(min_length=1, max_length=REASON_MAX)
+
+
+FILE_COMPLAINT = Operation("billing", "file-complaint", FileComplaint, ComplaintView)
+LIST_COMPLAINTS = Operation("billing", "list-complaints", ComplaintsQuery, ComplaintPage)
+GET_COMPLAINT = Operation("billing", "get-complaint", ComplaintRef, ComplaintView)
+ANSWER_COMPLAINT = Operation("billing", "answer-complaint", AnswerComplaint, ComplaintView)
+STAFF_COMPLAINTS = Operation("billing", "staff-complaints", StaffComplaintsQuery, ComplaintPage)
+REQUEST_COMPLAINT_INFORMATION = Operation(
+    "billing", "request-complaint-information", RequestComplaintInformation, ComplaintView
+)
+SETTLE_COMPLAINT = Operation("billing", "settle-complaint", SettleComplaint, ComplaintView)
+HIDE_COMPLAINT_MESSAGE = Operation(
+    "billing", "hide-complaint-message", HideComplaintMessage, ComplaintView
+)

@@ -84,6 +84,16 @@ class RpcClient:
     async def call(
         self, operation: Operation[Any, Rep], request: Contract, *, timeout: float | None = None
     ) -> Rep:
+        """The operation's reply, validated into its model; a Problem raises RpcProblem."""
+        return operation.reply.model_validate_json(
+            await self.call_raw(operation, request, timeout=timeout)
+        )
+
+    async def call_raw(
+        self, operation: Operation[Any, Any], request: Contract, *, timeout: float | None = None
+    ) -> bytes:
+        """The reply's JSON as the service wrote it, for a caller that passes it on unchanged
+        (the service validated it against the operation's reply model when it made it)."""
         if not self.ready or self._channel is None:
             raise RpcUnavailable("broker unreachable")
         timeout = timeout or self._timeout
@@ -116,7 +126,7 @@ class RpcClient:
             self._pending.pop(correlation_id, None)
         if reply.headers and PROBLEM_HEADER in reply.headers:
             raise RpcProblem(Problem.model_validate_json(reply.body))
-        return operation.reply.model_validate_json(reply.body)
+        return reply.body
 
     async def _on_reply(self, message: AbstractIncomingMessage) -> None:
         future = self._pending.get(message.correlation_id or "")

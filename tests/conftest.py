@@ -101,7 +101,7 @@ def gateway(system: System) -> str:
 
 @pytest.fixture(scope="session")
 def dataset() -> Dataset:
-    return build_dataset(30, seed=7)
+    return build_dataset(40, seed=7)
 
 
 @pytest.fixture(scope="session")

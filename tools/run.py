@@ -7,6 +7,7 @@ import email
 import os
 import re
 import signal
+import socket
 import sys
 import time
 from pathlib import Path
@@ -19,13 +20,15 @@ from runtime.settings import get_settings
 from tools.billing_sim.cli import publish
 from tools.billing_sim.dataset import build_dataset
 from tools.mail_sink import messages_in, start_sink
-from tools.ops import migrate_all
+from tools.ops import ensure_admin, migrate_all
 from tools.system import System
 
 VAR = Path("var")
 DEMO_LOGIN = "demo"
 DEMO_PASSWORD = "Woda2026"  # noqa: S105 - the published demo password
 DEMO_EMAIL = "demo@ibok.example"
+DEMO_STAFF_LOGIN = "admin"
+DEMO_STAFF_PASSWORD = "AdminDemo2026"  # noqa: S105 - the published demo password
 DEMO_CUSTOMERS = 50
 
 
@@ -50,6 +53,16 @@ async def check_servers(dsn: str, amqp_url: str) -> list[str]:
             "  or point IBOK_AMQP_URL at a running broker."
         )
     return problems
+
+
+def busy_ports(ports: dict[str, int]) -> list[str]:
+    """Ports of ours another process already holds (an earlier run still up, say)."""
+    busy = []
+    for name, port in ports.items():
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                busy.append(f"{name} port {port} is already in use")
+    return busy
 
 
 def ensure_demo_account(gateway: str, mail_dir: Path) -> None:
@@ -77,6 +90,14 @@ def ensure_demo_account(gateway: str, mail_dir: Path) -> None:
         credentials = {"login": DEMO_LOGIN, "password": DEMO_PASSWORD}
         while time.monotonic() < deadline:
             login = client.post("/api/v1/auth/login", json=credentials)
+            if login.json().get("code") in (
+                "captcha_required",
+                "account_blocked",
+                "too_many_attempts",
+            ):
+                # Someone used the demo account by hand; it exists, which is all we need here.
+                print(f"note: the demo login answers {login.json()['code']}", file=sys.stderr)
+                return
             if login.status_code == 200:
                 client.post(
                     "/api/v1/auth/logout", headers={"X-CSRF-Token": login.headers["x-csrf-token"]}
@@ -111,6 +132,17 @@ def main() -> int:
         print("IBOK cannot start:\n" + "\n".join(problems), file=sys.stderr)
         return 1
     asyncio.run(migrate_all(settings.postgres_dsn))
+    busy = busy_ports(
+        {s: settings.port_of(s) for s in ("gateway", "auth", "readings", "billing", "notify")}
+        | {"SMTP sink": settings.smtp_port}
+    )
+    if busy:
+        print(
+            "IBOK cannot start: " + "; ".join(busy) + " (is another make run still up?)",
+            file=sys.stderr,
+        )
+        return 1
+    asyncio.run(ensure_admin(settings, DEMO_STAFF_LOGIN, "Demo Administrator", DEMO_STAFF_PASSWORD))
     mail_dir = VAR / "mail"
     sink = start_sink(mail_dir, settings.smtp_host, settings.smtp_port)
     # Local http: the demo's cookie cannot be Secure unless the operator says otherwise.
@@ -135,6 +167,8 @@ def main() -> int:
             f"  API:            {gateway}/api/v1   (docs: {gateway}/schema)\n"
             f"  health:         {gateway}/health/ready and ports 8001-8004\n"
             f"  demo customer:  login {DEMO_LOGIN!r}, password {DEMO_PASSWORD!r}\n"
+            f"  demo staff:     login {DEMO_STAFF_LOGIN!r} (admin), password {DEMO_STAFF_PASSWORD!r}"
+            f" at /api/v1/staff/auth/login\n"
             f"  mail sink:      smtp://{settings.smtp_host}:{settings.smtp_port}, messages in {mail_dir}/new\n"
             f"  logs:           {VAR / 'log'}/<service>.log\n"
             f"Ctrl-C stops everything.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -14,6 +15,14 @@ from typing import IO
 
 SERVICE_ORDER = ("billing", "readings", "notify", "auth", "gateway")
 DEFAULT_PORTS = {"gateway": 8000, "auth": 8001, "readings": 8002, "billing": 8003, "notify": 8004}
+
+
+def _end_with_parent() -> None:
+    """Runs in the child before exec: on Linux, SIGTERM the service when its parent dies, so a
+    killed runner or test session never leaves services holding ports."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 class System:
@@ -39,6 +48,7 @@ class System:
         self.processes[service] = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-m", f"services.{service}"],
             env=self.env,
+            preexec_fn=_end_with_parent,
             stdout=out,
             stderr=subprocess.STDOUT,
         )

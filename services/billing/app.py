@@ -12,7 +12,7 @@ from contracts import billing, topology
 from contracts.billing_system import BILLING_SERVICE_MESSAGES
 from runtime.service import ServiceRuntime
 from runtime.settings import Settings, get_settings
-from services.billing import asyncapi, domain, handlers, staff_views
+from services.billing import asyncapi, complaints, domain, handlers, staff_views
 
 
 def create_app(settings: Settings | None = None) -> AsgiFastStream:
@@ -35,6 +35,7 @@ def create_app(settings: Settings | None = None) -> AsgiFastStream:
     rt.answer(billing.GET_SETTLEMENT, partial(handlers.get_settlement, rt))
     rt.answer(billing.CUSTOMER_OVERVIEW, partial(handlers.customer_overview, rt))
     rt.answer(billing.SEARCH_CUSTOMERS, partial(staff_views.search_customers, rt))
+    complaints.register(rt)
     app = rt.asgi_app()
     app.mount("/asyncapi.json", asyncapi_route())
     return app

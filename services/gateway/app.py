@@ -22,6 +22,7 @@ from runtime.settings import Settings, get_settings
 from services.gateway.controllers import contracts as contract_views
 from services.gateway.controllers import invoices, settlement
 from services.gateway.controllers.auth import AuthController
+from services.gateway.controllers.complaints import ComplaintsController
 from services.gateway.controllers.consumption import ConsumptionController
 from services.gateway.controllers.health import HealthController
 from services.gateway.controllers.inbox import InboxController
@@ -33,6 +34,7 @@ from services.gateway.controllers.staff_accounts import (
     StaffUsersController,
 )
 from services.gateway.controllers.staff_auth import StaffAuthController
+from services.gateway.controllers.staff_complaints import StaffComplaintsController
 from services.gateway.controllers.staff_customers import StaffCustomersController
 from services.gateway.controllers.staff_maintenance import StaffMaintenanceController
 from services.gateway.controllers.staff_notify import StaffNotifyController
@@ -179,6 +181,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             contract_views.ContractsController,
             invoices.InvoicesController,
             settlement.SettlementController,
+            ComplaintsController,
+            StaffComplaintsController,
         ],
         dependencies={"session": Provide(current_session)},
     )

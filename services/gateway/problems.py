@@ -6,6 +6,8 @@ from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from pydantic import ValidationError
+from pydantic_core import PydanticSerializationError
 
 from runtime.logs import get_logger
 from runtime.rpc_client import RpcProblem, RpcTimeout, RpcUnavailable
@@ -129,6 +131,26 @@ def from_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[d
     return problem(request, exc.status_code, code, pl, en, headers=exc.headers)
 
 
+def from_contract_refusal(
+    request: Request[Any, Any, Any], exc: Exception
+) -> Response[dict[str, Any]]:
+    """Input the gateway's own models let through but a service contract refuses (a stricter
+    pattern), or text that cannot be encoded (lone surrogates): the client's data, so a 422."""
+    fields: dict[str, str] = {}
+    if isinstance(exc, ValidationError):
+        fields = {
+            ".".join(map(str, e["loc"])) or "body": e["msg"] for e in exc.errors(include_url=False)
+        }
+    return problem(
+        request,
+        422,
+        "invalid_request",
+        "Nieprawidłowe dane żądania.",
+        "Invalid request data.",
+        fields=fields or None,
+    )
+
+
 def from_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     log.exception("gateway.unhandled", error=type(exc).__name__)
     return problem(
@@ -141,6 +163,9 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     RpcTimeout: from_rpc_timeout,
     RpcUnavailable: from_rpc_unavailable,
     ValidationException: from_validation,
+    ValidationError: from_contract_refusal,
+    PydanticSerializationError: from_contract_refusal,
+    UnicodeEncodeError: from_contract_refusal,
     HTTPException: from_http,
     Exception: from_unexpected,
 }

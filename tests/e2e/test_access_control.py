@@ -67,11 +67,15 @@ async def test_every_staff_route_refuses_a_customer_session(
     from tests.support.customers import with_active_contract
 
     customer = await logged_in_client(
-        gateway, mail_sink, with_active_contract(billing_data, 25), "acl.customer"
+        gateway, mail_sink, with_active_contract(billing_data, 32), "acl.customer"
     )
     try:
         for method, path in operations(spec):
-            if not path.startswith("/api/v1/staff/") or PUBLIC.match(path) or path.endswith("/auth/logout"):
+            if (
+                not path.startswith("/api/v1/staff/")
+                or PUBLIC.match(path)
+                or path.endswith("/auth/logout")
+            ):
                 continue
             answer = await customer.request(
                 method, filled(path), json={} if method != "GET" else None
@@ -90,7 +94,11 @@ ID_SOURCES = {
     "/api/v1/invoices/{invoice_ref}": ("/api/v1/invoices", "invoice_id"),
     "/api/v1/inbox/{message_id}/read": ("/api/v1/inbox", "id"),
     "/api/v1/me/sessions/{session_id}": ("/api/v1/me/sessions", "id"),
+    "/api/v1/complaints/{complaint_id}": ("/api/v1/complaints", "complaint_id"),
+    "/api/v1/complaints/{complaint_id}/messages": ("/api/v1/complaints", "complaint_id"),
 }
+# A valid body, so that a refusal can only be about whose id it is.
+BODIES = {"/api/v1/complaints/{complaint_id}/messages": {"body": "Dzień dobry."}}
 
 
 async def test_another_customers_ids_answer_404_on_every_customer_route_with_an_id(
@@ -99,12 +107,22 @@ async def test_another_customers_ids_answer_404_on_every_customer_route_with_an_
     from tests.support.customers import with_active_contract
 
     alice = await logged_in_client(
-        gateway, mail_sink, with_active_contract(billing_data, 26), "acl.alice"
+        gateway, mail_sink, with_active_contract(billing_data, 30), "acl.alice"
     )
     bob = await logged_in_client(
-        gateway, mail_sink, with_active_contract(billing_data, 24), "acl.bob"
+        gateway, mail_sink, with_active_contract(billing_data, 31), "acl.bob"
     )
     try:
+        # Bob has a complaint, so there is an id of his to try.
+        filed = await bob.post(
+            "/api/v1/complaints",
+            json={
+                "subject": "Odczyt",
+                "description": "Za wysoki odczyt.",
+                "expected_resolution": "Korekta",
+            },
+        )
+        assert filed.status_code == 201, filed.text
         routes = {
             path
             for method, path in operations(spec)
@@ -126,7 +144,7 @@ async def test_another_customers_ids_answer_404_on_every_customer_route_with_an_
                 variants = [bobs_id]
             for value in variants:
                 url = re.sub(r"\{\w+\}", value, path)
-                answer = await alice.request(method, url)
+                answer = await alice.request(method, url, json=BODIES.get(path))
                 assert answer.status_code == 404, (
                     f"{method} {url}: {answer.status_code} for another customer's id"
                 )

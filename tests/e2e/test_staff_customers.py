@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.conftest import staff_client
-from tests.support.customers import logged_in_client
+from tests.support.customers import logged_in_client, with_active_contract
 from tests.support.mail import MailSink
 from tools.billing_sim.dataset import Dataset, SimCustomer
 
@@ -15,7 +15,7 @@ async def test_staff_search_and_view_a_customer_with_account_state(
     mail_sink: MailSink,
     staff_logins: dict[str, tuple[str, str]],
 ) -> None:
-    customer = auth_customers[16]
+    customer = with_active_contract(billing_data, 33)
     client = await logged_in_client(gateway, mail_sink, customer, "staff.view.me")
     care = await staff_client(gateway, *staff_logins["care"])
     try:

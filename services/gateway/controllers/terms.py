@@ -41,7 +41,7 @@ class TermsController(Controller):
 
     @get("/versions/{version:int}", summary="One version of the terms, in force or not")
     async def version(
-        self, request: Request[Any, Any, Any], version: int = Parameter(ge=1)
+        self, request: Request[Any, Any, Any], version: int = Parameter(ge=1, le=2_147_483_647)
     ) -> TermsVersion:
         terms = await rpc_of(request.app.state).call(
             notify.TERMS_VERSION, notify.TermsVersionQuery(version=version)

@@ -29,3 +29,18 @@ class FakeRequest:
 def test_language_follows_accept_language(header: str, english: bool) -> None:
     request: Any = FakeRequest(header)
     assert prefers_english(request) is english
+
+
+def test_the_invoice_page_billing_writes_is_the_page_the_gateway_documents() -> None:
+    """The gateway passes billing's invoice page on unchanged, so the two models must agree."""
+    from contracts.billing import InvoicePage as Written
+    from services.gateway.schemas.billing import InvoicePage as Documented
+
+    written = Written.model_json_schema()
+    documented = Documented.model_json_schema()
+    assert written["properties"].keys() == documented["properties"].keys()
+
+    def item(schema: dict[str, Any]) -> dict[str, Any]:
+        return schema["$defs"][next(k for k in schema["$defs"] if "Invoice" in k)]["properties"]  # type: ignore[no-any-return]
+
+    assert item(written).keys() == item(documented).keys()

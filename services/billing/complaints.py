@@ -1,0 +1,422 @@
+"""Complaints (R10, R12): one short function per request the gateway sends about them.
+
+Every change and its events commit in one transaction (the outbox): the billing system hears
+of a complaint filed and settled (``ibok.out``); notify tells the customer that information is
+requested and what the outcome is (``ibok.events``).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from functools import partial
+from uuid import UUID, uuid4
+
+import asyncpg
+
+from contracts import billing, billing_system, topology
+from runtime.clock import business_today
+from runtime.errors import DomainError, NotFound
+from runtime.logs import get_logger
+from runtime.paging import decode_cursor, encode_cursor
+from runtime.service import ServiceRuntime
+from services.billing import complaints_domain as rules
+from services.billing import complaints_store as store
+
+log = get_logger(__name__)
+
+
+def _not_found() -> NotFound:
+    return NotFound(
+        "complaint_not_found", "Nie znaleziono reklamacji.", detail_en="No such complaint."
+    )
+
+
+def _message(row: asyncpg.Record, *, staff_view: bool) -> billing.ComplaintMessageView:
+    hidden = row["hidden_at"] is not None
+    audit = staff_view and hidden
+    return billing.ComplaintMessageView(
+        message_id=row["message_id"],
+        author=row["author"],
+        kind=row["kind"],
+        # R12: a hidden message's text reaches no one's screen; it stays in the table for audit.
+        body=None if hidden else row["body"],
+        created_at=row["created_at"],
+        hidden=hidden,
+        hidden_at=row["hidden_at"] if audit else None,
+        hidden_by=row["hidden_by"] if audit else None,
+        hidden_reason=row["hidden_reason"] if audit else None,
+    )
+
+
+def _view(
+    row: asyncpg.Record,
+    today: date,
+    messages: list[asyncpg.Record] | None = None,
+    *,
+    staff_view: bool = False,
+) -> billing.ComplaintView:
+    return billing.ComplaintView(
+        complaint_id=row["complaint_id"],
+        customer_number=row["customer_number"],
+        channel=row["channel"],
+        status=row["status"],
+        subject=row["subject"],
+        description=row["description"],
+        expected_resolution=row["expected_resolution"],
+        invoice_number=row["invoice_number"],
+        reading_id=row["reading_id"],
+        received_on=row["received_on"],
+        due_on=row["due_on"],
+        overdue=rules.is_overdue(row["status"], row["due_on"], today),
+        due_in_days=rules.due_in_days(row["due_on"], today),
+        outcome=row["outcome"],
+        outcome_text=row["outcome_text"],
+        settled_on=row["settled_on"],
+        filed_at=row["filed_at"],
+        messages=[_message(m, staff_view=staff_view) for m in messages or []],
+    )
+
+
+async def _full_view(
+    db: store.Db, complaint_id: UUID, customer_number: str | None = None, *, staff_view: bool
+) -> billing.ComplaintView:
+    row = await store.complaint(db, complaint_id, customer_number)
+    if row is None:
+        raise _not_found()
+    messages = await store.messages_of(db, complaint_id)
+    return _view(row, business_today(), messages, staff_view=staff_view)
+
+
+async def file_complaint(rt: ServiceRuntime, cmd: billing.FileComplaint) -> billing.ComplaintView:
+    """R10: a complaint filed in IBOK or registered by staff; the 10 days run from the day it
+    reached the utility. Only the customer's own invoice may be named (else 404, nothing made)."""
+    today = business_today()
+    received_on = rules.check_received_on(cmd.received_on or today, today)
+    subject = rules.clean_text(cmd.subject, "subject", billing.SUBJECT_MAX)
+    description = rules.clean_text(cmd.description, "description", billing.DESCRIPTION_MAX)
+    expected = rules.clean_text(
+        cmd.expected_resolution, "expected_resolution", billing.EXPECTED_MAX
+    )
+    cmd = cmd.model_copy(
+        update={"subject": subject, "description": description, "expected_resolution": expected}
+    )
+    staff_view = cmd.filed_by is not None
+    async with rt.pool.acquire() as conn:
+        if (done := await store.complaint_id_of_request(conn, cmd.request_id)) is not None:
+            return await _full_view(conn, done, staff_view=staff_view)
+        if not await store.customer_known(conn, cmd.customer_number):
+            raise NotFound(
+                "customer_not_found", "Nie znaleziono klienta.", detail_en="No such customer."
+            )
+        invoice_number = None
+        if cmd.invoice_id is not None or cmd.invoice_number is not None:
+            invoice_number = await store.invoice_number_of_customer(
+                conn, cmd.customer_number, cmd.invoice_id, cmd.invoice_number
+            )
+            if invoice_number is None:
+                raise NotFound(
+                    "invoice_not_found", "Nie znaleziono faktury.", detail_en="No such invoice."
+                )
+        complaint_id = uuid4()
+        due = rules.due_on(received_on)
+        try:
+            await _insert_filed(rt, conn, cmd, complaint_id, received_on, due, invoice_number)
+        except asyncpg.UniqueViolationError:
+            # The same request, retried at the same moment: answer with what the first made.
+            done = await store.complaint_id_of_request(conn, cmd.request_id)
+            if done is None:
+                raise
+            return await _full_view(conn, done, staff_view=staff_view)
+        rt.published_soon()
+        log.info("complaint.filed", complaint_id=str(complaint_id), channel=cmd.channel)
+        return await _full_view(conn, complaint_id, staff_view=staff_view)
+
+
+async def _insert_filed(
+    rt: ServiceRuntime,
+    conn: asyncpg.Connection,
+    cmd: billing.FileComplaint,
+    complaint_id: UUID,
+    received_on: date,
+    due: date,
+    invoice_number: str | None,
+) -> None:
+    """The complaint and its ComplaintFiled, in one transaction (the outbox)."""
+    async with conn.transaction():
+        await store.insert_complaint(
+            conn,
+            complaint_id=complaint_id,
+            request_id=cmd.request_id,
+            customer_number=cmd.customer_number,
+            channel=cmd.channel,
+            received_on=received_on,
+            due_on=due,
+            subject=cmd.subject,
+            description=cmd.description,
+            expected_resolution=cmd.expected_resolution,
+            invoice_number=invoice_number,
+            reading_id=cmd.reading_id,
+            filed_by=cmd.filed_by,
+        )
+        await rt.emit(
+            conn,
+            topology.IBOK_OUT_EXCHANGE,
+            billing_system.ComplaintFiled(
+                complaint_id=complaint_id,
+                customer_number=cmd.customer_number,
+                channel=cmd.channel,
+                received_on=received_on,
+                due_on=due,
+                subject=cmd.subject,
+                description=cmd.description,
+                expected_resolution=cmd.expected_resolution,
+                invoice_number=invoice_number,
+                reading_id=cmd.reading_id,
+            ),
+        )
+
+
+def _customer_page_start(cursor: str | None) -> tuple[datetime, UUID] | None:
+    key = decode_cursor(cursor)
+    if key is None:
+        return None
+    try:
+        return datetime.fromisoformat(key[0]), UUID(key[1])
+    except (TypeError, ValueError, IndexError) as exc:
+        raise _bad_cursor() from exc
+
+
+def _staff_page_start(cursor: str | None) -> tuple[date, datetime, UUID] | None:
+    key = decode_cursor(cursor)
+    if key is None:
+        return None
+    try:
+        return date.fromisoformat(key[0]), datetime.fromisoformat(key[1]), UUID(key[2])
+    except (TypeError, ValueError, IndexError) as exc:
+        raise _bad_cursor() from exc
+
+
+def _bad_cursor() -> DomainError:
+    return DomainError(
+        "invalid_cursor", "Nieprawidłowy kursor strony.", detail_en="Invalid page cursor."
+    )
+
+
+async def list_complaints(
+    rt: ServiceRuntime, query: billing.ComplaintsQuery
+) -> billing.ComplaintPage:
+    """The customer's complaints, newest first, with their deadline and state."""
+    rows = await store.complaints_of_customer(
+        rt.pool, query.customer_number, _customer_page_start(query.cursor), query.limit + 1
+    )
+    today = business_today()
+    more, rows = len(rows) > query.limit, rows[: query.limit]
+    last = rows[-1] if rows else None
+    return billing.ComplaintPage(
+        items=[_view(r, today) for r in rows],
+        next_cursor=encode_cursor(last["filed_at"].isoformat(), str(last["complaint_id"]))
+        if more and last
+        else None,
+    )
+
+
+async def staff_complaints(
+    rt: ServiceRuntime, query: billing.StaffComplaintsQuery
+) -> billing.ComplaintPage:
+    """R10: every complaint for staff, the oldest deadline first (overdue ones lead)."""
+    statuses: list[str] | None = None
+    if query.status == "open":
+        statuses = [rules.FILED, rules.WAITING]
+    elif query.status:
+        statuses = [query.status]
+    rows = await store.complaints_by_deadline(
+        rt.pool,
+        statuses=statuses,
+        due_before=query.due_before,
+        after=_staff_page_start(query.cursor),
+        limit=query.limit + 1,
+    )
+    today = business_today()
+    more, rows = len(rows) > query.limit, rows[: query.limit]
+    last = rows[-1] if rows else None
+    return billing.ComplaintPage(
+        items=[_view(r, today, staff_view=True) for r in rows],
+        next_cursor=encode_cursor(
+            last["due_on"].isoformat(), last["filed_at"].isoformat(), str(last["complaint_id"])
+        )
+        if more and last
+        else None,
+    )
+
+
+async def get_complaint(rt: ServiceRuntime, ref: billing.ComplaintRef) -> billing.ComplaintView:
+    """One complaint with its messages; a customer sees only their own (else 404)."""
+    if ref.customer_number is None and not ref.staff_view:
+        raise _not_found()
+    return await _full_view(
+        rt.pool, ref.complaint_id, ref.customer_number, staff_view=ref.staff_view
+    )
+
+
+async def answer_complaint(
+    rt: ServiceRuntime, cmd: billing.AnswerComplaint
+) -> billing.ComplaintView:
+    """R10: the customer answers in IBOK; a complaint waiting for them goes back to staff."""
+    body = rules.clean_text(cmd.body, "body", billing.MESSAGE_MAX)
+    async with rt.pool.acquire() as conn:
+        if await store.message_of_request(conn, cmd.request_id) is None:
+            async with conn.transaction():
+                row = await store.complaint(
+                    conn, cmd.complaint_id, cmd.customer_number, for_update=True
+                )
+                if row is None:
+                    raise _not_found()
+                status = rules.after_customer_message(row["status"])
+                await store.add_message(
+                    conn,
+                    message_id=uuid4(),
+                    request_id=cmd.request_id,
+                    complaint_id=cmd.complaint_id,
+                    author="customer",
+                    kind="answer",
+                    staff_id=None,
+                    body=body,
+                )
+                if status != row["status"]:
+                    await store.set_status(conn, cmd.complaint_id, status)
+        return await _full_view(conn, cmd.complaint_id, cmd.customer_number, staff_view=False)
+
+
+async def request_information(
+    rt: ServiceRuntime, cmd: billing.RequestComplaintInformation
+) -> billing.ComplaintView:
+    """R10: staff ask the customer for more; notify tells them. The deadline does not move."""
+    question = rules.clean_text(cmd.question, "question", billing.MESSAGE_MAX)
+    async with rt.pool.acquire() as conn:
+        if await store.message_of_request(conn, cmd.request_id) is None:
+            async with conn.transaction():
+                row = await store.complaint(conn, cmd.complaint_id, for_update=True)
+                if row is None:
+                    raise _not_found()
+                status = rules.after_information_requested(row["status"])
+                await store.add_message(
+                    conn,
+                    message_id=uuid4(),
+                    request_id=cmd.request_id,
+                    complaint_id=cmd.complaint_id,
+                    author="staff",
+                    kind="question",
+                    staff_id=cmd.staff_id,
+                    body=question,
+                )
+                await store.set_status(conn, cmd.complaint_id, status)
+                await rt.emit(
+                    conn,
+                    topology.EVENTS_EXCHANGE,
+                    billing.ComplaintInformationRequested(
+                        complaint_id=cmd.complaint_id,
+                        customer_number=row["customer_number"],
+                        subject=row["subject"],
+                        question=question,
+                        due_on=row["due_on"],
+                    ),
+                )
+            rt.published_soon()
+            log.info("complaint.information_requested", complaint_id=str(cmd.complaint_id))
+        return await _full_view(conn, cmd.complaint_id, staff_view=True)
+
+
+async def settle_complaint(
+    rt: ServiceRuntime, cmd: billing.SettleComplaint
+) -> billing.ComplaintView:
+    """R10: settle once, accepted or rejected, with the outcome's text; the billing system and
+    the customer (email and inbox, through notify) hear of it."""
+    text = rules.clean_text(cmd.outcome_text, "outcome_text", billing.MESSAGE_MAX)
+    today = business_today()
+    async with rt.pool.acquire() as conn:
+        async with conn.transaction():
+            row = await store.complaint(conn, cmd.complaint_id, for_update=True)
+            if row is None:
+                raise _not_found()
+            current = rules.Outcome(row["outcome"], row["outcome_text"]) if row["outcome"] else None
+            settle_now = rules.check_settlement(
+                row["status"], current, rules.Outcome(cmd.outcome, text)
+            )
+            if settle_now:
+                await store.settle(
+                    conn,
+                    cmd.complaint_id,
+                    outcome=cmd.outcome,
+                    outcome_text=text,
+                    settled_on=today,
+                    settled_by=cmd.staff_id,
+                )
+                await rt.emit(
+                    conn,
+                    topology.IBOK_OUT_EXCHANGE,
+                    billing_system.ComplaintSettled(
+                        complaint_id=cmd.complaint_id,
+                        customer_number=row["customer_number"],
+                        outcome=cmd.outcome,
+                        outcome_text=text,
+                        settled_on=today,
+                    ),
+                )
+                await rt.emit(
+                    conn,
+                    topology.EVENTS_EXCHANGE,
+                    billing.ComplaintOutcome(
+                        complaint_id=cmd.complaint_id,
+                        customer_number=row["customer_number"],
+                        subject=row["subject"],
+                        outcome=cmd.outcome,
+                        outcome_text=text,
+                        settled_on=today,
+                    ),
+                )
+        if settle_now:
+            rt.published_soon()
+            log.info(
+                "complaint.settled",
+                complaint_id=str(cmd.complaint_id),
+                outcome=cmd.outcome,
+                late=today > row["due_on"],
+            )
+        return await _full_view(conn, cmd.complaint_id, staff_view=True)
+
+
+async def hide_message(
+    rt: ServiceRuntime, cmd: billing.HideComplaintMessage
+) -> billing.ComplaintView:
+    """R12: staff hide a customer's unlawful message; it stays for the audit (who, when, why)."""
+    reason = rules.clean_text(cmd.reason, "reason", billing.REASON_MAX)
+    async with rt.pool.acquire() as conn:
+        async with conn.transaction():
+            author = await store.hide_message(
+                conn, cmd.complaint_id, cmd.message_id, cmd.staff_id, reason
+            )
+        if author is None:
+            raise NotFound(
+                "message_not_found",
+                "Nie znaleziono wiadomości klienta.",
+                detail_en="No such customer message on this complaint.",
+            )
+        log.info(
+            "complaint.message_hidden",
+            complaint_id=str(cmd.complaint_id),
+            message_id=str(cmd.message_id),
+            staff_id=str(cmd.staff_id),
+        )
+        return await _full_view(conn, cmd.complaint_id, staff_view=True)
+
+
+def register(rt: ServiceRuntime) -> None:
+    """Answer the complaint operations (called once from app.py)."""
+    rt.answer(billing.FILE_COMPLAINT, partial(file_complaint, rt))
+    rt.answer(billing.LIST_COMPLAINTS, partial(list_complaints, rt))
+    rt.answer(billing.GET_COMPLAINT, partial(get_complaint, rt))
+    rt.answer(billing.ANSWER_COMPLAINT, partial(answer_complaint, rt))
+    rt.answer(billing.STAFF_COMPLAINTS, partial(staff_complaints, rt))
+    rt.answer(billing.REQUEST_COMPLAINT_INFORMATION, partial(request_information, rt))
+    rt.answer(billing.SETTLE_COMPLAINT, partial(settle_complaint, rt))
+    rt.answer(billing.HIDE_COMPLAINT_MESSAGE, partial(hide_message, rt))

@@ -1,0 +1,99 @@
+"""schemathesis against the live OpenAPI document of the running system, as a customer and as staff:
+no answer may be a server error, and every answer must match its own schema."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import staff_client
+from tests.support.customers import logged_in_client, with_active_contract
+from tests.support.mail import MailSink
+from tools.billing_sim.dataset import Dataset
+
+CHECKS = "not_a_server_error,response_schema_conformance"
+# Steps that would end the session under test, or switch the whole system into maintenance,
+# or send something to every customer, stay out; everything else is fuzzed.
+CUSTOMER_EXCLUDE = r"(/logout$|/me/sessions/|/staff/)"
+STAFF_EXCLUDE = (
+    r"(/logout$|/staff/maintenance|/staff/terms|/staff/announcements|^/api/v1/(?!staff/))"
+)
+
+
+def schemathesis(
+    gateway: str, cookie: str, csrf: str, exclude: str
+) -> subprocess.CompletedProcess[str]:
+    executable = shutil.which("schemathesis", path=str(Path(sys.executable).parent))
+    assert executable, "schemathesis is in the test extras (pip install -e '.[test]')"
+    return subprocess.run(
+        [
+            executable,
+            "run",
+            f"{gateway}/schema/openapi.json",
+            "-H",
+            f"Cookie: {cookie}",
+            "-H",
+            f"X-CSRF-Token: {csrf}",
+            "-c",
+            CHECKS,
+            "-n",
+            "10",
+            "--phases",
+            "examples,fuzzing",
+            "--exclude-path-regex",
+            exclude,
+            "--generation-deterministic",
+            "--no-color",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+async def test_no_server_errors_and_no_schema_violations_as_a_customer(
+    gateway: str, billing_data: Dataset, mail_sink: MailSink
+) -> None:
+    client = await logged_in_client(
+        gateway, mail_sink, with_active_contract(billing_data, 34), "fuzz.customer"
+    )
+    login = await client.post(
+        "/api/v1/auth/login", json={"login": "fuzz.customer", "password": "Woda2026"}
+    )
+    cookie, csrf = f"ibok_session={client.cookies['ibok_session']}", login.headers["x-csrf-token"]
+    await client.aclose()
+    result = schemathesis(gateway, cookie, csrf, CUSTOMER_EXCLUDE)
+    summary = result.stdout[-6000:]
+    print(summary)
+    assert result.returncode == 0, summary
+
+
+async def test_no_server_errors_and_no_schema_violations_as_staff(
+    gateway: str, staff_logins: dict[str, tuple[str, str]]
+) -> None:
+    admin = await staff_client(gateway, *staff_logins["admin"])
+    login = await admin.post(
+        "/api/v1/staff/auth/login",
+        json=dict(zip(("login", "password"), staff_logins["admin"], strict=True)),
+    )
+    cookie, csrf = (
+        f"ibok_staff_session={admin.cookies['ibok_staff_session']}",
+        login.headers["x-csrf-token"],
+    )
+    await admin.aclose()
+    result = schemathesis(gateway, cookie, csrf, STAFF_EXCLUDE)
+    summary = result.stdout[-6000:]
+    print(summary)
+    assert result.returncode == 0, summary
+
+
+@pytest.fixture(autouse=True)
+def _schemathesis_installed() -> None:
+    assert shutil.which("schemathesis", path=str(Path(sys.executable).parent)), (
+        "schemathesis missing"
+    )
