@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test install lint typecheck migrate clean
+.PHONY: run test install lint typecheck migrate clean chromium screenshots
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -10,7 +10,19 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
-install: $(VENV)/.installed
+# axe-core for the browser tests' accessibility checks, pinned by tests/browser/package-lock.json.
+AXE := tests/browser/node_modules/axe-core/axe.min.js
+$(AXE): tests/browser/package-lock.json
+	npm ci --prefix tests/browser --no-audit --no-fund --silent
+	touch $@
+
+# The browser tests drive Debian's Chromium (a browser downloaded by Playwright cannot be had here).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && \
+	  { apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null; } ; } || \
+	  echo "Chromium is missing: apt-get install chromium (the browser tests need it)"
+
+install: $(VENV)/.installed $(AXE) chromium
 
 run: install
 	$(PY) -m tools.run
@@ -30,3 +42,7 @@ migrate: install
 
 clean:
 	rm -rf var .pytest_cache
+
+# Pictures of the portal's main pages at phone and desktop widths, into docs/screenshots/.
+screenshots: install
+	IBOK_SCREENSHOTS=docs/screenshots $(PY) -m pytest -q tests/browser/test_screenshots.py

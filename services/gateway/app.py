@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from litestar import Litestar, Router
 from litestar.config.compression import CompressionConfig
 from litestar.di import Provide
+from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
@@ -42,7 +43,9 @@ from services.gateway.controllers.terms import TermsController
 from services.gateway.events import GatewayEvents
 from services.gateway.limits import Limit
 from services.gateway.maintenance import MaintenanceWatch, maintenance_middleware
-from services.gateway.problems import EXCEPTION_HANDLERS
+from services.gateway.portal import portal_router, portal_templates
+from services.gateway.portal.errors import page_or_problem
+from services.gateway.problems import EXCEPTION_HANDLERS, from_http
 from services.gateway.protection import (
     RateRule,
     csrf_middleware,
@@ -97,6 +100,8 @@ SENSITIVE_PATHS = (
     "/api/v1/auth/",
     "/api/v1/staff/auth/",
 )
+# The portal's forms that log in, register, confirm or reset: the same limit as their API twins.
+SENSITIVE_PAGES = ("/login", "/register", "/verify-email", "/password-reset", "/staff/login")
 
 
 def rate_rules(settings: Settings) -> list[RateRule]:
@@ -106,6 +111,12 @@ def rate_rules(settings: Settings) -> list[RateRule]:
             "sensitive",
             SENSITIVE_PATHS,
             frozenset({"GET", "POST"}),
+            Limit(settings.rate_limit_sensitive_per_minute, 60),
+        ),
+        RateRule(
+            "sensitive-pages",
+            SENSITIVE_PAGES,
+            frozenset({"POST"}),
             Limit(settings.rate_limit_sensitive_per_minute, 60),
         ),
         RateRule(
@@ -176,7 +187,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         dependencies={"session": Provide(current_session)},
     )
     return Litestar(
-        route_handlers=[api, HealthController, MetricsController],
+        route_handlers=[api, HealthController, MetricsController, portal_router()],
         dependencies={"settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False)},
         lifespan=[lifespan],
         middleware=[
@@ -187,7 +198,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             csrf_middleware,
             PrometheusConfig(app_name="ibok_gateway", prefix="ibok_gateway").middleware,
         ],
-        exception_handlers=EXCEPTION_HANDLERS,
+        # Paths no route matches get an HTML page where a person browses, a problem under /api.
+        exception_handlers={**EXCEPTION_HANDLERS, HTTPException: page_or_problem(from_http)},
+        template_config=portal_templates(),
         openapi_config=OpenAPIConfig(
             title="IBOK API",
             version="1.0.0",

@@ -1,0 +1,296 @@
+"""Pages of the account: log in and out, register, confirm the email address, choose the language."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from litestar import Controller, Request, get, post
+from litestar.datastructures import Cookie
+from litestar.params import QueryParameter
+from litestar.response import Redirect, Template
+from pydantic import ValidationError
+
+from contracts import auth
+from runtime.rpc_client import RpcProblem
+from runtime.settings import Settings
+from services.gateway.portal.forms import (
+    CSRF_FIELD,
+    FormState,
+    add_problem,
+    add_validation_errors,
+    anonymous_form_is_genuine,
+    session_form_is_genuine,
+    submitted_form,
+)
+from services.gateway.portal.i18n import LANG_COOKIE, LANGUAGES, safe_next, translate
+from services.gateway.portal.pages import lang_of, redirect, render, visitor_of
+from services.gateway.rpc import rpc_of
+from services.gateway.sessions import SESSION_COOKIE, clear_session_cookie, session_cookie
+
+REGISTER_FIELDS = (
+    "customer_number",
+    "contract_number",
+    "identity_kind",
+    "identity_number",
+    "login",
+    "password",
+    "password_again",
+    "email",
+)
+REGISTER_LABELS = {
+    "customer_number": "register.customer_number",
+    "contract_number": "register.contract_number",
+    "identity_kind": "register.identity_kind",
+    "identity_number": "register.identity_number",
+    "login": "register.login",
+    "password": "register.password",
+    "email": "register.email",
+}
+# Which field a service's refusal is about, so its message sits beside that field.
+REGISTER_PROBLEM_FIELDS = {
+    "registration_not_eligible": "customer_number",
+    "already_registered": "customer_number",
+    "login_taken": "login",
+    "password_length": "password",
+    "password_composition": "password",
+    "password_charset": "password",
+    "email_invalid": "email",
+}
+# Refusals after which the next login attempt must carry a solved captcha (R4).
+CAPTCHA_CODES = frozenset({"invalid_credentials", "captcha_required", "captcha_invalid"})
+LOGIN_PROBLEM_FIELDS = {"captcha_invalid": "captcha_answer", "captcha_required": "captcha_answer"}
+# A new password refused by the rules of R3 (change and reset).
+PASSWORD_PROBLEM_FIELDS = {
+    "password_length": "new_password",
+    "password_composition": "new_password",
+    "password_charset": "new_password",
+}
+
+
+def _uuid(text: str) -> UUID | None:
+    try:
+        return UUID(text) if text else None
+    except ValueError:
+        return None
+
+
+async def new_captcha(request: Request[Any, Any, Any]) -> auth.CaptchaChallenge:
+    """R4: a fresh challenge, with its spoken version for people who cannot read the picture."""
+    return await rpc_of(request.app.state).call(
+        auth.NEW_CAPTCHA,
+        auth.CaptchaRequest(
+            audio=True, client_address=(request.client.host if request.client else "")[:64]
+        ),
+    )
+
+
+def _forged(request: Request[Any, Any, Any], form: FormState) -> bool:
+    return not anonymous_form_is_genuine(request, form.value(CSRF_FIELD))
+
+
+class AccountPages(Controller):
+    include_in_schema = False
+
+    @get("/login", name="portal.login")
+    async def login_page(
+        self,
+        request: Request[Any, Any, Any],
+        settings: Settings,
+        next_page: Annotated[str | None, QueryParameter(name="next", max_length=300)] = None,
+    ) -> Template | Redirect:
+        if await visitor_of(request) is not None:
+            return redirect(safe_next(next_page))
+        lang = lang_of(request)
+        return render(
+            request,
+            "login.html",
+            title=translate("login.title", lang),
+            settings=settings,
+            next_page=safe_next(next_page),
+            captcha=None,
+        )
+
+    @post("/login", name="portal.login.submit")
+    async def login(self, request: Request[Any, Any, Any], settings: Settings) -> Any:
+        lang = lang_of(request)
+        form = await submitted_form(
+            request, ("login", "password", "next", "captcha_id", "captcha_answer")
+        )
+        target = safe_next(form.value("next"))
+        challenge: auth.CaptchaChallenge | None = None
+        if _forged(request, form):
+            form.add(None, translate("form.expired", lang))
+        else:
+            if not form.value("login"):
+                form.add("login", translate("login.login_missing", lang))
+            if not form.values.get("password"):
+                form.add("password", translate("login.password_missing", lang))
+        if not form.invalid:
+            try:
+                opened = await rpc_of(request.app.state).call(
+                    auth.LOG_IN,
+                    auth.LogIn(
+                        login=form.value("login")[:64],
+                        password=form.value("password")[:128],
+                        captcha_id=_uuid(form.value("captcha_id")),
+                        captcha_answer=form.value("captcha_answer")[:16] or None,
+                        client_address=(request.client.host if request.client else "")[:64],
+                        user_agent=request.headers.get("user-agent", "")[:300],
+                    ),
+                )
+            except RpcProblem as exc:
+                add_problem(form, exc, LOGIN_PROBLEM_FIELDS, lang)
+                if exc.problem.code in CAPTCHA_CODES:
+                    challenge = await new_captcha(request)
+            else:
+                # R13: a new session id at every login; an earlier session of this browser ends.
+                if (old := request.cookies.get(SESSION_COOKIE)) and 20 <= len(old) <= 100:
+                    await rpc_of(request.app.state).call(auth.LOG_OUT, auth.SessionRef(token=old))
+                return redirect(target, cookies=[session_cookie(settings, opened.token)])
+        form.values["password"] = ""  # never sent back to the browser
+        form.values["captcha_answer"] = ""  # a used challenge cannot be answered again
+        if challenge is None and form.value("captcha_id"):
+            challenge = await new_captcha(request)  # the form was refused before auth was asked
+        return render(
+            request,
+            "login.html",
+            title=translate("login.title", lang),
+            form=form,
+            status=422 if form.invalid else 200,
+            settings=settings,
+            next_page=target,
+            captcha=challenge,
+        )
+
+    @post("/logout", name="portal.logout")
+    async def logout(self, request: Request[Any, Any, Any], settings: Settings) -> Redirect:
+        form = await submitted_form(request, ())
+        token = request.cookies.get(SESSION_COOKIE, "")
+        if token and 20 <= len(token) <= 100:
+            if not session_form_is_genuine(token, form.value(CSRF_FIELD)):
+                return redirect("/")
+            await rpc_of(request.app.state).call(auth.LOG_OUT, auth.SessionRef(token=token))
+        response = redirect("/login", flash="flash.logged_out")
+        clear_session_cookie(response, settings)
+        return response
+
+    @get("/register", name="portal.register")
+    async def register_page(self, request: Request[Any, Any, Any], settings: Settings) -> Template:
+        lang = lang_of(request)
+        return render(
+            request,
+            "register.html",
+            title=translate("register.title", lang),
+            settings=settings,
+            form=FormState(values={"identity_kind": "pesel"}),
+        )
+
+    @post("/register", name="portal.register.submit")
+    async def register(self, request: Request[Any, Any, Any], settings: Settings) -> Template:
+        lang = lang_of(request)
+        form = await submitted_form(request, REGISTER_FIELDS)
+        if _forged(request, form):
+            form.add(None, translate("form.expired", lang))
+        elif form.value("password") != form.value("password_again"):
+            form.add("password_again", translate("register.passwords_differ", lang))
+        command: auth.RegisterAccount | None = None
+        if not form.invalid:
+            try:
+                command = auth.RegisterAccount(
+                    customer_number=form.value("customer_number"),
+                    contract_number=form.value("contract_number"),
+                    identity_kind=form.value("identity_kind"),  # type: ignore[arg-type]
+                    identity_number=form.value("identity_number"),
+                    login=form.value("login"),
+                    password=form.value("password"),
+                    email=form.value("email"),
+                    language=lang,
+                )
+            except ValidationError as exc:
+                add_validation_errors(form, exc, REGISTER_LABELS, lang)
+        if command is not None:
+            try:
+                registered = await rpc_of(request.app.state).call(auth.REGISTER, command)
+            except RpcProblem as exc:
+                add_problem(form, exc, REGISTER_PROBLEM_FIELDS, lang)
+            else:
+                return render(
+                    request,
+                    "registered.html",
+                    title=translate("registered.title", lang),
+                    settings=settings,
+                    email=registered.email,
+                )
+        form.values["password"] = form.values["password_again"] = ""
+        form.values["identity_number"] = ""  # a PESEL or NIP is not echoed back into the page
+        return render(
+            request,
+            "register.html",
+            title=translate("register.title", lang),
+            form=form,
+            status=422,
+            settings=settings,
+        )
+
+    @get("/verify-email", name="portal.verify_email")
+    async def verify_email_page(
+        self,
+        request: Request[Any, Any, Any],
+        settings: Settings,
+        token: Annotated[str, QueryParameter(max_length=100)] = "",
+    ) -> Template:
+        # Mail scanners open links by themselves: this page only shows a button; the POST uses the token.
+        lang = lang_of(request)
+        return render(
+            request,
+            "verify_email.html",
+            title=translate("verify.title", lang),
+            settings=settings,
+            form=FormState(values={"token": token}),
+        )
+
+    @post("/verify-email", name="portal.verify_email.submit")
+    async def verify_email(self, request: Request[Any, Any, Any], settings: Settings) -> Any:
+        lang = lang_of(request)
+        form = await submitted_form(request, ("token",))
+        if _forged(request, form):
+            form.add(None, translate("form.expired", lang))
+        elif not 20 <= len(form.value("token")) <= 100:
+            form.add(None, translate("verify.token_invalid", lang))
+        else:
+            try:
+                await rpc_of(request.app.state).call(
+                    auth.VERIFY_EMAIL, auth.VerifyEmail(token=form.value("token"))
+                )
+            except RpcProblem as exc:
+                add_problem(form, exc, {}, lang)
+            else:
+                return redirect("/login", flash="flash.email_verified")
+        return render(
+            request,
+            "verify_email.html",
+            title=translate("verify.title", lang),
+            form=form,
+            status=422,
+            settings=settings,
+        )
+
+    @get("/language/{lang:str}", name="portal.language")
+    async def choose_language(
+        self,
+        lang: str,
+        settings: Settings,
+        next_page: Annotated[str | None, QueryParameter(name="next", max_length=300)] = None,
+    ) -> Redirect:
+        # A preference, not an account change: a plain link works without JavaScript or a form.
+        chosen = lang if lang in LANGUAGES else "pl"
+        cookie = Cookie(
+            key=LANG_COOKIE,
+            value=chosen,
+            max_age=365 * 24 * 3600,
+            samesite="lax",
+            secure=settings.cookie_secure,
+            path="/",
+        )
+        return redirect(safe_next(next_page), cookies=[cookie])

@@ -1,0 +1,94 @@
+"""Pages of the IBOK inbox (R10, R11, R15) and of the terms of service with their versions (R11)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from litestar import Controller, Request, get, post
+from litestar.params import QueryParameter
+from litestar.response import Redirect, Template
+
+from contracts import notify
+from runtime.rpc_client import RpcProblem
+from services.gateway.portal.forms import CSRF_FIELD, session_form_is_genuine, submitted_form
+from services.gateway.portal.i18n import translate
+from services.gateway.portal.pages import customer, lang_of, redirect, render, visitor_of
+from services.gateway.rpc import rpc_of
+
+
+class MessagePages(Controller):
+    include_in_schema = False
+
+    @get("/inbox", name="portal.inbox")
+    async def inbox(
+        self,
+        request: Request[Any, Any, Any],
+        cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
+    ) -> Template:
+        visitor = await customer(request)
+        lang = lang_of(request)
+        page = await rpc_of(request.app.state).call(
+            notify.INBOX,
+            notify.InboxQuery(
+                customer_number=visitor.session.customer_number, limit=20, cursor=cursor
+            ),
+        )
+        return render(
+            request, "inbox.html", title=translate("inbox.title", lang), visitor=visitor, page=page
+        )
+
+    @post("/inbox/{message_id:uuid}/read", name="portal.inbox.read")
+    async def mark_read(self, request: Request[Any, Any, Any], message_id: UUID) -> Redirect:
+        visitor = await customer(request)
+        form = await submitted_form(request, ())
+        if session_form_is_genuine(visitor.token, form.value(CSRF_FIELD)):
+            await rpc_of(request.app.state).call(
+                notify.MARK_READ,
+                notify.MarkRead(
+                    customer_number=visitor.session.customer_number, message_id=message_id
+                ),
+            )
+        return redirect(f"/inbox#message-{message_id}")
+
+    @get("/terms", name="portal.terms")
+    async def terms(self, request: Request[Any, Any, Any]) -> Template:
+        # Public: the terms are readable before registering, too.
+        lang = lang_of(request)
+        try:
+            current: notify.TermsVersion | None = await rpc_of(request.app.state).call(
+                notify.TERMS_IN_FORCE, notify.TermsInForceQuery()
+            )
+        except RpcProblem as exc:
+            if exc.problem.status != 404:
+                raise
+            current = None  # none in force yet (a first version may be published for later)
+        versions = await rpc_of(request.app.state).call(
+            notify.TERMS_VERSIONS, notify.TermsVersionsQuery(limit=100)
+        )
+        return render(
+            request,
+            "terms.html",
+            title=translate("terms.title", lang),
+            visitor=await visitor_of(request),
+            terms=current,
+            versions=versions.items,
+        )
+
+    @get("/terms/{version:int}", name="portal.terms.version")
+    async def terms_version(self, request: Request[Any, Any, Any], version: int) -> Template:
+        lang = lang_of(request)
+        found = await rpc_of(request.app.state).call(
+            notify.TERMS_VERSION, notify.TermsVersionQuery(version=max(version, 1))
+        )
+        versions = await rpc_of(request.app.state).call(
+            notify.TERMS_VERSIONS, notify.TermsVersionsQuery(limit=100)
+        )
+        return render(
+            request,
+            "terms.html",
+            title=translate("terms.version_title", lang, version=found.version),
+            visitor=await visitor_of(request),
+            terms=found,
+            versions=versions.items,
+        )

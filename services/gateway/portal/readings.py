@@ -1,0 +1,237 @@
+"""Pages of the meters: submit a reading (R8), the reading history (R7.5), consumption (R7.7)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from litestar import Controller, Request, Response, get, post
+from litestar.params import QueryParameter
+from litestar.response import Redirect, Template
+
+from contracts import readings
+from runtime.clock import business_today
+from runtime.rpc_client import RpcProblem
+from services.gateway.portal.formatting import parse_decimal
+from services.gateway.portal.forms import (
+    CSRF_FIELD,
+    FormState,
+    add_problem,
+    session_form_is_genuine,
+    submitted_form,
+)
+from services.gateway.portal.i18n import Lang, translate
+from services.gateway.portal.pages import Visitor, customer, lang_of, redirect, render
+from services.gateway.rpc import rpc_of
+
+# Which field a refusal of the readings service is about.
+READING_PROBLEM_FIELDS = {
+    "reading_value_invalid": "value",
+    "reading_value_precision": "value",
+    "reading_below_previous": "value",
+    "reading_above_next": "value",
+    "reading_in_future": "read_on",
+    "reading_before_installation": "read_on",
+    "reading_before_contract": "read_on",
+    "reading_period_billed": "read_on",
+}
+LEGALIZATION_WARNING_DAYS = 60
+
+
+async def meters_of(request: Request[Any, Any, Any], visitor: Visitor) -> list[readings.MeterView]:
+    page = await rpc_of(request.app.state).call(
+        readings.METERS,
+        readings.MetersQuery(customer_number=visitor.session.customer_number, limit=100),
+    )
+    return page.items
+
+
+def check_reading(form: FormState, meter: readings.MeterView | None, lang: Lang) -> None:
+    """What the page can tell before asking the service: a number, a date, not in the future.
+
+    The rules themselves (not below the previous reading, one per day, R8) are the readings
+    service's; this only turns typing mistakes into messages beside their fields.
+    """
+    if meter is None:
+        form.add(None, translate("readings.unknown_meter", lang))
+        return
+    if not form.value("value"):
+        form.add("value", translate("readings.value_missing", lang))
+    else:
+        value = parse_decimal(form.value("value"))
+        if value is None or value < 0:
+            form.add("value", translate("readings.value_not_number", lang))
+        elif value.as_tuple().exponent < -3:  # type: ignore[operator]
+            form.add("value", translate("readings.value_precision", lang))
+    if form.value("read_on"):
+        try:
+            day = date.fromisoformat(form.value("read_on"))
+        except ValueError:
+            form.add("read_on", translate("readings.date_invalid", lang))
+        else:
+            if day > business_today():
+                form.add("read_on", translate("readings.date_future", lang))
+
+
+class ReadingPages(Controller):
+    include_in_schema = False
+
+    @get("/meters", name="portal.meters")
+    async def meters(self, request: Request[Any, Any, Any]) -> Template:
+        visitor = await customer(request)
+        return await self._meters_page(request, visitor, FormState(), None, 200)
+
+    async def _meters_page(
+        self,
+        request: Request[Any, Any, Any],
+        visitor: Visitor,
+        form: FormState,
+        serial: str | None,
+        status: int,
+    ) -> Template:
+        lang = lang_of(request)
+        meters = await meters_of(request, visitor)
+        return render(
+            request,
+            "meters.html",
+            title=translate("readings.title", lang),
+            visitor=visitor,
+            form=form,
+            status=status,
+            meters=meters,
+            form_serial=serial,
+            today=business_today(),
+            warning_days=LEGALIZATION_WARNING_DAYS,
+        )
+
+    @post("/readings", name="portal.readings.submit")
+    async def submit(self, request: Request[Any, Any, Any]) -> Any:
+        visitor = await customer(request)
+        lang = lang_of(request)
+        form = await submitted_form(request, ("serial", "value", "read_on"))
+        serial = form.value("serial")
+        if not session_form_is_genuine(visitor.token, form.value(CSRF_FIELD)):
+            form.add(None, translate("form.expired", lang))
+        else:
+            meters = await meters_of(request, visitor)
+            meter = next((m for m in meters if m.serial == serial and m.can_submit), None)
+            check_reading(form, meter, lang)
+        if not form.invalid:
+            value = parse_decimal(form.value("value"))
+            assert value is not None
+            try:
+                accepted = await rpc_of(request.app.state).call(
+                    readings.SUBMIT_READING,
+                    readings.SubmitReading(
+                        customer_number=visitor.session.customer_number,
+                        serial=serial,
+                        value=value,
+                        read_on=date.fromisoformat(form.value("read_on"))
+                        if form.value("read_on")
+                        else None,
+                    ),
+                )
+            except RpcProblem as exc:
+                add_problem(form, exc, READING_PROBLEM_FIELDS, lang)
+            else:
+                flash = (
+                    "flash.reading_flagged"
+                    if accepted.flagged
+                    else "flash.reading_replaced"
+                    if accepted.replaced
+                    else "flash.reading_saved"
+                )
+                return redirect(f"/readings?serial={quote(serial)}", flash=flash)
+        return await self._meters_page(request, visitor, form, serial, 422)
+
+    @get("/readings", name="portal.readings")
+    async def history(
+        self,
+        request: Request[Any, Any, Any],
+        serial: Annotated[str | None, QueryParameter(max_length=32)] = None,
+        date_from: Annotated[date | None, QueryParameter(name="from")] = None,
+        date_to: Annotated[date | None, QueryParameter(name="to")] = None,
+        cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
+    ) -> Template:
+        visitor = await customer(request)
+        lang = lang_of(request)
+        meters = await meters_of(request, visitor)
+        page = await rpc_of(request.app.state).call(
+            readings.READING_HISTORY,
+            readings.ReadingHistoryQuery(
+                customer_number=visitor.session.customer_number,
+                serial=serial or None,
+                date_from=date_from,
+                date_to=date_to,
+                limit=20,
+                cursor=cursor,
+            ),
+        )
+        return render(
+            request,
+            "reading_history.html",
+            title=translate("history.title", lang),
+            visitor=visitor,
+            meters=meters,
+            page=page,
+            form=FormState(
+                values={
+                    "serial": serial or "",
+                    "from": date_from.isoformat() if date_from else "",
+                    "to": date_to.isoformat() if date_to else "",
+                }
+            ),
+        )
+
+    @get("/consumption", name="portal.consumption")
+    async def consumption(
+        self,
+        request: Request[Any, Any, Any],
+        group: Annotated[str, QueryParameter(pattern="^(month|period)$")] = "month",
+        premises: Annotated[str | None, QueryParameter(max_length=32)] = None,
+    ) -> Template:
+        visitor = await customer(request)
+        lang = lang_of(request)
+        report = await rpc_of(request.app.state).call(
+            readings.CONSUMPTION, self._query(visitor, group, premises)
+        )
+        return render(
+            request,
+            "consumption.html",
+            title=translate("consumption.title", lang),
+            visitor=visitor,
+            report=report,
+            group=group,
+            premises=premises or "",
+        )
+
+    @get("/consumption/chart.svg", name="portal.consumption.chart")
+    async def chart(
+        self,
+        request: Request[Any, Any, Any],
+        group: Annotated[str, QueryParameter(pattern="^(month|period)$")] = "month",
+        premises: Annotated[str | None, QueryParameter(max_length=32)] = None,
+    ) -> Response[str] | Redirect:
+        visitor = await customer(request)
+        query = self._query(visitor, group, premises)
+        chart = await rpc_of(request.app.state).call(
+            readings.CONSUMPTION_CHART,
+            readings.ConsumptionChartQuery(**query.model_dump(), language=lang_of(request)),
+        )
+        return Response(
+            chart.svg,
+            media_type="image/svg+xml",
+            headers={"cache-control": "private, no-store"},
+        )
+
+    @staticmethod
+    def _query(visitor: Visitor, group: str, premises: str | None) -> readings.ConsumptionQuery:
+        today = business_today()
+        return readings.ConsumptionQuery(
+            customer_number=visitor.session.customer_number,
+            group="period" if group == "period" else "month",
+            date_from=(today.replace(day=1) - timedelta(days=365)).replace(day=1),
+            date_to=today,
+            premises_id=premises or None,
+        )
