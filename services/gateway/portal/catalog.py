@@ -646,7 +646,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "complaint_status.settled": ("rozpatrzona", "settled"),
     "complaint_outcome.accepted": ("uwzględniona", "accepted"),
-    "complaint_outcome.rejected": ("odrzucona", "rejected"),
+    "complaint_outcome.rejected": ("nieuwzględniona", "rejected"),
     "complaint_channel.ibok": ("IBOK", "IBOK"),
     "complaint_channel.phone": ("telefon", "phone"),
     "complaint_channel.letter": ("list", "letter"),
