@@ -9,6 +9,7 @@ import random
 import re
 import time
 from datetime import UTC, datetime, timedelta
+from uuid import uuid4
 
 import pytest
 from playwright.async_api import expect
@@ -174,3 +175,8 @@ async def test_customer_files_staff_ask_customer_answers_staff_settle(
     await expect(message).to_contain_text(SUBJECT)
     await expect(message).to_contain_text("rozpatrzenie reklamacji")
     await portal.check_accessibility("inbox with the outcome")
+
+    # A complaint that is not this customer's (here: no such one) answers the HTML 404 page.
+    missing = await portal.goto(f"/complaints/{uuid4()}")
+    assert missing is not None and missing.status == 404
+    await expect(page).to_have_title(titled("Nie znaleziono strony"))
