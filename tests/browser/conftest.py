@@ -8,7 +8,7 @@ import random
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -167,6 +167,71 @@ class PortalCustomer:
 PORTAL_CUSTOMERS = 4
 
 
+def portal_sim_customer(i: int, rng: random.Random, today: date) -> SimCustomer:
+    """Portal test customer ``KP{i:05d}`` with a contract, a meter and 24 months of invoices,
+    payments and control readings from the simulator's history generator."""
+    number = f"KP{i:05d}"
+    address = Address(street=f"ul. Portalowa {i}", postal_code="31-001", city="Kraków")
+    customer = SimCustomer(number, "person", f"Klient Portalu {i}", "pesel", pesel(rng), address)
+    premises = Premises(premises_id=f"PP{i:05d}-1", address=address)
+    start = today - timedelta(days=1200 + 30 * i)
+    customer.contracts.append(
+        ContractUpserted(
+            contract_number=f"UP/{start.year}/{i:05d}/1",
+            customer_number=number,
+            premises=premises,
+            start_date=start,
+            status="active",
+            billing_period_months=3 if i % 2 else 2,
+            revision=1,
+        )
+    )
+    customer.meters.append(
+        MeterUpserted(
+            serial=f"WMP{i:05d}",
+            premises_id=premises.premises_id,
+            customer_number=number,
+            diameter_mm=20,
+            installed_on=start + timedelta(days=3),
+            legalization_expires=today + timedelta(days=45 if i == 1 else 700),
+            revision=1,
+        )
+    )
+    # Invoice numbers carry the index: 900+ keeps them apart from the shared data set's.
+    add_history(customer, 900 + i, today=today, months=24, seed=1101)
+    return customer
+
+
+async def publish_portal_customers(infra: Infra, customers: list[SimCustomer]) -> None:
+    """Publish ``customers`` as the billing system would and wait until billing and readings
+    have ingested every one of them."""
+    messages = [
+        m
+        for m in Dataset(customers, datetime.now(UTC)).messages(digest_iterations=2_000)
+        if not isinstance(m, SyncCompleted)
+    ]
+    await publish(infra.amqp_url, messages)
+    numbers = [c.number for c in customers]
+    conn = await asyncpg.connect(infra.postgres_dsn)
+    try:
+        for _ in range(300):
+            invoices = await conn.fetchval(
+                "SELECT count(DISTINCT customer_number) FROM billing.invoices"
+                " WHERE customer_number = ANY($1::text[])",
+                numbers,
+            )
+            meters = await conn.fetchval(
+                "SELECT count(*) FROM readings.meters WHERE customer_number = ANY($1::text[])",
+                numbers,
+            )
+            if invoices == len(numbers) and meters == len(numbers):
+                return
+            await asyncio.sleep(0.1)
+    finally:
+        await conn.close()
+    raise AssertionError(f"billing and readings did not ingest the customers {numbers}")
+
+
 @pytest.fixture(scope="session")
 async def portal_customers(
     system: object, infra: Infra, billing_data: Dataset
@@ -177,62 +242,9 @@ async def portal_customers(
     del system, billing_data  # the services run, and the shared data set went first
     rng = random.Random(1101)
     today = datetime.now(UTC).date()
-    customers: list[SimCustomer] = []
-    for i in range(1, PORTAL_CUSTOMERS + 1):
-        number = f"KP{i:05d}"
-        address = Address(street=f"ul. Portalowa {i}", postal_code="31-001", city="Kraków")
-        customer = SimCustomer(
-            number, "person", f"Klient Portalu {i}", "pesel", pesel(rng), address
-        )
-        premises = Premises(premises_id=f"PP{i:05d}-1", address=address)
-        start = today - timedelta(days=1200 + 30 * i)
-        customer.contracts.append(
-            ContractUpserted(
-                contract_number=f"UP/{start.year}/{i:05d}/1",
-                customer_number=number,
-                premises=premises,
-                start_date=start,
-                status="active",
-                billing_period_months=3 if i % 2 else 2,
-                revision=1,
-            )
-        )
-        customer.meters.append(
-            MeterUpserted(
-                serial=f"WMP{i:05d}",
-                premises_id=premises.premises_id,
-                customer_number=number,
-                diameter_mm=20,
-                installed_on=start + timedelta(days=3),
-                legalization_expires=today + timedelta(days=45 if i == 1 else 700),
-                revision=1,
-            )
-        )
-        # Invoice numbers carry the index: 900+ keeps them apart from the shared data set's.
-        add_history(customer, 900 + i, today=today, months=24, seed=1101)
-        customers.append(customer)
-    messages = [
-        m
-        for m in Dataset(customers, datetime.now(UTC)).messages(digest_iterations=2_000)
-        if not isinstance(m, SyncCompleted)
-    ]
-    await publish(infra.amqp_url, messages)
-    conn = await asyncpg.connect(infra.postgres_dsn)
-    try:
-        for _ in range(300):
-            invoices = await conn.fetchval(
-                "SELECT count(DISTINCT customer_number) FROM billing.invoices"
-                " WHERE customer_number LIKE 'KP%'"
-            )
-            meters = await conn.fetchval(
-                "SELECT count(*) FROM readings.meters WHERE serial LIKE 'WMP%'"
-            )
-            if invoices == PORTAL_CUSTOMERS and meters == PORTAL_CUSTOMERS:
-                return customers
-            await asyncio.sleep(0.1)
-    finally:
-        await conn.close()
-    raise AssertionError("billing and readings did not ingest the portal tests' customers")
+    customers = [portal_sim_customer(i, rng, today) for i in range(1, PORTAL_CUSTOMERS + 1)]
+    await publish_portal_customers(infra, customers)
+    return customers
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ from litestar.template.config import TemplateConfig
 from services.gateway.portal import formatting
 from services.gateway.portal.account import AccountPages
 from services.gateway.portal.billing import BillingPages
+from services.gateway.portal.complaints import ComplaintPages
 from services.gateway.portal.errors import PAGE_EXCEPTION_HANDLERS
 from services.gateway.portal.home import HomePage
 from services.gateway.portal.i18n import translate
@@ -22,6 +23,7 @@ from services.gateway.portal.messages import MessagePages
 from services.gateway.portal.readings import ReadingPages
 from services.gateway.portal.settings_pages import PasswordResetPages, SettingsPages
 from services.gateway.portal.staff import StaffPages
+from services.gateway.portal.staff_complaints import StaffComplaintPages
 from services.gateway.portal.staff_content import StaffContentPages
 from services.gateway.portal.staff_notices import StaffNoticePages
 
@@ -92,9 +94,11 @@ def portal_router() -> Router:
             ReadingPages,
             BillingPages,
             MessagePages,
+            ComplaintPages,
             StaffPages,
             StaffContentPages,
             StaffNoticePages,
+            StaffComplaintPages,
             static,
         ],
         exception_handlers=PAGE_EXCEPTION_HANDLERS,

@@ -40,6 +40,10 @@ FLASH_KEYS = frozenset(
         "flash.terms_published",
         "flash.announcement_sent",
         "flash.maintenance_saved",
+        "flash.complaint_filed",
+        "flash.complaint_answered",
+        "flash.complaint_info_requested",
+        "flash.complaint_settled",
     }
 )
 PAGE_HEADERS = {"cache-control": "no-store"}
@@ -51,12 +55,14 @@ NAV_ITEMS: list[tuple[str, str]] = [
     ("/invoices", "nav.invoices"),
     ("/settlement", "nav.settlement"),
     ("/contracts", "nav.contracts"),
+    ("/complaints", "nav.complaints"),
     ("/inbox", "nav.inbox"),
     ("/me", "nav.me"),
 ]
 # The staff console's menu; admins also get ADMIN_NAV_ITEMS.
 STAFF_NAV_ITEMS: list[tuple[str, str]] = [
     ("/staff", "nav.staff_customers"),
+    ("/staff/complaints", "nav.staff_complaints"),
     ("/staff/readings/flagged", "nav.staff_flagged"),
     ("/staff/terms", "nav.staff_terms"),
     ("/staff/announcements", "nav.staff_announcements"),

@@ -1,0 +1,193 @@
+"""Pages of the customer's complaints (R10): the list with deadlines, filing one, one complaint
+with its thread (hidden messages shown as hidden, R12) and the answer to staff's question."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID, uuid4
+
+from litestar import Controller, Request, get, post
+from litestar.params import QueryParameter
+from litestar.response import Redirect, Template
+from pydantic import ValidationError
+
+from contracts import billing
+from runtime.rpc_client import RpcProblem
+from services.gateway.portal.forms import (
+    CSRF_FIELD,
+    FormState,
+    add_problem,
+    add_validation_errors,
+    session_form_is_genuine,
+    submitted_form,
+)
+from services.gateway.portal.i18n import translate
+from services.gateway.portal.pages import Visitor, customer, lang_of, redirect, render
+from services.gateway.rpc import rpc_of
+
+FILE_LABELS = {
+    "subject": "complaints.subject",
+    "description": "complaints.description",
+    "expected_resolution": "complaints.expected",
+    "invoice_id": "complaints.invoice",
+}
+ANSWER_LABELS = {"body": "complaint.answer"}
+# Invoices offered in the form's select (the newest; older ones can be named in the description).
+INVOICE_CHOICES = 50
+
+
+async def _invoices(request: Request[Any, Any, Any], visitor: Visitor) -> list[tuple[str, str]]:
+    page = await rpc_of(request.app.state).call(
+        billing.LIST_INVOICES,
+        billing.InvoicesQuery(
+            customer_number=visitor.session.customer_number, limit=INVOICE_CHOICES
+        ),
+    )
+    return [(str(inv.invoice_id), inv.number) for inv in page.items]
+
+
+class ComplaintPages(Controller):
+    include_in_schema = False
+
+    @get("/complaints", name="portal.complaints")
+    async def complaints(
+        self,
+        request: Request[Any, Any, Any],
+        cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
+    ) -> Template:
+        visitor = await customer(request)
+        page = await rpc_of(request.app.state).call(
+            billing.LIST_COMPLAINTS,
+            billing.ComplaintsQuery(
+                customer_number=visitor.session.customer_number, limit=20, cursor=cursor
+            ),
+        )
+        return render(
+            request,
+            "complaints.html",
+            title=translate("complaints.title", lang_of(request)),
+            visitor=visitor,
+            page=page,
+        )
+
+    @get("/complaints/new", name="portal.complaints.new")
+    async def new_complaint(self, request: Request[Any, Any, Any]) -> Template:
+        visitor = await customer(request)
+        return self._form(request, visitor, FormState(), await _invoices(request, visitor))
+
+    @post("/complaints", name="portal.complaints.file")
+    async def file(self, request: Request[Any, Any, Any]) -> Template | Redirect:
+        visitor = await customer(request)
+        lang = lang_of(request)
+        form = await submitted_form(request, tuple(FILE_LABELS))
+        invoices = await _invoices(request, visitor)
+        invoice_id: UUID | None = None
+        if not session_form_is_genuine(visitor.token, form.value(CSRF_FIELD)):
+            form.add(None, translate("form.expired", lang))
+        if form.value("invoice_id"):
+            # Only one of the customer's own invoices may be named (billing checks again).
+            if form.value("invoice_id") not in dict(invoices):
+                form.add("invoice_id", translate("complaints.invoice_unknown", lang))
+            else:
+                invoice_id = UUID(form.value("invoice_id"))
+        if not form.invalid:
+            try:
+                command = billing.FileComplaint(
+                    request_id=uuid4(),
+                    customer_number=visitor.session.customer_number,
+                    channel="ibok",
+                    subject=form.value("subject"),
+                    description=form.value("description"),
+                    expected_resolution=form.value("expected_resolution"),
+                    invoice_id=invoice_id,
+                )
+            except ValidationError as exc:
+                add_validation_errors(form, exc, FILE_LABELS, lang)
+            else:
+                try:
+                    view = await rpc_of(request.app.state).call(billing.FILE_COMPLAINT, command)
+                except RpcProblem as exc:
+                    add_problem(form, exc, {"invoice_not_found": "invoice_id"}, lang)
+                else:
+                    return redirect(
+                        f"/complaints/{view.complaint_id}", flash="flash.complaint_filed"
+                    )
+        return self._form(request, visitor, form, invoices, status=422)
+
+    @staticmethod
+    def _form(
+        request: Request[Any, Any, Any],
+        visitor: Visitor,
+        form: FormState,
+        invoices: list[tuple[str, str]],
+        status: int = 200,
+    ) -> Template:
+        return render(
+            request,
+            "complaint_new.html",
+            title=translate("complaints.new_title", lang_of(request)),
+            visitor=visitor,
+            form=form,
+            status=status,
+            invoices=invoices,
+        )
+
+    @get("/complaints/{complaint_id:uuid}", name="portal.complaint")
+    async def complaint(self, request: Request[Any, Any, Any], complaint_id: UUID) -> Template:
+        visitor = await customer(request)
+        return await self._detail(request, visitor, complaint_id, FormState())
+
+    @post("/complaints/{complaint_id:uuid}/messages", name="portal.complaint.answer")
+    async def answer(
+        self, request: Request[Any, Any, Any], complaint_id: UUID
+    ) -> Template | Redirect:
+        visitor = await customer(request)
+        lang = lang_of(request)
+        form = await submitted_form(request, tuple(ANSWER_LABELS))
+        if not session_form_is_genuine(visitor.token, form.value(CSRF_FIELD)):
+            form.add(None, translate("form.expired", lang))
+        else:
+            try:
+                command = billing.AnswerComplaint(
+                    request_id=uuid4(),
+                    customer_number=visitor.session.customer_number,
+                    complaint_id=complaint_id,
+                    body=form.value("body"),
+                )
+            except ValidationError as exc:
+                add_validation_errors(form, exc, ANSWER_LABELS, lang)
+            else:
+                try:
+                    await rpc_of(request.app.state).call(billing.ANSWER_COMPLAINT, command)
+                except RpcProblem as exc:
+                    if exc.problem.status == 404:
+                        raise
+                    add_problem(form, exc, {}, lang)
+                else:
+                    return redirect(f"/complaints/{complaint_id}", flash="flash.complaint_answered")
+        return await self._detail(request, visitor, complaint_id, form, status=422)
+
+    @staticmethod
+    async def _detail(
+        request: Request[Any, Any, Any],
+        visitor: Visitor,
+        complaint_id: UUID,
+        form: FormState,
+        status: int = 200,
+    ) -> Template:
+        # Scoped by the session's customer: another customer's complaint is "not found" (404).
+        view = await rpc_of(request.app.state).call(
+            billing.GET_COMPLAINT,
+            billing.ComplaintRef(
+                complaint_id=complaint_id, customer_number=visitor.session.customer_number
+            ),
+        )
+        return render(
+            request,
+            "complaint.html",
+            title=translate("complaint.title", lang_of(request), subject=view.subject),
+            visitor=visitor,
+            form=form,
+            status=status,
+            complaint=view,
+        )
