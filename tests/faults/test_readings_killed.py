@@ -111,8 +111,9 @@ async def test_readings_killed_twice_every_accepted_reading_is_stored_and_emitte
 
         async with tap(own_infra, topology.IBOK_OUT_EXCHANGE, ReadingSubmitted.SCHEMA) as out:
             started = time.monotonic()
-            workers = [submit_all(serials[i::CLIENTS]) for i in range(CLIENTS)]
-            outages, *_ = await asyncio.gather(kill_twice(), *workers)
+            killer = asyncio.create_task(kill_twice())
+            await asyncio.gather(*(submit_all(serials[i::CLIENTS]) for i in range(CLIENTS)))
+            outages = await killer
             took = time.monotonic() - started
             await client.aclose()
 
