@@ -5,6 +5,11 @@ cost more CPU than the queries behind them on the gateway's hot path (measured w
 over half of a service's event loop on the invoice list); this server does only what an
 answer needs: parse, call the handler, publish the reply (no publisher confirm: a lost reply
 is the caller's timeout, and the request is not redone), then acknowledge.
+
+A redelivered request (its consumer died or lost the broker before acknowledging it) is
+dropped unanswered: it may already have been applied, and applying a command twice (a reading
+submitted again becomes its own replacement and is sent to the billing system a second time,
+found by tests/faults/test_readings_killed.py) is worse than the caller's 504.
 """
 
 from __future__ import annotations
@@ -139,6 +144,10 @@ class RpcServer:
         self, operation: Operation[Any, Any], handler: Handler, message: AbstractIncomingMessage
     ) -> None:
         started = time.perf_counter()
+        if message.redelivered:
+            log.warning("rpc.redelivered_dropped", operation=operation.queue)
+            await message.ack()
+            return
         cid = (message.headers or {}).get(CORRELATION_HEADER)
         bind_correlation_id(
             cid.decode() if isinstance(cid, bytes) else cid if isinstance(cid, str) else None

@@ -1,0 +1,50 @@
+"""What is left in a vhost's queues: for tests that must end with every queue drained."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+
+import aio_pika
+
+from tests.support.infra import Infra
+
+
+def queue_messages(vhost: str) -> dict[str, int]:
+    """Messages in every non-exclusive queue of ``vhost``, ready and unacknowledged together
+    (a message being handled is not done). Exclusive queues are reply-to and test taps."""
+    listed = subprocess.run(
+        ["rabbitmqctl", "-q", "list_queues", "-p", vhost, "name", "messages", "exclusive"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout.splitlines()
+    depths = {}
+    for line in listed:
+        fields = line.split("\t")
+        if len(fields) == 3 and fields[1].isdigit() and fields[2] != "true":
+            depths[fields[0]] = int(fields[1])
+    return depths
+
+
+async def ready_count(infra: Infra, queue: str) -> int:
+    """Messages ready in ``queue``, as a passive declare reports them."""
+    connection = await aio_pika.connect(infra.amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        declared = await channel.declare_queue(queue, passive=True)
+        return int(declared.declaration_result.message_count or 0)
+
+
+async def wait_drained(infra: Infra, timeout: float = 60) -> dict[str, int]:
+    """Wait until every queue of the vhost is empty; the depths found (all zero)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        depths = await asyncio.to_thread(queue_messages, infra.vhost)
+        if not any(depths.values()):
+            return depths
+        if time.monotonic() > deadline:
+            raise AssertionError(f"queues not drained within {timeout} s: {depths}")
+        await asyncio.sleep(0.5)
