@@ -164,6 +164,7 @@ def main() -> int:
         ensure_demo_account(gateway, mail_dir)
         print(
             f"\nIBOK is running.\n"
+            f"  in a browser:   {gateway}/   (customer office; staff console at {gateway}/staff)\n"
             f"  API:            {gateway}/api/v1   (docs: {gateway}/schema)\n"
             f"  health:         {gateway}/health/ready and ports 8001-8004\n"
             f"  demo customer:  login {DEMO_LOGIN!r}, password {DEMO_PASSWORD!r}\n"
