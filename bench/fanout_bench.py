@@ -15,20 +15,18 @@ import argparse
 import asyncio
 import multiprocessing
 import os
-import platform
-import subprocess
 import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 
+from bench.common import report
 from contracts import notify
 from runtime import db
 from runtime.clock import business_today
@@ -37,7 +35,6 @@ from tests.support.infra import Infra, create_database, drop_database, free_port
 from tools.system import System
 
 ROOT = Path(__file__).resolve().parent.parent
-PERFORMANCE_MD = ROOT / "docs" / "performance.md"
 PG_BASE = os.environ.get("IBOK_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 AMQP_BASE = os.environ.get("IBOK_BENCH_AMQP", "amqp://guest:guest@127.0.0.1:5672")
 NOTIFY_MIGRATIONS = ROOT / "services" / "notify" / "migrations"
@@ -193,35 +190,6 @@ async def measure(
         "inbox_mib": inbox_bytes / 2**20,
         "duplicates": duplicates,
     }
-
-
-def commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=ROOT,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-def report(title: str, table: str, notes: str = "") -> None:
-    """Print the table and append it, dated, with the machine and commit, to docs/performance.md."""
-    heading = (
-        f"\n### {title}: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores "
-        f"({platform.machine()}), commit {commit()}\n\n"
-    )
-    text = heading + table.rstrip() + "\n" + (f"\n{notes.strip()}\n" if notes else "")
-    print(text)
-    if not PERFORMANCE_MD.exists():
-        PERFORMANCE_MD.write_text(
-            "# Performance\n\nFigures appended by the scripts in bench/ (see bench/README.md).\n"
-        )
-    with PERFORMANCE_MD.open("a") as out:
-        out.write(text)
 
 
 def main(argv: list[str] | None = None) -> int:
