@@ -9,21 +9,33 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import asyncpg
 import httpx
 
-from bench.common import WrkResult, report, running_system, sandbox, system_env, wrk
+from bench.common import (
+    CpuShares,
+    WrkResult,
+    report,
+    running_system,
+    sandbox,
+    system_env,
+    wrk,
+)
 from tests.support.customers import PASSWORD, registration
 from tests.support.infra import free_port
 from tests.support.mail import MailSink, link_token
 from tools.billing_sim.cli import publish
 from tools.billing_sim.dataset import build_dataset
+from tools.system import System
 
 
 async def wait_for_sync(dsn: str, timeout: float = 300) -> int:
@@ -39,12 +51,51 @@ async def wait_for_sync(dsn: str, timeout: float = 300) -> int:
         await conn.close()
 
 
+@contextmanager
+def profiling(system: System, directory: Path | None) -> Iterator[None]:
+    """py-spy records the gateway and billing (speedscope files) while the block runs."""
+    if directory is None:
+        yield
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    recorders = [
+        subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "py-spy"),
+                "record",
+                "--nonblocking",
+                "--format",
+                "speedscope",
+                "--output",
+                str(directory / f"{service}.speedscope.json"),
+                "--pid",
+                str(system.processes[service].pid),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for service in ("gateway", "billing")
+    ]
+    try:
+        yield
+    finally:
+        for recorder in recorders:
+            recorder.send_signal(signal.SIGINT)
+            recorder.wait(30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--customers", type=int, default=200)
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="a directory: py-spy profiles of the gateway and billing during the 64-connection run",
+    )
     args = parser.parse_args()
     rows: list[tuple[int, WrkResult, WrkResult]] = []
+    shares: dict[str, CpuShares] = {}
     with sandbox() as infra, tempfile.TemporaryDirectory() as tmp:
         sink = MailSink(free_port()).start()
         env = system_env(infra, IBOK_SMTP_PORT=str(sink.port))
@@ -92,11 +143,18 @@ def main() -> None:
                 assert len(httpx.get(base_url).json()["items"]) == 24
                 for connections in (16, 64):
                     wrk(base_url, connections=connections, seconds=2)  # warm up
+                    shares["baseline"] = CpuShares(baseline=baseline.pid)
+                    shares["baseline"].start()
                     base = wrk(base_url, connections=connections, seconds=args.seconds)
+                    shares["baseline"].stop()
                     wrk(api_url, connections=connections, seconds=2, headers=cookie)
-                    ibok = wrk(
-                        api_url, connections=connections, seconds=args.seconds, headers=cookie
-                    )
+                    shares["ibok"] = CpuShares(system)
+                    shares["ibok"].start()
+                    with profiling(system, args.profile if connections == 64 else None):
+                        ibok = wrk(
+                            api_url, connections=connections, seconds=args.seconds, headers=cookie
+                        )
+                    shares["ibok"].stop()
                     rows.append((connections, base, ibok))
             finally:
                 baseline.terminate()
@@ -117,7 +175,11 @@ def main() -> None:
             f"{ibok.p50_ms:.1f} ms | {ibok.p99_ms:.1f} ms | {ibok.errors} | {ibok.non_2xx} | "
             f"{ibok.requests_per_second / base.requests_per_second:.2f} |\n"
         )
-    report("Invoice list (bench/invoices_bench.py)", table)
+    notes = (
+        f"Where the cores went at 64 connections: baseline run: {shares['baseline'].line()}; "
+        f"IBOK run: {shares['ibok'].line()}."
+    )
+    report("Invoice list (bench/invoices_bench.py)", table, notes)
 
 
 if __name__ == "__main__":
