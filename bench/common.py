@@ -6,8 +6,10 @@ import asyncio
 import os
 import platform
 import re
+import resource
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -130,3 +132,70 @@ def report(title: str, table: str, notes: str = "") -> None:
         )
     with PERFORMANCE_MD.open("a") as out:
         out.write(text)
+
+
+def _cpu_ticks(pid: int) -> int:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
+
+
+def _pids_named(*names: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                comm = (entry / "comm").read_text().strip()
+            except OSError:
+                continue
+            if comm in names:
+                pids.append(int(entry.name))
+    return pids
+
+
+class CpuShares:
+    """CPU seconds each process (or group of processes) used between ``start`` and ``stop``:
+    where a run's two cores went (the services, PostgreSQL, RabbitMQ, the load generator)."""
+
+    def __init__(self, system: System | None = None, **extra_pids: int) -> None:
+        self._groups: dict[str, list[int]] = {}
+        if system is not None:
+            for service, process in system.processes.items():
+                self._groups[service] = [process.pid]
+        for name, pid in extra_pids.items():
+            self._groups[name] = [pid]
+        self._before: dict[str, int] = {}
+        self.seconds: dict[str, float] = {}
+
+    def _sample(self) -> dict[str, int]:
+        groups = {
+            **self._groups,
+            "postgres": _pids_named("postgres"),
+            "rabbitmq": _pids_named("beam.smp"),
+        }
+        ticks = {name: sum(_cpu_ticks(pid) for pid in pids) for name, pids in groups.items()}
+        # Finished children (the load generator): their CPU time, in ticks as well.
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        ticks["wrk"] = round((children.ru_utime + children.ru_stime) * os.sysconf("SC_CLK_TCK"))
+        return ticks
+
+    def start(self) -> None:
+        self._before = self._sample()
+        self._started = time.monotonic()
+
+    def stop(self) -> None:
+        ticks = os.sysconf("SC_CLK_TCK")
+        after = self._sample()
+        self.wall = time.monotonic() - self._started
+        self.seconds = {
+            name: (after.get(name, 0) - self._before.get(name, 0)) / ticks for name in after
+        }
+
+    def line(self) -> str:
+        busy = {name: s for name, s in self.seconds.items() if s >= 0.05}
+        parts = ", ".join(
+            f"{name} {s:.1f}" for name, s in sorted(busy.items(), key=lambda item: -item[1])
+        )
+        return f"CPU seconds in {self.wall:.0f} s of wall time: {parts}"

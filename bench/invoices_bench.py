@@ -9,21 +9,33 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import asyncpg
 import httpx
 
-from bench.common import WrkResult, report, running_system, sandbox, system_env, wrk
+from bench.common import (
+    CpuShares,
+    WrkResult,
+    report,
+    running_system,
+    sandbox,
+    system_env,
+    wrk,
+)
 from tests.support.customers import PASSWORD, registration
 from tests.support.infra import free_port
 from tests.support.mail import MailSink, link_token
 from tools.billing_sim.cli import publish
 from tools.billing_sim.dataset import build_dataset
+from tools.system import System
 
 
 async def wait_for_sync(dsn: str, timeout: float = 300) -> int:
@@ -39,12 +51,55 @@ async def wait_for_sync(dsn: str, timeout: float = 300) -> int:
         await conn.close()
 
 
+CACHED = "IBOK gateway, billing's answers kept (repeat views)"
+UNCACHED = "IBOK gateway → billing, nothing kept (first views)"
+
+
+@contextmanager
+def profiling(pids: dict[str, int], directory: Path | None) -> Iterator[None]:
+    """py-spy records these processes (speedscope files, by name) while the block runs."""
+    if not pids or directory is None:
+        yield
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    recorders = [
+        subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "py-spy"),
+                "record",
+                "--nonblocking",
+                "--format",
+                "speedscope",
+                "--output",
+                str(directory / f"{name}.speedscope.json"),
+                "--pid",
+                str(pid),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name, pid in pids.items()
+    ]
+    try:
+        yield
+    finally:
+        for recorder in recorders:
+            recorder.send_signal(signal.SIGINT)
+            recorder.wait(30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--customers", type=int, default=200)
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="a directory: py-spy profiles of the gateway and billing during the 64-connection run",
+    )
     args = parser.parse_args()
-    rows: list[tuple[int, WrkResult, WrkResult]] = []
+    rows: list[tuple[int, str, WrkResult]] = []
+    shares: dict[str, CpuShares] = {}
     with sandbox() as infra, tempfile.TemporaryDirectory() as tmp:
         sink = MailSink(free_port()).start()
         env = system_env(infra, IBOK_SMTP_PORT=str(sink.port))
@@ -90,14 +145,52 @@ def main() -> None:
                     assert time.monotonic() < deadline, "the baseline did not start"
                     time.sleep(0.2)
                 assert len(httpx.get(base_url).json()["items"]) == 24
-                for connections in (16, 64):
-                    wrk(base_url, connections=connections, seconds=2)  # warm up
-                    base = wrk(base_url, connections=connections, seconds=args.seconds)
-                    wrk(api_url, connections=connections, seconds=2, headers=cookie)
-                    ibok = wrk(
-                        api_url, connections=connections, seconds=args.seconds, headers=cookie
-                    )
-                    rows.append((connections, base, ibok))
+                # A second gateway that keeps nothing: every answer comes from billing.
+                uncached = System(
+                    {
+                        **env,
+                        "IBOK_GATEWAY_PORT": str(free_port()),
+                        "IBOK_BILLING_CACHE_SECONDS": "0",
+                    },
+                    log_dir=Path(tmp) / "uncached",
+                )
+                uncached.start("gateway")
+                uncached.wait_ready(("gateway",))
+                profiled = {
+                    "gateway": uncached.processes["gateway"].pid,
+                    "billing": system.processes["billing"].pid,
+                }
+                paths = [
+                    ("baseline", base_url, {}, CpuShares(baseline=baseline.pid)),
+                    (CACHED, api_url, cookie, CpuShares(system)),
+                    (
+                        UNCACHED,
+                        api_url.replace(gateway, uncached.url("gateway")),
+                        cookie,
+                        CpuShares(system, uncached_gateway=uncached.processes["gateway"].pid),
+                    ),
+                ]
+                try:
+                    for connections in (16, 64):
+                        for name, url, headers, cpu in paths:
+                            wrk(url, connections=connections, seconds=2, headers=headers)  # warm up
+                            cpu.start()
+                            with profiling(
+                                profiled if name == UNCACHED else {},
+                                args.profile if connections == 64 else None,
+                            ):
+                                result = wrk(
+                                    url,
+                                    connections=connections,
+                                    seconds=args.seconds,
+                                    headers=headers,
+                                )
+                            cpu.stop()
+                            rows.append((connections, name, result))
+                            if connections == 64:
+                                shares[name] = cpu
+                finally:
+                    uncached.stop_all()
             finally:
                 baseline.terminate()
                 baseline.wait(10)
@@ -109,15 +202,17 @@ def main() -> None:
         "| connections | path | requests/s | p50 | p99 | errors | non-2xx | ratio to baseline |\n"
         "| --- | --- | --- | --- | --- | --- | --- | --- |\n"
     )
-    for connections, base, ibok in rows:
+    base_rps = {c: r.requests_per_second for c, name, r in rows if name == "baseline"}
+    for connections, name, result in rows:
         table += (
-            f"| {connections} | baseline (Litestar + asyncpg) | {base.requests_per_second:.0f} | "
-            f"{base.p50_ms:.1f} ms | {base.p99_ms:.1f} ms | {base.errors} | {base.non_2xx} | 1.00 |\n"
-            f"| {connections} | IBOK gateway → billing (authenticated) | {ibok.requests_per_second:.0f} | "
-            f"{ibok.p50_ms:.1f} ms | {ibok.p99_ms:.1f} ms | {ibok.errors} | {ibok.non_2xx} | "
-            f"{ibok.requests_per_second / base.requests_per_second:.2f} |\n"
+            f"| {connections} | {name} | {result.requests_per_second:.0f} | "
+            f"{result.p50_ms:.1f} ms | {result.p99_ms:.1f} ms | {result.errors} | "
+            f"{result.non_2xx} | {result.requests_per_second / base_rps[connections]:.2f} |\n"
         )
-    report("Invoice list (bench/invoices_bench.py)", table)
+    notes = "Where the cores went at 64 connections (CPU seconds):\n\n" + "\n".join(
+        f"- {name}: {cpu.line()}" for name, cpu in shares.items()
+    )
+    report("Invoice list (bench/invoices_bench.py)", table, notes)
 
 
 if __name__ == "__main__":

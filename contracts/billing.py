@@ -64,6 +64,18 @@ class ComplaintOutcome(Envelope):
     settled_on: date
 
 
+class BillingDataChanged(Envelope):
+    """Billing applied the billing system's messages: these customers' money views changed.
+
+    ``customer_numbers`` is None when everyone's did (a sync completed moves "data as of").
+    Every gateway process drops the answers it keeps for them (services/gateway/billing_cache.py).
+    """
+
+    SCHEMA: ClassVar[str] = "billing.data-changed.v1"
+
+    customer_numbers: list[CustomerNumber] | None
+
+
 # --- the customer's money views (R7.2, R7.3, R7.4, R9): asked by the gateway ---------------------
 # Every query names the customer from the session; the billing service scopes every row by it,
 # so another customer's id is simply "not found".

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
 
     # Seconds the gateway remembers who a customer session belongs to (0: ask auth every time).
     session_cache_seconds: float = Field(default=5.0, ge=0)
+    # Seconds at most the gateway keeps billing's answers (invoices, contracts, settlement);
+    # billing's change events drop them sooner, as soon as they change (0: ask billing each time).
+    billing_cache_seconds: float = Field(default=300.0, ge=0)
 
     cookie_secure: bool = True
     session_idle_minutes: int = Field(default=15, ge=1)

@@ -10,8 +10,10 @@ from typing import Any
 
 import asyncpg
 
+from contracts import topology
 from contracts.base import Envelope
 from contracts.billing import (
+    BillingDataChanged,
     Charge,
     ContractDetail,
     ContractList,
@@ -32,7 +34,13 @@ from contracts.billing import (
     RenderedDocument,
     Settlement,
 )
-from contracts.billing_system import Address, ContractDocument, InvoiceLine
+from contracts.billing_system import (
+    Address,
+    ContractDocument,
+    ContractUpserted,
+    CustomerUpserted,
+    InvoiceLine,
+)
 from runtime.clock import business_today
 from runtime.errors import DomainError, NotFound
 from runtime.logs import get_logger
@@ -45,10 +53,36 @@ log = get_logger(__name__)
 RECENT = 12  # charges and payments the settlement shows
 
 
+# Above this many customers in one batch, the change event names everyone instead.
+CHANGED_CUSTOMERS_LISTED = 1000
+
+
+def changed_customers(messages: Sequence[Envelope]) -> list[str] | None:
+    """Whose money views a batch may change (None: everyone's), for the gateways' caches."""
+    numbers: set[str] = set()
+    for message in messages:
+        if isinstance(message, ingest.CUSTOMER_BOUND):
+            numbers.add(ingest.customer_of(message))
+        elif isinstance(message, CustomerUpserted | ContractUpserted):
+            numbers.add(message.customer_number)
+        else:  # a sync completed moves everyone's "data as of"; anything else: be safe
+            return None
+    return sorted(numbers) if len(numbers) <= CHANGED_CUSTOMERS_LISTED else None
+
+
 async def ingest_batch(rt: ServiceRuntime, messages: Sequence[Envelope]) -> None:
-    """The billing system's messages, many at a time, in one transaction (see ingest.py)."""
+    """The billing system's messages, many at a time, in one transaction (see ingest.py).
+
+    When it changed anything, the same transaction queues ``billing.data-changed.v1`` for the
+    gateways' caches (services/gateway/billing_cache.py).
+    """
     async with rt.pool.acquire() as conn, conn.transaction():
         applied = await ingest.apply_batch(conn, messages)
+        if applied.fresh:
+            changed = BillingDataChanged(customer_numbers=changed_customers(messages))
+            await rt.emit(conn, topology.EVENTS_EXCHANGE, changed)
+    if applied.fresh:
+        rt.published_soon()
     log.info(
         "billing.ingested",
         received=len(messages),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,13 +11,14 @@ from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.plugins.prometheus import PrometheusController
 
 from contracts import auth as auth_contracts
-from runtime.logs import bind_correlation_id, get_logger
+from contracts import billing as billing_contracts
+from runtime.logs import get_logger
 from runtime.rpc_client import RpcClient
 from runtime.settings import Settings, get_settings
+from services.gateway.billing_cache import BillingCache
 from services.gateway.controllers import contracts as contract_views
 from services.gateway.controllers import invoices, settlement
 from services.gateway.controllers.auth import AuthController
@@ -40,59 +40,17 @@ from services.gateway.controllers.staff_maintenance import StaffMaintenanceContr
 from services.gateway.controllers.staff_notify import StaffNotifyController
 from services.gateway.controllers.staff_readings import StaffReadingsController
 from services.gateway.controllers.terms import TermsController
+from services.gateway.edge import edge_middleware
 from services.gateway.events import GatewayEvents
 from services.gateway.limits import Limit
-from services.gateway.maintenance import MaintenanceWatch, maintenance_middleware
+from services.gateway.maintenance import MaintenanceWatch
 from services.gateway.portal import portal_router, portal_templates
 from services.gateway.portal.errors import page_or_problem
 from services.gateway.problems import EXCEPTION_HANDLERS, from_http
-from services.gateway.protection import (
-    RateRule,
-    csrf_middleware,
-    rate_limit_middleware,
-    security_headers_middleware,
-)
+from services.gateway.protection import RateRule
 from services.gateway.sessions import SessionCache, current_session
 
 log = get_logger(__name__)
-
-
-def correlation_middleware(app: ASGIApp) -> ASGIApp:
-    """Take the caller's X-Correlation-ID (or make one), log with it, pass it on, echo it back."""
-
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await app(scope, receive, send)
-            return
-        incoming = dict(scope["headers"]).get(b"x-correlation-id", b"").decode("latin-1")
-        cid = bind_correlation_id(incoming if incoming.replace("-", "").isalnum() else None)
-
-        started = time.perf_counter()
-        status = 500
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message["headers"] = [
-                    *message.get("headers", []),
-                    (b"x-correlation-id", cid.encode()),
-                ]
-            await send(message)
-
-        try:
-            await app(scope, receive, send_with_id)
-        finally:
-            if not scope["path"].startswith(("/health", "/metrics")):
-                log.info(
-                    "http.request",
-                    method=scope.get("method", ""),
-                    path=scope["path"],
-                    status=status,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 1),
-                )
-
-    return middleware
 
 
 ALL_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
@@ -140,6 +98,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
     session_cache = SessionCache(settings.session_cache_seconds)
     events.follow(auth_contracts.SessionsEnded.SCHEMA, session_cache.on_sessions_ended)
     events.on_reconnect.append(session_cache.clear)
+    billing_cache = BillingCache(settings.billing_cache_seconds)
+    events.follow(billing_contracts.BillingDataChanged.SCHEMA, billing_cache.on_data_changed)
+    events.on_listening.append(billing_cache.on_listening)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -147,6 +108,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.rpc = rpc
         app.state.maintenance = watch
         app.state.session_cache = session_cache
+        app.state.billing_cache = billing_cache
         await events.start()
         await watch.start()
         log.info("gateway.started", port=settings.gateway_port)
@@ -191,12 +153,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         dependencies={"settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False)},
         lifespan=[lifespan],
         middleware=[
-            correlation_middleware,
-            security_headers_middleware(always_hsts=settings.hsts),
-            maintenance_middleware(lambda scope: getattr(scope["app"].state, "maintenance", None)),
-            rate_limit_middleware(rate_rules(settings)),
-            csrf_middleware,
-            PrometheusConfig(app_name="ibok_gateway", prefix="ibok_gateway").middleware,
+            edge_middleware(
+                always_hsts=settings.hsts,
+                rules=rate_rules(settings),
+                watch_of=lambda scope: getattr(scope["app"].state, "maintenance", None),
+            )
         ],
         # Paths no route matches get an HTML page where a person browses, a problem under /api.
         exception_handlers={**EXCEPTION_HANDLERS, HTTPException: page_or_problem(from_http)},

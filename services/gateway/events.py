@@ -17,13 +17,16 @@ class GatewayEvents:
     """An exclusive, auto-deleted queue per gateway process, bound to the schemas it follows.
 
     Every process hears every event. After a reconnect, events sent meanwhile are lost, so the
-    ``on_reconnect`` callbacks drop whatever state such an event could have changed.
+    ``on_reconnect`` callbacks drop whatever state such an event could have changed. The
+    ``on_listening`` callbacks hear True once the queue consumes (at start and after each
+    reconnect) and False as soon as the connection is lost.
     """
 
     def __init__(self, amqp_url: str) -> None:
         self._url = amqp_url
         self._handlers: dict[str, Callable[[bytes], None]] = {}
         self.on_reconnect: list[Callable[[], None]] = []
+        self.on_listening: list[Callable[[bool], None]] = []
         self._connection: aio_pika.abc.AbstractRobustConnection | None = None
 
     def follow(self, schema: str, handler: Callable[[bytes], None]) -> None:
@@ -36,6 +39,7 @@ class GatewayEvents:
             client_properties={"connection_name": "ibok-gateway-events"},
         )
         self._connection.reconnect_callbacks.add(self._reconnected)
+        self._connection.close_callbacks.add(self._lost)
         channel = await self._connection.channel()
         exchange = await channel.declare_exchange(
             topology.EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
@@ -44,8 +48,10 @@ class GatewayEvents:
         for schema in self._handlers:
             await queue.bind(exchange, routing_key=schema)
         await queue.consume(self._on_message, no_ack=True)
+        self._listening(True)
 
     async def stop(self) -> None:
+        self._listening(False)
         if self._connection is not None:
             await self._connection.close()
 
@@ -62,3 +68,11 @@ class GatewayEvents:
         log.info("gateway_events.reconnected")
         for callback in self.on_reconnect:
             callback()
+        self._listening(True)
+
+    def _lost(self, *_: Any) -> None:
+        self._listening(False)
+
+    def _listening(self, listening: bool) -> None:
+        for callback in self.on_listening:
+            callback(listening)

@@ -11,11 +11,10 @@ import asyncio
 import html
 import json
 import math
-from collections.abc import Callable
 from contextlib import suppress
 from datetime import UTC, datetime
 
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import Scope, Send
 
 from contracts.maintenance import (
     GET_MAINTENANCE,
@@ -81,25 +80,7 @@ class MaintenanceWatch:
         return max(60, math.ceil(seconds))
 
 
-def maintenance_middleware(
-    watch_of: Callable[[Scope], MaintenanceWatch | None],
-) -> Callable[[ASGIApp], ASGIApp]:
-    """Build the ASGI middleware; ``watch_of(scope)`` returns the app's MaintenanceWatch (or None)."""
-
-    def factory(app: ASGIApp) -> ASGIApp:
-        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-            watch = watch_of(scope) if scope["type"] == "http" else None
-            if watch is None or not watch.state.on or scope["path"].startswith(OPEN_PREFIXES):
-                await app(scope, receive, send)
-                return
-            await _unavailable(scope, send, watch)
-
-        return middleware
-
-    return factory
-
-
-async def _unavailable(scope: Scope, send: Send, watch: MaintenanceWatch) -> None:
+async def unavailable(scope: Scope, send: Send, watch: MaintenanceWatch) -> None:
     english = False
     for name, value in scope["headers"]:
         if name == b"accept-language":

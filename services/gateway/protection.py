@@ -1,18 +1,19 @@
-"""Edge protection: security headers on every answer and rate limits on sensitive routes."""
+"""Edge protection's parts: security headers, rate rules, CSRF tokens and the refusals (429, 403).
+
+The middleware that applies them to every request is services/gateway/edge.py.
+"""
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
-import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import Send
 
-from services.gateway.limits import Limit, SlidingWindowLimiter
+from services.gateway.limits import Limit
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 PAGE_CSP = (
@@ -37,41 +38,6 @@ def security_headers(*, hsts: bool) -> list[tuple[bytes, bytes]]:
     return headers
 
 
-def security_headers_middleware(*, always_hsts: bool) -> Callable[[ASGIApp], ASGIApp]:
-    """Adds the security headers; CSP by kind of page; no caching of personal API answers."""
-
-    def factory(app: ASGIApp) -> ASGIApp:
-        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != "http":
-                await app(scope, receive, send)
-                return
-            path: str = scope["path"]
-            hsts = always_hsts or scope.get("scheme") == "https"
-            extra = security_headers(hsts=hsts)
-            if path.startswith("/schema"):
-                extra.append((b"content-security-policy", DOCS_CSP.encode()))
-            elif path.startswith("/api/"):
-                extra.append((b"content-security-policy", API_CSP.encode()))
-                extra.append((b"cache-control", b"no-store"))
-            else:
-                extra.append((b"content-security-policy", PAGE_CSP.encode()))
-
-            async def send_with_headers(message: Message) -> None:
-                if message["type"] == "http.response.start":
-                    present = {name.lower() for name, _ in message.get("headers", [])}
-                    message["headers"] = [
-                        *message.get("headers", []),
-                        *(h for h in extra if h[0] not in present),
-                    ]
-                await send(message)
-
-            await app(scope, receive, send_with_headers)
-
-        return middleware
-
-    return factory
-
-
 @dataclass(frozen=True)
 class RateRule:
     """Requests to paths starting with one of ``prefixes`` (and these methods) share one limit per client."""
@@ -88,31 +54,7 @@ class RateRule:
         return not self.suffixes or path.endswith(tuple(self.suffixes))
 
 
-def rate_limit_middleware(rules: Sequence[RateRule]) -> Callable[[ASGIApp], ASGIApp]:
-    """429 with Retry-After (problem+json) once a client exceeds a rule's limit."""
-    limiters = {rule.name: SlidingWindowLimiter(rule.limit) for rule in rules}
-
-    def factory(app: ASGIApp) -> ASGIApp:
-        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] == "http":
-                path, method = scope["path"], str(scope.get("method", ""))
-                client = (scope.get("client") or ("?", 0))[0]
-                for rule in rules:
-                    if rule.applies(method, path):
-                        retry_after = limiters[rule.name].hit(
-                            f"{rule.name}:{client}", time.monotonic()
-                        )
-                        if retry_after:
-                            await _too_many(send, retry_after)
-                            return
-            await app(scope, receive, send)
-
-        return middleware
-
-    return factory
-
-
-async def _too_many(send: Send, retry_after: float) -> None:
+async def too_many(send: Send, retry_after: float) -> None:
     body = (
         b'{"type":"https://ibok.example/problems/too_many_requests","title":"too many requests",'
         b'"status":429,"code":"too_many_requests","detail":"Zbyt wiele \\u017c\\u0105da\\u0144. '
@@ -152,67 +94,7 @@ def csrf_token_for(session_token: str) -> str:
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
-def _cookies(scope: Scope) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for name, value in scope["headers"]:
-        if name == b"cookie":
-            for part in value.decode("latin-1").split(";"):
-                key, _, val = part.strip().partition("=")
-                found.setdefault(key, val)
-    return found
-
-
-def _header(scope: Scope, wanted: bytes) -> str:
-    for name, value in scope["headers"]:
-        if name == wanted:
-            return value.decode("latin-1")
-    return ""
-
-
-def csrf_middleware(app: ASGIApp) -> ASGIApp:
-    """Double-submit protection for cookie-authenticated state changes under /api.
-
-    A POST/PUT/PATCH/DELETE that carries a session cookie must carry ``X-CSRF-Token`` equal to
-    the session's token. The token comes with the login answer (header ``X-CSRF-Token`` and a
-    script-readable cookie ``ibok_csrf``); this middleware adds both whenever a response sets a
-    session cookie, so the login code needs to know nothing about it.
-    """
-
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await app(scope, receive, send)
-            return
-        path: str = scope["path"]
-        method = str(scope.get("method", ""))
-        if (
-            method in UNSAFE_METHODS
-            and path.startswith("/api/")
-            and not path.startswith(CSRF_EXEMPT)
-        ):
-            cookies = _cookies(scope)
-            session = cookies.get(
-                STAFF_COOKIE if path.startswith("/api/v1/staff/") else CUSTOMER_COOKIE
-            )
-            if session and not hmac.compare_digest(
-                _header(scope, CSRF_HEADER.encode()), csrf_token_for(session)
-            ):
-                await _refuse_csrf(send)
-                return
-
-        async def send_with_token(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [
-                    *message.get("headers", []),
-                    *_token_headers(message.get("headers", [])),
-                ]
-            await send(message)
-
-        await app(scope, receive, send_with_token)
-
-    return middleware
-
-
-def _token_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+def token_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     for name, value in headers:
         if name.lower() != b"set-cookie":
             continue
@@ -231,7 +113,7 @@ def _token_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, 
     return []
 
 
-async def _refuse_csrf(send: Send) -> None:
+async def refuse_csrf(send: Send) -> None:
     body = (
         b'{"type":"https://ibok.example/problems/csrf_token_invalid","title":"csrf token invalid",'
         b'"status":403,"code":"csrf_token_invalid","detail":"Brak lub nieprawid\\u0142owy token CSRF '

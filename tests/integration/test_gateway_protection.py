@@ -22,6 +22,21 @@ def test_api_answers_carry_the_security_headers(gateway: str) -> None:
     assert "strict-transport-security" not in answer.headers  # plain http here
 
 
+def test_every_answer_is_counted_by_route_template_and_status(gateway: str) -> None:
+    answer = httpx.get(
+        f"{gateway}/api/v1/invoices/{'0' * 8}", headers={"X-Correlation-ID": "abc-1"}
+    )
+    assert answer.status_code == 401 and answer.headers["x-correlation-id"] == "abc-1"
+    metrics = httpx.get(f"{gateway}/metrics").text
+    route = (
+        'ibok_gateway_requests_total{method="GET",path="/api/v1/invoices/{invoice_ref}",'
+        'status_code="401"}'
+    )
+    assert route in metrics  # the template, not the path asked for
+    assert 'path="/api/v1/invoices/00000000"' not in metrics
+    assert "ibok_gateway_request_duration_seconds_bucket" in metrics
+
+
 def test_hsts_is_sent_when_the_proxy_says_the_request_came_over_https(gateway: str) -> None:
     answer = httpx.get(f"{gateway}/health/live", headers={"X-Forwarded-Proto": "https"})
     assert answer.headers["strict-transport-security"].startswith("max-age=")

@@ -9,7 +9,7 @@ from litestar import Controller, Request, Response, get
 
 from contracts import auth, billing
 from services.gateway.controllers.invoices import rendered_response
-from services.gateway.rpc import rpc_of
+from services.gateway.rpc import billing_view, rpc_of
 from services.gateway.schemas.billing import ContractDetailOut, ContractList
 
 
@@ -21,8 +21,10 @@ class ContractsController(Controller):
     async def list_contracts(
         self, request: Request[Any, Any, Any], session: auth.SessionInfo
     ) -> ContractList:
-        reply = await rpc_of(request.app.state).call(
-            billing.LIST_CONTRACTS, billing.CustomerScope(customer_number=session.customer_number)
+        reply = await billing_view(
+            request.app.state,
+            billing.LIST_CONTRACTS,
+            billing.CustomerScope(customer_number=session.customer_number),
         )
         return ContractList.model_validate(reply.model_dump())
 
@@ -30,7 +32,8 @@ class ContractsController(Controller):
     async def contract(
         self, request: Request[Any, Any, Any], session: auth.SessionInfo, contract_id: UUID
     ) -> ContractDetailOut:
-        reply = await rpc_of(request.app.state).call(
+        reply = await billing_view(
+            request.app.state,
             billing.GET_CONTRACT,
             billing.ContractQuery(customer_number=session.customer_number, contract_id=contract_id),
         )

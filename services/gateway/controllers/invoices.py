@@ -13,7 +13,7 @@ from litestar.openapi.spec import Example
 from litestar.params import Parameter
 
 from contracts import auth, billing
-from services.gateway.rpc import rpc_of
+from services.gateway.rpc import billing_view, billing_view_raw, rpc_of
 from services.gateway.schemas.billing import InvoiceDetailOut, InvoicePage
 
 # Rendered documents carry what the billing system sent; nothing in them may run (R12).
@@ -52,7 +52,8 @@ class InvoicesController(Controller):
     ) -> Response[InvoicePage]:
         # The busiest route: billing's reply has this page's exact shape, so it is passed on
         # as billing wrote it instead of being parsed and written again.
-        page = await rpc_of(request.app.state).call_raw(
+        page = await billing_view_raw(
+            request.app.state,
             billing.LIST_INVOICES,
             billing.InvoicesQuery(
                 customer_number=session.customer_number,
@@ -106,7 +107,8 @@ class InvoicesController(Controller):
             return rendered_response(document)
         if suffix:
             raise NotFoundException()
-        detail = await rpc.call(
+        detail = await billing_view(
+            request.app.state,
             billing.GET_INVOICE,
             billing.InvoiceQuery(customer_number=session.customer_number, invoice_id=invoice_id),
         )

@@ -7,7 +7,7 @@ from typing import Any
 from litestar import Controller, Request, get
 
 from contracts import auth, billing
-from services.gateway.rpc import rpc_of
+from services.gateway.rpc import billing_view
 from services.gateway.schemas.billing import SettlementOut
 
 
@@ -19,7 +19,9 @@ class SettlementController(Controller):
     async def settlement(
         self, request: Request[Any, Any, Any], session: auth.SessionInfo
     ) -> SettlementOut:
-        reply = await rpc_of(request.app.state).call(
-            billing.GET_SETTLEMENT, billing.CustomerScope(customer_number=session.customer_number)
+        reply = await billing_view(
+            request.app.state,
+            billing.GET_SETTLEMENT,
+            billing.CustomerScope(customer_number=session.customer_number),
         )
         return SettlementOut.model_validate(reply.model_dump())
