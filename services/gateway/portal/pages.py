@@ -113,6 +113,11 @@ def lang_of(request: Request[Any, Any, Any]) -> Lang:
     return language_of(request.cookies)
 
 
+def client_address(request: Request[Any, Any, Any]) -> str:
+    """The visitor's address as auth records it (sessions, audit, captcha limits)."""
+    return (request.client.host if request.client else "")[:64]
+
+
 def render(
     request: Request[Any, Any, Any],
     template: str,
