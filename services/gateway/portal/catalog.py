@@ -686,7 +686,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "staff.complaints.due_soon": ("termin za {days}", "due in {days}"),
     "staff.complaint.title": ("Reklamacja: {subject}", "Complaint: {subject}"),
     "staff.complaint.back": ("Kolejka reklamacji", "Complaint queue"),
-    "staff.complaint.expected": ("Oczekiwane rozwiązanie", "Expected resolution"),
     "staff.complaint.invoice": ("Faktura", "Invoice"),
     "staff.complaint.hidden_by": ("Ukryta {when}: {reason}", "Hidden {when}: {reason}"),
     "staff.complaint.request_title": ("Poproś o informacje", "Ask for information"),
