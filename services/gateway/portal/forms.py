@@ -63,6 +63,8 @@ class FormState:
     errors: dict[str, str] = field(default_factory=dict)
     # Errors not about one field (a refused login): shown in the summary only.
     general: list[str] = field(default_factory=list)
+    # Prefix of the fields' element ids, for a form repeated on one page (one per message).
+    prefix: str = ""
     # The code of the service's refusal, when a service refused the form (set by add_problem).
     problem_code: str | None = None
 

@@ -44,6 +44,7 @@ FLASH_KEYS = frozenset(
         "flash.complaint_answered",
         "flash.complaint_info_requested",
         "flash.complaint_settled",
+        "flash.complaint_message_hidden",
     }
 )
 PAGE_HEADERS = {"cache-control": "no-store"}

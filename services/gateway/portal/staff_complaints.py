@@ -1,5 +1,6 @@
 """The staff console's complaints (R10): the queue by deadline with due and overdue marked, and one
-complaint with the forms to ask the customer for information and to settle it."""
+complaint with the forms to ask the customer for information, to settle it, and to hide a
+customer's unlawful message (R12)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ SETTLE_LABELS = {
     "outcome": "staff.complaint.outcome",
     "outcome_text": "staff.complaint.outcome_text",
 }
+HIDE_LABELS = {"reason": "staff.complaint.hide_reason"}
 
 
 class StaffComplaintPages(Controller):
@@ -107,9 +109,40 @@ class StaffComplaintPages(Controller):
             return _back(complaint_id, "flash.complaint_settled")
         return await _detail(request, staff, complaint_id, settle_form=form)
 
+    @post(
+        "/{complaint_id:uuid}/messages/{message_id:uuid}/hide", name="staff.complaint.hide_message"
+    )
+    async def hide_message(
+        self, request: Request[Any, Any, Any], complaint_id: UUID, message_id: UUID
+    ) -> Template | Redirect:
+        staff = await staff_member(request)
+        form = await posted_form(request, tuple(HIDE_LABELS), staff.token)
+        hidden = await submit_form(
+            request,
+            form,
+            billing.HIDE_COMPLAINT_MESSAGE,
+            lambda: billing.HideComplaintMessage(
+                staff_id=staff.staff.staff_id,
+                complaint_id=complaint_id,
+                message_id=message_id,
+                reason=form.value("reason"),
+            ),
+            labels=HIDE_LABELS,
+            not_found_is_page=True,
+        )
+        if hidden is not None:
+            return _back(complaint_id, "flash.complaint_message_hidden", f"#message-{message_id}")
+        form.prefix = hide_prefix(message_id)
+        return await _detail(request, staff, complaint_id, hide_form=(message_id, form))
 
-def _back(complaint_id: UUID, flash: str) -> Redirect:
-    return redirect(f"/staff/complaints/{complaint_id}", flash=flash)
+
+def hide_prefix(message_id: UUID) -> str:
+    """The hiding form of each message names its fields apart (one page, many such forms)."""
+    return f"hide-{message_id}-"
+
+
+def _back(complaint_id: UUID, flash: str, anchor: str = "") -> Redirect:
+    return redirect(f"/staff/complaints/{complaint_id}{anchor}", flash=flash)
 
 
 async def _detail(
@@ -119,13 +152,22 @@ async def _detail(
     *,
     question_form: FormState | None = None,
     settle_form: FormState | None = None,
+    hide_form: tuple[UUID, FormState] | None = None,
 ) -> Template:
     """The complaint's page; with a refused form (its errors shown, the others empty): 422."""
     view = await rpc_of(request.app.state).call(
         billing.GET_COMPLAINT, billing.ComplaintRef(complaint_id=complaint_id, staff_view=True)
     )
+    # R12: only a customer's message that is still shown can be hidden.
+    hide_forms = {
+        m.message_id: FormState(prefix=hide_prefix(m.message_id))
+        for m in view.messages
+        if m.author == "customer" and not m.hidden
+    }
+    if hide_form is not None:
+        hide_forms[hide_form[0]] = hide_form[1]
     # One error summary for the page: the refused form's (the others are untouched).
-    refused = question_form or settle_form
+    refused = question_form or settle_form or (hide_form[1] if hide_form else None)
     return render(
         request,
         "staff/complaint.html",
@@ -136,4 +178,5 @@ async def _detail(
         complaint=view,
         question_form=question_form or FormState(),
         settle_form=settle_form or FormState(),
+        hide_forms=hide_forms,
     )
