@@ -7,6 +7,7 @@ requested and what the outcome is (``ibok.events``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from functools import partial
 from uuid import UUID, uuid4
@@ -14,6 +15,7 @@ from uuid import UUID, uuid4
 import asyncpg
 
 from contracts import billing, billing_system, topology
+from contracts.base import Envelope
 from runtime.clock import business_today
 from runtime.errors import DomainError, NotFound
 from runtime.logs import get_logger
@@ -258,32 +260,69 @@ async def get_complaint(rt: ServiceRuntime, ref: billing.ComplaintRef) -> billin
     )
 
 
+async def _add_message(
+    rt: ServiceRuntime,
+    conn: asyncpg.Connection,
+    *,
+    request_id: UUID,
+    complaint_id: UUID,
+    customer_number: str | None,
+    author: str,
+    kind: str,
+    staff_id: UUID | None,
+    body: str,
+    next_status: Callable[[str], str],
+    event: Callable[[asyncpg.Record], Envelope] | None = None,
+) -> bool:
+    """A message on a complaint, once per request id: the complaint is locked, the message
+    added, the state moved to ``next_status`` of the current one (which refuses a settled
+    complaint) and ``event`` of the complaint emitted to ``ibok.events``, in one transaction.
+    ``customer_number`` scopes the lookup to the customer's own complaint. False when the
+    request was done before (a retry changes nothing)."""
+    if await store.message_of_request(conn, request_id) is not None:
+        return False
+    async with conn.transaction():
+        row = await store.complaint(conn, complaint_id, customer_number, for_update=True)
+        if row is None:
+            raise _not_found()
+        status = next_status(row["status"])
+        await store.add_message(
+            conn,
+            message_id=uuid4(),
+            request_id=request_id,
+            complaint_id=complaint_id,
+            author=author,
+            kind=kind,
+            staff_id=staff_id,
+            body=body,
+        )
+        if status != row["status"]:
+            await store.set_status(conn, complaint_id, status)
+        if event is not None:
+            await rt.emit(conn, topology.EVENTS_EXCHANGE, event(row))
+    if event is not None:
+        rt.published_soon()
+    return True
+
+
 async def answer_complaint(
     rt: ServiceRuntime, cmd: billing.AnswerComplaint
 ) -> billing.ComplaintView:
     """R10: the customer answers in IBOK; a complaint waiting for them goes back to staff."""
     body = rules.clean_text(cmd.body, "body", billing.MESSAGE_MAX)
     async with rt.pool.acquire() as conn:
-        if await store.message_of_request(conn, cmd.request_id) is None:
-            async with conn.transaction():
-                row = await store.complaint(
-                    conn, cmd.complaint_id, cmd.customer_number, for_update=True
-                )
-                if row is None:
-                    raise _not_found()
-                status = rules.after_customer_message(row["status"])
-                await store.add_message(
-                    conn,
-                    message_id=uuid4(),
-                    request_id=cmd.request_id,
-                    complaint_id=cmd.complaint_id,
-                    author="customer",
-                    kind="answer",
-                    staff_id=None,
-                    body=body,
-                )
-                if status != row["status"]:
-                    await store.set_status(conn, cmd.complaint_id, status)
+        await _add_message(
+            rt,
+            conn,
+            request_id=cmd.request_id,
+            complaint_id=cmd.complaint_id,
+            customer_number=cmd.customer_number,
+            author="customer",
+            kind="answer",
+            staff_id=None,
+            body=body,
+            next_status=rules.after_customer_message,
+        )
         return await _full_view(conn, cmd.complaint_id, cmd.customer_number, staff_view=False)
 
 
@@ -292,36 +331,30 @@ async def request_information(
 ) -> billing.ComplaintView:
     """R10: staff ask the customer for more; notify tells them. The deadline does not move."""
     question = rules.clean_text(cmd.question, "question", billing.MESSAGE_MAX)
+
+    def requested(row: asyncpg.Record) -> billing.ComplaintInformationRequested:
+        return billing.ComplaintInformationRequested(
+            complaint_id=cmd.complaint_id,
+            customer_number=row["customer_number"],
+            subject=row["subject"],
+            question=question,
+            due_on=row["due_on"],
+        )
+
     async with rt.pool.acquire() as conn:
-        if await store.message_of_request(conn, cmd.request_id) is None:
-            async with conn.transaction():
-                row = await store.complaint(conn, cmd.complaint_id, for_update=True)
-                if row is None:
-                    raise _not_found()
-                status = rules.after_information_requested(row["status"])
-                await store.add_message(
-                    conn,
-                    message_id=uuid4(),
-                    request_id=cmd.request_id,
-                    complaint_id=cmd.complaint_id,
-                    author="staff",
-                    kind="question",
-                    staff_id=cmd.staff_id,
-                    body=question,
-                )
-                await store.set_status(conn, cmd.complaint_id, status)
-                await rt.emit(
-                    conn,
-                    topology.EVENTS_EXCHANGE,
-                    billing.ComplaintInformationRequested(
-                        complaint_id=cmd.complaint_id,
-                        customer_number=row["customer_number"],
-                        subject=row["subject"],
-                        question=question,
-                        due_on=row["due_on"],
-                    ),
-                )
-            rt.published_soon()
+        if await _add_message(
+            rt,
+            conn,
+            request_id=cmd.request_id,
+            complaint_id=cmd.complaint_id,
+            customer_number=None,
+            author="staff",
+            kind="question",
+            staff_id=cmd.staff_id,
+            body=question,
+            next_status=rules.after_information_requested,
+            event=requested,
+        ):
             log.info("complaint.information_requested", complaint_id=str(cmd.complaint_id))
         return await _full_view(conn, cmd.complaint_id, staff_view=True)
 

@@ -142,19 +142,39 @@ async def test_customer_files_staff_ask_customer_answers_staff_settle(
     await page.get_by_role("button", name="Rozpatrz").click()
     await expect(page.get_by_role("status")).to_contain_text("Reklamacja rozpatrzona")
     await expect(page.get_by_role("button", name="Rozpatrz")).to_have_count(0)
-    # Staff hide the customer's answer (R12, through the API): its text reaches no screen any more;
-    # staff see when and why it was hidden.
-    answer_id = (await page.get_by_role("article").last.get_attribute("id") or "")[8:]
-    csrf = await page.locator("input[name=csrf_token]").first.input_value()
-    hidden = await page.request.post(
-        portal.base_url + f"/api/v1{staff_path}/messages/{answer_id}/hide",
-        headers={"X-CSRF-Token": csrf},
-        data={"reason": "Dane osobowe osoby trzeciej"},
+    # Staff hide the customer's answer (R12) with the form under it, a second step behind a
+    # disclosure: a forged form changes nothing, one without a reason is refused beside its field;
+    # then its text reaches no screen any more, and staff see when and why it was hidden.
+    answer = page.get_by_role("article").last
+    answer_id = (await answer.get_attribute("id") or "")[8:]
+    await expect(answer.get_by_label("Powód ukrycia")).to_be_hidden()
+    forged = await page.request.post(
+        portal.base_url + f"{staff_path}/messages/{answer_id}/hide",
+        form={"csrf_token": "forged", "reason": "Dane osobowe osoby trzeciej"},
     )
-    assert hidden.status == 200, await hidden.text()
+    assert forged.status == 422 and "Formularz wygasł" in await forged.text()
     await page.reload()
-    await expect(page.get_by_role("article").last).to_contain_text("Dane osobowe osoby trzeciej")
-    await expect(page.get_by_role("article").last).not_to_contain_text("stan 123,456")
+    await expect(answer).to_contain_text("stan 123,456")
+    await answer.get_by_text("Ukryj tę wiadomość").click()
+    await expect(answer).to_contain_text("Ukrycia nie można cofnąć.")
+    await answer.get_by_role("button", name="Ukryj wiadomość").click()
+    await expect(page).to_have_title(titled(f"Błąd: Reklamacja: {SUBJECT}"))
+    await expect(page.locator(".error-summary")).to_contain_text("Powód ukrycia")
+    reason = page.get_by_role("article").last.get_by_label("Powód ukrycia")
+    await expect(reason).to_be_visible()  # the refused form stays open
+    await expect(reason).to_have_attribute("aria-invalid", "true")
+    await portal.check_accessibility("staff hide refused")
+    await page.locator(".error-summary a").click()
+    await expect(reason).to_be_focused()
+    await reason.fill("Dane osobowe osoby trzeciej")
+    await page.get_by_role("button", name="Ukryj wiadomość").click()
+    await expect(page.get_by_role("status")).to_contain_text("Wiadomość ukryta")
+    await expect(page).to_have_url(re.compile(rf"{staff_path}#message-{answer_id}$"))
+    hidden = page.get_by_role("article").last
+    await expect(hidden).to_contain_text("Dane osobowe osoby trzeciej")
+    await expect(hidden).not_to_contain_text("stan 123,456")
+    await expect(hidden.get_by_role("button", name="Ukryj wiadomość")).to_have_count(0)
+    await portal.check_accessibility("staff message hidden")
 
     # The customer sees the outcome on the complaint page and in the inbox (R10).
     await portal.goto(complaint_path)

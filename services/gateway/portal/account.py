@@ -9,22 +9,12 @@ from litestar import Controller, Request, get, post
 from litestar.datastructures import Cookie
 from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
-from pydantic import ValidationError
 
 from contracts import auth
-from runtime.rpc_client import RpcProblem
 from runtime.settings import Settings
-from services.gateway.portal.forms import (
-    CSRF_FIELD,
-    FormState,
-    add_problem,
-    add_validation_errors,
-    anonymous_form_is_genuine,
-    session_form_is_genuine,
-    submitted_form,
-)
+from services.gateway.portal.forms import FormState, posted_form, submit_form
 from services.gateway.portal.i18n import LANG_COOKIE, LANGUAGES, safe_next, translate
-from services.gateway.portal.pages import lang_of, redirect, render, visitor_of
+from services.gateway.portal.pages import client_address, lang_of, redirect, render, visitor_of
 from services.gateway.rpc import rpc_of
 from services.gateway.sessions import SESSION_COOKIE, clear_session_cookie, session_cookie
 
@@ -79,14 +69,8 @@ async def new_captcha(request: Request[Any, Any, Any]) -> auth.CaptchaChallenge:
     """R4: a fresh challenge, with its spoken version for people who cannot read the picture."""
     return await rpc_of(request.app.state).call(
         auth.NEW_CAPTCHA,
-        auth.CaptchaRequest(
-            audio=True, client_address=(request.client.host if request.client else "")[:64]
-        ),
+        auth.CaptchaRequest(audio=True, client_address=client_address(request)),
     )
-
-
-def _forged(request: Request[Any, Any, Any], form: FormState) -> bool:
-    return not anonymous_form_is_genuine(request, form.value(CSRF_FIELD))
 
 
 class AccountPages(Controller):
@@ -114,44 +98,41 @@ class AccountPages(Controller):
     @post("/login", name="portal.login.submit")
     async def login(self, request: Request[Any, Any, Any], settings: Settings) -> Any:
         lang = lang_of(request)
-        form = await submitted_form(
-            request, ("login", "password", "next", "captcha_id", "captcha_answer")
+        form = await posted_form(
+            request, ("login", "password", "next", "captcha_id", "captcha_answer"), None
         )
         target = safe_next(form.value("next"))
-        challenge: auth.CaptchaChallenge | None = None
-        if _forged(request, form):
-            form.add(None, translate("form.expired", lang))
-        else:
+        if not form.invalid:
             if not form.value("login"):
                 form.add("login", translate("login.login_missing", lang))
             if not form.values.get("password"):
                 form.add("password", translate("login.password_missing", lang))
-        if not form.invalid:
-            try:
-                opened = await rpc_of(request.app.state).call(
-                    auth.LOG_IN,
-                    auth.LogIn(
-                        login=form.value("login")[:64],
-                        password=form.value("password")[:128],
-                        captcha_id=_uuid(form.value("captcha_id")),
-                        captcha_answer=form.value("captcha_answer")[:16] or None,
-                        client_address=(request.client.host if request.client else "")[:64],
-                        user_agent=request.headers.get("user-agent", "")[:300],
-                    ),
-                )
-            except RpcProblem as exc:
-                add_problem(form, exc, LOGIN_PROBLEM_FIELDS, lang)
-                if exc.problem.code in CAPTCHA_CODES:
-                    challenge = await new_captcha(request)
-            else:
-                # R13: a new session id at every login; an earlier session of this browser ends.
-                if (old := request.cookies.get(SESSION_COOKIE)) and 20 <= len(old) <= 100:
-                    await rpc_of(request.app.state).call(auth.LOG_OUT, auth.SessionRef(token=old))
-                return redirect(target, cookies=[session_cookie(settings, opened.token)])
+        opened = await submit_form(
+            request,
+            form,
+            auth.LOG_IN,
+            lambda: auth.LogIn(
+                login=form.value("login")[:64],
+                password=form.value("password")[:128],
+                captcha_id=_uuid(form.value("captcha_id")),
+                captcha_answer=form.value("captcha_answer")[:16] or None,
+                client_address=client_address(request),
+                user_agent=request.headers.get("user-agent", "")[:300],
+            ),
+            problem_fields=LOGIN_PROBLEM_FIELDS,
+        )
+        if opened is not None:
+            # R13: a new session id at every login; an earlier session of this browser ends.
+            if (old := request.cookies.get(SESSION_COOKIE)) and 20 <= len(old) <= 100:
+                await rpc_of(request.app.state).call(auth.LOG_OUT, auth.SessionRef(token=old))
+            return redirect(target, cookies=[session_cookie(settings, opened.token)])
         form.values["password"] = ""  # never sent back to the browser
         form.values["captcha_answer"] = ""  # a used challenge cannot be answered again
-        if challenge is None and form.value("captcha_id"):
-            challenge = await new_captcha(request)  # the form was refused before auth was asked
+        challenge: auth.CaptchaChallenge | None = None
+        # A fresh challenge after a refusal that asks for one, or when the form carried one
+        # (refused before auth was asked).
+        if form.problem_code in CAPTCHA_CODES or form.value("captcha_id"):
+            challenge = await new_captcha(request)
         return render(
             request,
             "login.html",
@@ -165,10 +146,9 @@ class AccountPages(Controller):
 
     @post("/logout", name="portal.logout")
     async def logout(self, request: Request[Any, Any, Any], settings: Settings) -> Redirect:
-        form = await submitted_form(request, ())
         token = request.cookies.get(SESSION_COOKIE, "")
         if token and 20 <= len(token) <= 100:
-            if not session_form_is_genuine(token, form.value(CSRF_FIELD)):
+            if (await posted_form(request, (), token)).invalid:
                 return redirect("/")
             await rpc_of(request.app.state).call(auth.LOG_OUT, auth.SessionRef(token=token))
         response = redirect("/login", flash="flash.logged_out")
@@ -189,39 +169,34 @@ class AccountPages(Controller):
     @post("/register", name="portal.register.submit")
     async def register(self, request: Request[Any, Any, Any], settings: Settings) -> Template:
         lang = lang_of(request)
-        form = await submitted_form(request, REGISTER_FIELDS)
-        if _forged(request, form):
-            form.add(None, translate("form.expired", lang))
-        elif form.value("password") != form.value("password_again"):
+        form = await posted_form(request, REGISTER_FIELDS, None)
+        if not form.invalid and form.value("password") != form.value("password_again"):
             form.add("password_again", translate("register.passwords_differ", lang))
-        command: auth.RegisterAccount | None = None
-        if not form.invalid:
-            try:
-                command = auth.RegisterAccount(
-                    customer_number=form.value("customer_number"),
-                    contract_number=form.value("contract_number"),
-                    identity_kind=form.value("identity_kind"),  # type: ignore[arg-type]
-                    identity_number=form.value("identity_number"),
-                    login=form.value("login"),
-                    password=form.value("password"),
-                    email=form.value("email"),
-                    language=lang,
-                )
-            except ValidationError as exc:
-                add_validation_errors(form, exc, REGISTER_LABELS, lang)
-        if command is not None:
-            try:
-                registered = await rpc_of(request.app.state).call(auth.REGISTER, command)
-            except RpcProblem as exc:
-                add_problem(form, exc, REGISTER_PROBLEM_FIELDS, lang)
-            else:
-                return render(
-                    request,
-                    "registered.html",
-                    title=translate("registered.title", lang),
-                    settings=settings,
-                    email=registered.email,
-                )
+        registered = await submit_form(
+            request,
+            form,
+            auth.REGISTER,
+            lambda: auth.RegisterAccount(
+                customer_number=form.value("customer_number"),
+                contract_number=form.value("contract_number"),
+                identity_kind=form.value("identity_kind"),  # type: ignore[arg-type]
+                identity_number=form.value("identity_number"),
+                login=form.value("login"),
+                password=form.value("password"),
+                email=form.value("email"),
+                language=lang,
+            ),
+            labels=REGISTER_LABELS,
+            problem_fields=REGISTER_PROBLEM_FIELDS,
+        )
+        if registered is not None:
+            return render(
+                request,
+                "registered.html",
+                title=translate("registered.title", lang),
+                settings=settings,
+                email=registered.email,
+            )
         form.values["password"] = form.values["password_again"] = ""
         form.values["identity_number"] = ""  # a PESEL or NIP is not echoed back into the page
         return render(
@@ -253,20 +228,14 @@ class AccountPages(Controller):
     @post("/verify-email", name="portal.verify_email.submit")
     async def verify_email(self, request: Request[Any, Any, Any], settings: Settings) -> Any:
         lang = lang_of(request)
-        form = await submitted_form(request, ("token",))
-        if _forged(request, form):
-            form.add(None, translate("form.expired", lang))
-        elif not 20 <= len(form.value("token")) <= 100:
+        form = await posted_form(request, ("token",), None)
+        if not form.invalid and not 20 <= len(form.value("token")) <= 100:
             form.add(None, translate("verify.token_invalid", lang))
-        else:
-            try:
-                await rpc_of(request.app.state).call(
-                    auth.VERIFY_EMAIL, auth.VerifyEmail(token=form.value("token"))
-                )
-            except RpcProblem as exc:
-                add_problem(form, exc, {}, lang)
-            else:
-                return redirect("/login", flash="flash.email_verified")
+        verified = await submit_form(
+            request, form, auth.VERIFY_EMAIL, lambda: auth.VerifyEmail(token=form.value("token"))
+        )
+        if verified is not None:
+            return redirect("/login", flash="flash.email_verified")
         return render(
             request,
             "verify_email.html",

@@ -686,7 +686,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "staff.complaints.due_soon": ("termin za {days}", "due in {days}"),
     "staff.complaint.title": ("Reklamacja: {subject}", "Complaint: {subject}"),
     "staff.complaint.back": ("Kolejka reklamacji", "Complaint queue"),
-    "staff.complaint.expected": ("Oczekiwane rozwiązanie", "Expected resolution"),
     "staff.complaint.invoice": ("Faktura", "Invoice"),
     "staff.complaint.hidden_by": ("Ukryta {when}: {reason}", "Hidden {when}: {reason}"),
     "staff.complaint.request_title": ("Poproś o informacje", "Ask for information"),
@@ -696,11 +695,29 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "staff.complaint.outcome": ("Rozstrzygnięcie", "Outcome"),
     "staff.complaint.outcome_text": ("Uzasadnienie dla klienta", "Explanation for the customer"),
     "staff.complaint.settle": ("Rozpatrz", "Settle"),
+    "staff.complaint.hide_summary": ("Ukryj tę wiadomość…", "Hide this message…"),
+    "staff.complaint.hide_warning": (
+        "Ukryj wiadomość tylko wtedy, gdy jej treść jest niezgodna z prawem. Klient zobaczy, że "
+        "wiadomość ukryto; jej treść zostanie zachowana wyłącznie do kontroli. Ukrycia nie można "
+        "cofnąć.",
+        "Hide a message only when its content is unlawful. The customer will see that it was "
+        "hidden; its text is kept for the audit alone. Hiding cannot be undone.",
+    ),
+    "staff.complaint.hide_reason": ("Powód ukrycia", "Reason for hiding"),
+    "staff.complaint.hide_reason_hint": (
+        "Zapisany wraz z Twoim identyfikatorem i czasem; klient go nie zobaczy.",
+        "Recorded with your id and the time; the customer does not see it.",
+    ),
+    "staff.complaint.hide": ("Ukryj wiadomość", "Hide the message"),
     "flash.complaint_info_requested": (
         "Wysłaliśmy pytanie do klienta.",
         "The question has been sent to the customer.",
     ),
     "flash.complaint_settled": ("Reklamacja rozpatrzona.", "The complaint is settled."),
+    "flash.complaint_message_hidden": (
+        "Wiadomość ukryta. Jej treść zostaje tylko do kontroli.",
+        "The message is hidden. Its text is kept for the audit alone.",
+    ),
     # errors
     "error.home": ("Wróć na stronę główną", "Go to the home page"),
     "error.400": ("Nieprawidłowe żądanie", "Bad request"),

@@ -9,18 +9,9 @@ from uuid import UUID, uuid4
 from litestar import Controller, Request, get, post
 from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
-from pydantic import ValidationError
 
 from contracts import billing
-from runtime.rpc_client import RpcProblem
-from services.gateway.portal.forms import (
-    CSRF_FIELD,
-    FormState,
-    add_problem,
-    add_validation_errors,
-    session_form_is_genuine,
-    submitted_form,
-)
+from services.gateway.portal.forms import FormState, posted_form, submit_form
 from services.gateway.portal.i18n import translate
 from services.gateway.portal.pages import Visitor, customer, lang_of, redirect, render
 from services.gateway.rpc import rpc_of
@@ -78,40 +69,30 @@ class ComplaintPages(Controller):
     @post("/complaints", name="portal.complaints.file")
     async def file(self, request: Request[Any, Any, Any]) -> Template | Redirect:
         visitor = await customer(request)
-        lang = lang_of(request)
-        form = await submitted_form(request, tuple(FILE_LABELS))
+        form = await posted_form(request, tuple(FILE_LABELS), visitor.token)
         invoices = await _invoices(request, visitor)
-        invoice_id: UUID | None = None
-        if not session_form_is_genuine(visitor.token, form.value(CSRF_FIELD)):
-            form.add(None, translate("form.expired", lang))
-        if form.value("invoice_id"):
-            # Only one of the customer's own invoices may be named (billing checks again).
-            if form.value("invoice_id") not in dict(invoices):
-                form.add("invoice_id", translate("complaints.invoice_unknown", lang))
-            else:
-                invoice_id = UUID(form.value("invoice_id"))
-        if not form.invalid:
-            try:
-                command = billing.FileComplaint(
-                    request_id=uuid4(),
-                    customer_number=visitor.session.customer_number,
-                    channel="ibok",
-                    subject=form.value("subject"),
-                    description=form.value("description"),
-                    expected_resolution=form.value("expected_resolution"),
-                    invoice_id=invoice_id,
-                )
-            except ValidationError as exc:
-                add_validation_errors(form, exc, FILE_LABELS, lang)
-            else:
-                try:
-                    view = await rpc_of(request.app.state).call(billing.FILE_COMPLAINT, command)
-                except RpcProblem as exc:
-                    add_problem(form, exc, {"invoice_not_found": "invoice_id"}, lang)
-                else:
-                    return redirect(
-                        f"/complaints/{view.complaint_id}", flash="flash.complaint_filed"
-                    )
+        chosen = form.value("invoice_id")
+        # Only one of the customer's own invoices may be named (billing checks again).
+        if chosen and chosen not in dict(invoices):
+            form.add("invoice_id", translate("complaints.invoice_unknown", lang_of(request)))
+        view = await submit_form(
+            request,
+            form,
+            billing.FILE_COMPLAINT,
+            lambda: billing.FileComplaint(
+                request_id=uuid4(),
+                customer_number=visitor.session.customer_number,
+                channel="ibok",
+                subject=form.value("subject"),
+                description=form.value("description"),
+                expected_resolution=form.value("expected_resolution"),
+                invoice_id=UUID(chosen) if chosen else None,
+            ),
+            labels=FILE_LABELS,
+            problem_fields={"invoice_not_found": "invoice_id"},
+        )
+        if view is not None:
+            return redirect(f"/complaints/{view.complaint_id}", flash="flash.complaint_filed")
         return self._form(request, visitor, form, invoices, status=422)
 
     @staticmethod
@@ -142,29 +123,22 @@ class ComplaintPages(Controller):
         self, request: Request[Any, Any, Any], complaint_id: UUID
     ) -> Template | Redirect:
         visitor = await customer(request)
-        lang = lang_of(request)
-        form = await submitted_form(request, tuple(ANSWER_LABELS))
-        if not session_form_is_genuine(visitor.token, form.value(CSRF_FIELD)):
-            form.add(None, translate("form.expired", lang))
-        else:
-            try:
-                command = billing.AnswerComplaint(
-                    request_id=uuid4(),
-                    customer_number=visitor.session.customer_number,
-                    complaint_id=complaint_id,
-                    body=form.value("body"),
-                )
-            except ValidationError as exc:
-                add_validation_errors(form, exc, ANSWER_LABELS, lang)
-            else:
-                try:
-                    await rpc_of(request.app.state).call(billing.ANSWER_COMPLAINT, command)
-                except RpcProblem as exc:
-                    if exc.problem.status == 404:
-                        raise
-                    add_problem(form, exc, {}, lang)
-                else:
-                    return redirect(f"/complaints/{complaint_id}", flash="flash.complaint_answered")
+        form = await posted_form(request, tuple(ANSWER_LABELS), visitor.token)
+        answered = await submit_form(
+            request,
+            form,
+            billing.ANSWER_COMPLAINT,
+            lambda: billing.AnswerComplaint(
+                request_id=uuid4(),
+                customer_number=visitor.session.customer_number,
+                complaint_id=complaint_id,
+                body=form.value("body"),
+            ),
+            labels=ANSWER_LABELS,
+            not_found_is_page=True,
+        )
+        if answered is not None:
+            return redirect(f"/complaints/{complaint_id}", flash="flash.complaint_answered")
         return await self._detail(request, visitor, complaint_id, form, status=422)
 
     @staticmethod

@@ -1,20 +1,25 @@
-"""Forms of the portal: CSRF tokens, the submitted fields, and errors tied to their fields."""
+"""Forms of the portal: CSRF tokens, the submitted fields, errors tied to their fields, and
+submitting a form's command to a service."""
 
 from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from litestar import Request
 from litestar.datastructures import Cookie
 from pydantic import ValidationError
 
+from contracts.base import Contract
+from contracts.rpc import Operation
 from runtime.rpc_client import RpcProblem
 from runtime.settings import Settings
-from services.gateway.portal.i18n import Lang, translate
+from services.gateway.portal.i18n import Lang, language_of, translate
 from services.gateway.protection import csrf_token_for
+from services.gateway.rpc import rpc_of
 
 # Anonymous forms (login, registration, email verification, password reset) have no session to
 # derive a token from: a random token in a SameSite=Strict cookie, repeated in a hidden field.
@@ -58,6 +63,10 @@ class FormState:
     errors: dict[str, str] = field(default_factory=dict)
     # Errors not about one field (a refused login): shown in the summary only.
     general: list[str] = field(default_factory=list)
+    # Prefix of the fields' element ids, for a form repeated on one page (one per message).
+    prefix: str = ""
+    # The code of the service's refusal, when a service refused the form (set by add_problem).
+    problem_code: str | None = None
 
     @property
     def invalid(self) -> bool:
@@ -94,7 +103,7 @@ _VALIDATION_MESSAGES = {
 
 
 def add_validation_errors(
-    form: FormState, exc: ValidationError, labels: dict[str, str], lang: Lang
+    form: FormState, exc: ValidationError, labels: Mapping[str, str], lang: Lang
 ) -> None:
     """A request model refused what was typed: one readable message per field, naming it."""
     for error in exc.errors():
@@ -114,9 +123,12 @@ def add_validation_errors(
         )
 
 
-def add_problem(form: FormState, exc: RpcProblem, code_fields: dict[str, str], lang: Lang) -> None:
+def add_problem(
+    form: FormState, exc: RpcProblem, code_fields: Mapping[str, str], lang: Lang
+) -> None:
     """A service refused the request: its message, tied to the field it is about when we know it."""
     problem = exc.problem
+    form.problem_code = problem.code
     message = (problem.detail_en or problem.detail) if lang == "en" else problem.detail
     tied = False
     for name, text in problem.fields.items():
@@ -125,3 +137,58 @@ def add_problem(form: FormState, exc: RpcProblem, code_fields: dict[str, str], l
             tied = True
     if not tied:
         form.add(code_fields.get(problem.code), message or problem.code)
+
+
+async def posted_form(
+    request: Request[Any, Any, Any], names: tuple[str, ...], session_token: str | None
+) -> FormState:
+    """The submitted form, refused as expired unless its CSRF token is genuine: the session's
+    (``session_token``, a logged-in form) or the anonymous cookie's (``None``)."""
+    form = await submitted_form(request, names)
+    submitted = form.value(CSRF_FIELD)
+    if session_token is None:
+        genuine = anonymous_form_is_genuine(request, submitted)
+    else:
+        genuine = session_form_is_genuine(session_token, submitted)
+    if not genuine:
+        form.add(None, translate("form.expired", language_of(request.cookies)))
+    return form
+
+
+Req = TypeVar("Req", bound=Contract)
+Rep = TypeVar("Rep", bound=Contract)
+
+
+async def submit_form(
+    request: Request[Any, Any, Any],
+    form: FormState,
+    operation: Operation[Req, Rep],
+    build: Callable[[], Req],
+    *,
+    labels: Mapping[str, str] | None = None,
+    problem_fields: Mapping[str, str] | None = None,
+    not_found_is_page: bool = False,
+) -> Rep | None:
+    """The service's reply to the command ``build`` makes of a form, or None when the form is
+    refused (its errors are then in ``form``, for the page to show again).
+
+    Nothing is sent when the form already carries errors (an expired token, the page's own
+    checks). The contract's refusal names the fields by their ``labels``; the service's refusal
+    sits beside the field ``problem_fields`` maps its code to. ``not_found_is_page``: a 404 means
+    the page's own object is gone (another customer's complaint), so the 404 page answers.
+    """
+    if form.invalid:
+        return None
+    lang = language_of(request.cookies)
+    try:
+        command = build()
+    except ValidationError as exc:
+        add_validation_errors(form, exc, labels or {}, lang)
+        return None
+    try:
+        return await rpc_of(request.app.state).call(operation, command)
+    except RpcProblem as exc:
+        if not_found_is_page and exc.problem.status == 404:
+            raise
+        add_problem(form, exc, problem_fields or {}, lang)
+        return None

@@ -11,7 +11,7 @@ from litestar.response import Redirect, Template
 
 from contracts import notify
 from runtime.rpc_client import RpcProblem
-from services.gateway.portal.forms import CSRF_FIELD, session_form_is_genuine, submitted_form
+from services.gateway.portal.forms import posted_form
 from services.gateway.portal.i18n import translate
 from services.gateway.portal.pages import customer, lang_of, redirect, render, visitor_of
 from services.gateway.rpc import rpc_of
@@ -41,8 +41,8 @@ class MessagePages(Controller):
     @post("/inbox/{message_id:uuid}/read", name="portal.inbox.read")
     async def mark_read(self, request: Request[Any, Any, Any], message_id: UUID) -> Redirect:
         visitor = await customer(request)
-        form = await submitted_form(request, ())
-        if session_form_is_genuine(visitor.token, form.value(CSRF_FIELD)):
+        form = await posted_form(request, (), visitor.token)
+        if not form.invalid:
             await rpc_of(request.app.state).call(
                 notify.MARK_READ,
                 notify.MarkRead(

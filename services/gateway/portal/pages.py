@@ -44,6 +44,7 @@ FLASH_KEYS = frozenset(
         "flash.complaint_answered",
         "flash.complaint_info_requested",
         "flash.complaint_settled",
+        "flash.complaint_message_hidden",
     }
 )
 PAGE_HEADERS = {"cache-control": "no-store"}
@@ -111,6 +112,11 @@ async def customer(request: Request[Any, Any, Any]) -> Visitor:
 
 def lang_of(request: Request[Any, Any, Any]) -> Lang:
     return language_of(request.cookies)
+
+
+def client_address(request: Request[Any, Any, Any]) -> str:
+    """The visitor's address as auth records it (sessions, audit, captcha limits)."""
+    return (request.client.host if request.client else "")[:64]
 
 
 def render(

@@ -12,15 +12,8 @@ from litestar.response import Redirect, Template
 
 from contracts import readings
 from runtime.clock import business_today
-from runtime.rpc_client import RpcProblem
 from services.gateway.portal.formatting import parse_decimal
-from services.gateway.portal.forms import (
-    CSRF_FIELD,
-    FormState,
-    add_problem,
-    session_form_is_genuine,
-    submitted_form,
-)
+from services.gateway.portal.forms import FormState, posted_form, submit_form
 from services.gateway.portal.i18n import Lang, translate
 from services.gateway.portal.pages import Visitor, customer, lang_of, redirect, render
 from services.gateway.rpc import rpc_of
@@ -109,40 +102,40 @@ class ReadingPages(Controller):
     async def submit(self, request: Request[Any, Any, Any]) -> Any:
         visitor = await customer(request)
         lang = lang_of(request)
-        form = await submitted_form(request, ("serial", "value", "read_on"))
+        form = await posted_form(request, ("serial", "value", "read_on"), visitor.token)
         serial = form.value("serial")
-        if not session_form_is_genuine(visitor.token, form.value(CSRF_FIELD)):
-            form.add(None, translate("form.expired", lang))
-        else:
+        if not form.invalid:
             meters = await meters_of(request, visitor)
             meter = next((m for m in meters if m.serial == serial and m.can_submit), None)
             check_reading(form, meter, lang)
-        if not form.invalid:
+
+        def reading() -> readings.SubmitReading:
             value = parse_decimal(form.value("value"))
-            assert value is not None
-            try:
-                accepted = await rpc_of(request.app.state).call(
-                    readings.SUBMIT_READING,
-                    readings.SubmitReading(
-                        customer_number=visitor.session.customer_number,
-                        serial=serial,
-                        value=value,
-                        read_on=date.fromisoformat(form.value("read_on"))
-                        if form.value("read_on")
-                        else None,
-                    ),
-                )
-            except RpcProblem as exc:
-                add_problem(form, exc, READING_PROBLEM_FIELDS, lang)
-            else:
-                flash = (
-                    "flash.reading_flagged"
-                    if accepted.flagged
-                    else "flash.reading_replaced"
-                    if accepted.replaced
-                    else "flash.reading_saved"
-                )
-                return redirect(f"/readings?serial={quote(serial)}", flash=flash)
+            assert value is not None  # check_reading refused anything else
+            read_on = form.value("read_on")
+            return readings.SubmitReading(
+                customer_number=visitor.session.customer_number,
+                serial=serial,
+                value=value,
+                read_on=date.fromisoformat(read_on) if read_on else None,
+            )
+
+        accepted = await submit_form(
+            request,
+            form,
+            readings.SUBMIT_READING,
+            reading,
+            problem_fields=READING_PROBLEM_FIELDS,
+        )
+        if accepted is not None:
+            flash = (
+                "flash.reading_flagged"
+                if accepted.flagged
+                else "flash.reading_replaced"
+                if accepted.replaced
+                else "flash.reading_saved"
+            )
+            return redirect(f"/readings?serial={quote(serial)}", flash=flash)
         return await self._meters_page(request, visitor, form, serial, 422)
 
     @get("/readings", name="portal.readings")

@@ -8,24 +8,21 @@ from uuid import UUID
 from litestar import Controller, Request, get, post
 from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
-from pydantic import ValidationError
 
 from contracts import auth
 from contracts.billing_system import Address
-from runtime.rpc_client import RpcProblem
 from runtime.settings import Settings
 from services.gateway.portal.account import PASSWORD_PROBLEM_FIELDS
-from services.gateway.portal.forms import (
-    CSRF_FIELD,
-    FormState,
-    add_problem,
-    add_validation_errors,
-    anonymous_form_is_genuine,
-    session_form_is_genuine,
-    submitted_form,
+from services.gateway.portal.forms import FormState, posted_form, submit_form
+from services.gateway.portal.i18n import Lang, translate
+from services.gateway.portal.pages import (
+    Visitor,
+    client_address,
+    customer,
+    lang_of,
+    redirect,
+    render,
 )
-from services.gateway.portal.i18n import translate
-from services.gateway.portal.pages import Visitor, customer, lang_of, redirect, render
 from services.gateway.rpc import rpc_of
 
 CONTACT_FIELDS = ("email", "phone", "street", "postal_code", "city", "marketing_consent")
@@ -39,8 +36,12 @@ CONTACT_LABELS = {
 CONTACT_PROBLEM_FIELDS = {"email_invalid": "email", "phone_invalid": "phone"}
 
 
-def _client(request: Request[Any, Any, Any]) -> str:
-    return (request.client.host if request.client else "")[:64]
+def check_new_password(form: FormState, lang: Lang) -> None:
+    """What the page checks of a new password before auth applies R3: typed, twice the same."""
+    if not form.value("new_password"):
+        form.add("new_password", translate("password.new_missing", lang))
+    elif form.value("new_password") != form.value("new_password_again"):
+        form.add("new_password_again", translate("register.passwords_differ", lang))
 
 
 async def _profile(request: Request[Any, Any, Any], visitor: Visitor) -> auth.Profile:
@@ -78,42 +79,31 @@ class SettingsPages(Controller):
     async def change_password(self, request: Request[Any, Any, Any]) -> Template | Redirect:
         visitor = await customer(request)
         lang = lang_of(request)
-        form = await submitted_form(
-            request, ("current_password", "new_password", "new_password_again")
+        form = await posted_form(
+            request, ("current_password", "new_password", "new_password_again"), visitor.token
         )
-        if not session_form_is_genuine(visitor.token, form.value(CSRF_FIELD)):
-            form.add(None, translate("form.expired", lang))
-        else:
+        if not form.invalid:
             if not form.value("current_password"):
                 form.add("current_password", translate("password.current_missing", lang))
-            if not form.value("new_password"):
-                form.add("new_password", translate("password.new_missing", lang))
-            elif form.value("new_password") != form.value("new_password_again"):
-                form.add("new_password_again", translate("register.passwords_differ", lang))
-        if not form.invalid:
-            try:
-                await rpc_of(request.app.state).call(
-                    auth.CHANGE_PASSWORD,
-                    auth.ChangePassword(
-                        token=visitor.token,
-                        current_password=form.value("current_password")[:128],
-                        new_password=form.value("new_password")[:128],
-                        client_address=_client(request),
-                    ),
-                )
-            except RpcProblem as exc:
-                add_problem(
-                    form,
-                    exc,
-                    {
-                        **PASSWORD_PROBLEM_FIELDS,
-                        "invalid_credentials": "current_password",
-                        "wrong_password": "current_password",
-                    },
-                    lang,
-                )
-            else:
-                return redirect("/me", flash="flash.password_changed")
+            check_new_password(form, lang)
+        changed = await submit_form(
+            request,
+            form,
+            auth.CHANGE_PASSWORD,
+            lambda: auth.ChangePassword(
+                token=visitor.token,
+                current_password=form.value("current_password")[:128],
+                new_password=form.value("new_password")[:128],
+                client_address=client_address(request),
+            ),
+            problem_fields={
+                **PASSWORD_PROBLEM_FIELDS,
+                "invalid_credentials": "current_password",
+                "wrong_password": "current_password",
+            },
+        )
+        if changed is not None:
+            return redirect("/me", flash="flash.password_changed")
         form.values.update(current_password="", new_password="", new_password_again="")
         return render(
             request,
@@ -154,14 +144,14 @@ class SettingsPages(Controller):
     @post("/me/sessions/{session_id:uuid}/end", name="portal.sessions.end")
     async def end_session(self, request: Request[Any, Any, Any], session_id: UUID) -> Redirect:
         visitor = await customer(request)
-        form = await submitted_form(request, ())
-        if session_form_is_genuine(visitor.token, form.value(CSRF_FIELD)):
+        form = await posted_form(request, (), visitor.token)
+        if not form.invalid:
             await rpc_of(request.app.state).call(
                 auth.END_SESSION,
                 auth.EndSession(
                     account_id=visitor.session.account_id,
                     session_id=session_id,
-                    client_address=_client(request),
+                    client_address=client_address(request),
                 ),
             )
             return redirect("/me/sessions", flash="flash.session_ended_other")
@@ -198,46 +188,38 @@ class SettingsPages(Controller):
     async def update_contact(self, request: Request[Any, Any, Any]) -> Template | Redirect:
         visitor = await customer(request)
         lang = lang_of(request)
-        form = await submitted_form(request, CONTACT_FIELDS)
-        command: auth.UpdateContact | None = None
-        if not session_form_is_genuine(visitor.token, form.value(CSRF_FIELD)):
-            form.add(None, translate("form.expired", lang))
-        else:
-            address_parts = [form.value(n) for n in ("street", "postal_code", "city")]
-            if any(address_parts) and not all(address_parts):
-                for name in ("street", "postal_code", "city"):
-                    if not form.value(name):
-                        form.add(name, translate("contact.address_incomplete", lang))
-            if not form.invalid:
-                try:
-                    command = auth.UpdateContact(
-                        account_id=visitor.session.account_id,
-                        email=form.value("email"),
-                        phone=form.value("phone") or None,
-                        correspondence_address=Address(
-                            street=form.value("street"),
-                            postal_code=form.value("postal_code"),
-                            city=form.value("city"),
-                        )
-                        if all(address_parts)
-                        else None,
-                        marketing_consent=form.value("marketing_consent") == "yes",
-                        client_address=_client(request),
-                    )
-                except ValidationError as exc:
-                    add_validation_errors(form, exc, CONTACT_LABELS, lang)
-        if command is not None:
-            try:
-                updated = await rpc_of(request.app.state).call(auth.UPDATE_CONTACT, command)
-            except RpcProblem as exc:
-                add_problem(form, exc, CONTACT_PROBLEM_FIELDS, lang)
-            else:
-                flash = (
-                    "flash.contact_email_pending"
-                    if updated.pending_email
-                    else "flash.contact_saved"
+        form = await posted_form(request, CONTACT_FIELDS, visitor.token)
+        address_parts = [form.value(n) for n in ("street", "postal_code", "city")]
+        if not form.invalid and any(address_parts) and not all(address_parts):
+            for name in ("street", "postal_code", "city"):
+                if not form.value(name):
+                    form.add(name, translate("contact.address_incomplete", lang))
+        updated = await submit_form(
+            request,
+            form,
+            auth.UPDATE_CONTACT,
+            lambda: auth.UpdateContact(
+                account_id=visitor.session.account_id,
+                email=form.value("email"),
+                phone=form.value("phone") or None,
+                correspondence_address=Address(
+                    street=form.value("street"),
+                    postal_code=form.value("postal_code"),
+                    city=form.value("city"),
                 )
-                return redirect("/me/contact", flash=flash)
+                if all(address_parts)
+                else None,
+                marketing_consent=form.value("marketing_consent") == "yes",
+                client_address=client_address(request),
+            ),
+            labels=CONTACT_LABELS,
+            problem_fields=CONTACT_PROBLEM_FIELDS,
+        )
+        if updated is not None:
+            flash = (
+                "flash.contact_email_pending" if updated.pending_email else "flash.contact_saved"
+            )
+            return redirect("/me/contact", flash=flash)
         return render(
             request,
             "contact.html",
@@ -276,13 +258,11 @@ class PasswordResetPages(Controller):
         self, request: Request[Any, Any, Any], settings: Settings
     ) -> Template | Redirect:
         lang = lang_of(request)
-        form = await submitted_form(
-            request, ("login", "token", "new_password", "new_password_again")
+        form = await posted_form(
+            request, ("login", "token", "new_password", "new_password_again"), None
         )
         token = form.value("token")
-        if not anonymous_form_is_genuine(request, form.value(CSRF_FIELD)):
-            form.add(None, translate("form.expired", lang))
-        elif not token:
+        if not form.invalid and not token:
             if not form.value("login"):
                 form.add("login", translate("login.login_missing", lang))
             else:
@@ -290,7 +270,7 @@ class PasswordResetPages(Controller):
                 await rpc_of(request.app.state).call(
                     auth.REQUEST_PASSWORD_RESET,
                     auth.RequestPasswordReset(
-                        login=form.value("login")[:64], client_address=_client(request)
+                        login=form.value("login")[:64], client_address=client_address(request)
                     ),
                 )
                 return render(
@@ -301,27 +281,23 @@ class PasswordResetPages(Controller):
                     form=FormState(),
                     sent=True,
                 )
-        else:
-            if not form.value("new_password"):
-                form.add("new_password", translate("password.new_missing", lang))
-            elif form.value("new_password") != form.value("new_password_again"):
-                form.add("new_password_again", translate("register.passwords_differ", lang))
-            elif not 20 <= len(token) <= 100:
+        elif not form.invalid:
+            check_new_password(form, lang)
+            if not form.invalid and not 20 <= len(token) <= 100:
                 form.add(None, translate("verify.token_invalid", lang))
-            else:
-                try:
-                    await rpc_of(request.app.state).call(
-                        auth.RESET_PASSWORD,
-                        auth.ResetPassword(
-                            token=token,
-                            new_password=form.value("new_password")[:128],
-                            client_address=_client(request),
-                        ),
-                    )
-                except RpcProblem as exc:
-                    add_problem(form, exc, PASSWORD_PROBLEM_FIELDS, lang)
-                else:
-                    return redirect("/login", flash="flash.password_reset")
+        reset = await submit_form(
+            request,
+            form,
+            auth.RESET_PASSWORD,
+            lambda: auth.ResetPassword(
+                token=token,
+                new_password=form.value("new_password")[:128],
+                client_address=client_address(request),
+            ),
+            problem_fields=PASSWORD_PROBLEM_FIELDS,
+        )
+        if reset is not None:
+            return redirect("/login", flash="flash.password_reset")
         form.values.update(new_password="", new_password_again="")
         return render(
             request,

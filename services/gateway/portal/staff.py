@@ -16,17 +16,9 @@ from pydantic import ValidationError
 from contracts import auth, billing
 from runtime.rpc_client import RpcProblem
 from runtime.settings import Settings
-from services.gateway.portal.forms import (
-    CSRF_FIELD,
-    FormState,
-    add_problem,
-    add_validation_errors,
-    anonymous_form_is_genuine,
-    session_form_is_genuine,
-    submitted_form,
-)
+from services.gateway.portal.forms import FormState, posted_form, submit_form
 from services.gateway.portal.i18n import safe_next, translate
-from services.gateway.portal.pages import lang_of, redirect, render
+from services.gateway.portal.pages import client_address, lang_of, redirect, render
 from services.gateway.protection import csrf_token_for
 from services.gateway.rpc import rpc_of
 from services.gateway.sessions import (
@@ -81,10 +73,6 @@ async def staff_member(request: Request[Any, Any, Any], *, admin: bool = False) 
     return found
 
 
-def _client(request: Request[Any, Any, Any]) -> str:
-    return (request.client.host if request.client else "")[:64]
-
-
 def staff_page(
     request: Request[Any, Any, Any],
     template: str,
@@ -132,34 +120,28 @@ class StaffPages(Controller):
     @post("/login", name="staff.login.submit")
     async def login(self, request: Request[Any, Any, Any], settings: Settings) -> Any:
         lang = lang_of(request)
-        form = await submitted_form(request, ("login", "password", "next"))
+        form = await posted_form(request, ("login", "password", "next"), None)
         target = safe_next(form.value("next"), "/staff")
-        if not anonymous_form_is_genuine(request, form.value(CSRF_FIELD)):
-            form.add(None, translate("form.expired", lang))
-        elif not form.value("login") or not form.value("password"):
+        if not form.invalid and (not form.value("login") or not form.value("password")):
             form.add(
                 "login" if not form.value("login") else "password",
                 translate("staff.login.missing", lang),
             )
-        if not form.invalid:
-            try:
-                opened = await rpc_of(request.app.state).call(
-                    auth.STAFF_LOG_IN,
-                    auth.StaffLogIn(
-                        login=form.value("login")[:64],
-                        password=form.value("password")[:128],
-                        client_address=_client(request),
-                        user_agent=request.headers.get("user-agent", "")[:300],
-                    ),
-                )
-            except RpcProblem as exc:
-                add_problem(form, exc, {}, lang)
-            else:
-                if old := usable_token(request.cookies.get(STAFF_SESSION_COOKIE)):
-                    await rpc_of(request.app.state).call(
-                        auth.STAFF_LOG_OUT, auth.SessionRef(token=old)
-                    )
-                return redirect(target, cookies=[staff_session_cookie(settings, opened.token)])
+        opened = await submit_form(
+            request,
+            form,
+            auth.STAFF_LOG_IN,
+            lambda: auth.StaffLogIn(
+                login=form.value("login")[:64],
+                password=form.value("password")[:128],
+                client_address=client_address(request),
+                user_agent=request.headers.get("user-agent", "")[:300],
+            ),
+        )
+        if opened is not None:
+            if old := usable_token(request.cookies.get(STAFF_SESSION_COOKIE)):
+                await rpc_of(request.app.state).call(auth.STAFF_LOG_OUT, auth.SessionRef(token=old))
+            return redirect(target, cookies=[staff_session_cookie(settings, opened.token)])
         form.values["password"] = ""
         return render(
             request,
@@ -173,10 +155,9 @@ class StaffPages(Controller):
 
     @post("/logout", name="staff.logout")
     async def logout(self, request: Request[Any, Any, Any]) -> Redirect:
-        form = await submitted_form(request, ())
         token = usable_token(request.cookies.get(STAFF_SESSION_COOKIE))
         if token is not None:
-            if not session_form_is_genuine(token, form.value(CSRF_FIELD)):
+            if (await posted_form(request, (), token)).invalid:
                 return redirect("/staff")
             await rpc_of(request.app.state).call(auth.STAFF_LOG_OUT, auth.SessionRef(token=token))
         response = redirect("/staff/login", flash="flash.logged_out")
@@ -250,7 +231,7 @@ class StaffPages(Controller):
     async def block(self, request: Request[Any, Any, Any], login: str) -> Template | Redirect:
         staff = await staff_member(request)
         lang = lang_of(request)
-        form = await submitted_form(
+        form = await posted_form(
             request,
             (
                 "customer_number",
@@ -260,9 +241,8 @@ class StaffPages(Controller):
                 "identity_check_used",
                 "identity_verified",
             ),
+            staff.token,
         )
-        if not session_form_is_genuine(staff.token, form.value(CSRF_FIELD)):
-            form.add(None, translate("form.expired", lang))
         if form.value("identity_verified") != "yes":
             form.add("identity_verified", translate("staff.block.identity_required", lang))
         until: date | None = None
@@ -271,53 +251,44 @@ class StaffPages(Controller):
                 until = date.fromisoformat(form.value("until"))
             except ValueError:
                 form.add("until", translate("staff.block.until_required", lang))
-        if not form.invalid:
-            try:
-                await rpc_of(request.app.state).call(
-                    auth.BLOCK_ACCOUNT,
-                    auth.BlockAccount(
-                        actor_id=staff.staff.staff_id,
-                        login=login[:64],
-                        reason=form.value("reason"),
-                        until=until,
-                        permanent=form.value("permanent") == "yes",
-                        identity_check_used=form.value("identity_check_used"),  # type: ignore[arg-type]
-                        identity_verified=True,
-                        client_address=_client(request),
-                    ),
-                )
-            except ValidationError as exc:
-                add_validation_errors(
-                    form,
-                    exc,
-                    {"reason": "staff.block.reason", "identity_check_used": "staff.block.identity"},
-                    lang,
-                )
-            except RpcProblem as exc:
-                add_problem(
-                    form,
-                    exc,
-                    {"block_period_invalid": "until", "identity_not_verified": "identity_verified"},
-                    lang,
-                )
-            else:
-                return redirect(
-                    f"/staff?number={form.value('customer_number')}", flash="flash.account_blocked"
-                )
+        blocked = await submit_form(
+            request,
+            form,
+            auth.BLOCK_ACCOUNT,
+            lambda: auth.BlockAccount(
+                actor_id=staff.staff.staff_id,
+                login=login[:64],
+                reason=form.value("reason"),
+                until=until,
+                permanent=form.value("permanent") == "yes",
+                identity_check_used=form.value("identity_check_used"),  # type: ignore[arg-type]
+                identity_verified=True,
+                client_address=client_address(request),
+            ),
+            labels={"reason": "staff.block.reason", "identity_check_used": "staff.block.identity"},
+            problem_fields={
+                "block_period_invalid": "until",
+                "identity_not_verified": "identity_verified",
+            },
+        )
+        if blocked is not None:
+            return redirect(
+                f"/staff?number={form.value('customer_number')}", flash="flash.account_blocked"
+            )
         return await self._customer_with_errors(request, staff, form, login)
 
     @post("/accounts/{login:str}/unblock", name="staff.unblock")
     async def unblock(self, request: Request[Any, Any, Any], login: str) -> Redirect:
         staff = await staff_member(request)
-        form = await submitted_form(request, ("customer_number", "reason"))
-        if session_form_is_genuine(staff.token, form.value(CSRF_FIELD)):
+        form = await posted_form(request, ("customer_number", "reason"), staff.token)
+        if not form.invalid:
             await rpc_of(request.app.state).call(
                 auth.UNBLOCK_ACCOUNT,
                 auth.UnblockAccount(
                     actor_id=staff.staff.staff_id,
                     login=login[:64],
                     reason=form.value("reason")[:500],
-                    client_address=_client(request),
+                    client_address=client_address(request),
                 ),
             )
             return redirect(

@@ -1,5 +1,6 @@
 """The staff console's complaints (R10): the queue by deadline with due and overdue marked, and one
-complaint with the forms to ask the customer for information and to settle it."""
+complaint with the forms to ask the customer for information, to settle it, and to hide a
+customer's unlawful message (R12)."""
 
 from __future__ import annotations
 
@@ -9,18 +10,9 @@ from uuid import UUID, uuid4
 from litestar import Controller, Request, get, post
 from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
-from pydantic import ValidationError
 
 from contracts import billing
-from runtime.rpc_client import RpcProblem
-from services.gateway.portal.forms import (
-    CSRF_FIELD,
-    FormState,
-    add_problem,
-    add_validation_errors,
-    session_form_is_genuine,
-    submitted_form,
-)
+from services.gateway.portal.forms import FormState, posted_form, submit_form
 from services.gateway.portal.i18n import translate
 from services.gateway.portal.pages import lang_of, redirect, render
 from services.gateway.portal.staff import StaffVisitor, staff_member, staff_page
@@ -32,6 +24,7 @@ SETTLE_LABELS = {
     "outcome": "staff.complaint.outcome",
     "outcome_text": "staff.complaint.outcome_text",
 }
+HIDE_LABELS = {"reason": "staff.complaint.hide_reason"}
 
 
 class StaffComplaintPages(Controller):
@@ -68,96 +61,122 @@ class StaffComplaintPages(Controller):
     @get("/{complaint_id:uuid}", name="staff.complaint")
     async def complaint(self, request: Request[Any, Any, Any], complaint_id: UUID) -> Template:
         staff = await staff_member(request)
-        return await _detail(request, staff, complaint_id, FormState(), FormState())
+        return await _detail(request, staff, complaint_id)
 
     @post("/{complaint_id:uuid}/request-info", name="staff.complaint.request_info")
     async def request_info(
         self, request: Request[Any, Any, Any], complaint_id: UUID
     ) -> Template | Redirect:
         staff = await staff_member(request)
-        lang = lang_of(request)
-        form = await submitted_form(request, tuple(QUESTION_LABELS))
-        if not session_form_is_genuine(staff.token, form.value(CSRF_FIELD)):
-            form.add(None, translate("form.expired", lang))
-        else:
-            try:
-                command = billing.RequestComplaintInformation(
-                    request_id=uuid4(),
-                    staff_id=staff.staff.staff_id,
-                    complaint_id=complaint_id,
-                    question=form.value("question"),
-                )
-            except ValidationError as exc:
-                add_validation_errors(form, exc, QUESTION_LABELS, lang)
-            else:
-                try:
-                    await rpc_of(request.app.state).call(
-                        billing.REQUEST_COMPLAINT_INFORMATION, command
-                    )
-                except RpcProblem as exc:
-                    if exc.problem.status == 404:
-                        raise
-                    add_problem(form, exc, {}, lang)
-                else:
-                    return redirect(
-                        f"/staff/complaints/{complaint_id}", flash="flash.complaint_info_requested"
-                    )
-        return await _detail(request, staff, complaint_id, form, FormState(), status=422)
+        form = await posted_form(request, tuple(QUESTION_LABELS), staff.token)
+        asked = await submit_form(
+            request,
+            form,
+            billing.REQUEST_COMPLAINT_INFORMATION,
+            lambda: billing.RequestComplaintInformation(
+                request_id=uuid4(),
+                staff_id=staff.staff.staff_id,
+                complaint_id=complaint_id,
+                question=form.value("question"),
+            ),
+            labels=QUESTION_LABELS,
+            not_found_is_page=True,
+        )
+        if asked is not None:
+            return _back(complaint_id, "flash.complaint_info_requested")
+        return await _detail(request, staff, complaint_id, question_form=form)
 
     @post("/{complaint_id:uuid}/settle", name="staff.complaint.settle")
     async def settle(
         self, request: Request[Any, Any, Any], complaint_id: UUID
     ) -> Template | Redirect:
         staff = await staff_member(request)
-        lang = lang_of(request)
-        form = await submitted_form(request, tuple(SETTLE_LABELS))
-        if not session_form_is_genuine(staff.token, form.value(CSRF_FIELD)):
-            form.add(None, translate("form.expired", lang))
-        else:
-            try:
-                command = billing.SettleComplaint(
-                    staff_id=staff.staff.staff_id,
-                    complaint_id=complaint_id,
-                    outcome=form.value("outcome"),  # type: ignore[arg-type]
-                    outcome_text=form.value("outcome_text"),
-                )
-            except ValidationError as exc:
-                add_validation_errors(form, exc, SETTLE_LABELS, lang)
-            else:
-                try:
-                    await rpc_of(request.app.state).call(billing.SETTLE_COMPLAINT, command)
-                except RpcProblem as exc:
-                    if exc.problem.status == 404:
-                        raise
-                    add_problem(form, exc, {}, lang)
-                else:
-                    return redirect(
-                        f"/staff/complaints/{complaint_id}", flash="flash.complaint_settled"
-                    )
-        return await _detail(request, staff, complaint_id, FormState(), form, status=422)
+        form = await posted_form(request, tuple(SETTLE_LABELS), staff.token)
+        settled = await submit_form(
+            request,
+            form,
+            billing.SETTLE_COMPLAINT,
+            lambda: billing.SettleComplaint(
+                staff_id=staff.staff.staff_id,
+                complaint_id=complaint_id,
+                outcome=form.value("outcome"),  # type: ignore[arg-type]
+                outcome_text=form.value("outcome_text"),
+            ),
+            labels=SETTLE_LABELS,
+            not_found_is_page=True,
+        )
+        if settled is not None:
+            return _back(complaint_id, "flash.complaint_settled")
+        return await _detail(request, staff, complaint_id, settle_form=form)
+
+    @post(
+        "/{complaint_id:uuid}/messages/{message_id:uuid}/hide", name="staff.complaint.hide_message"
+    )
+    async def hide_message(
+        self, request: Request[Any, Any, Any], complaint_id: UUID, message_id: UUID
+    ) -> Template | Redirect:
+        staff = await staff_member(request)
+        form = await posted_form(request, tuple(HIDE_LABELS), staff.token)
+        hidden = await submit_form(
+            request,
+            form,
+            billing.HIDE_COMPLAINT_MESSAGE,
+            lambda: billing.HideComplaintMessage(
+                staff_id=staff.staff.staff_id,
+                complaint_id=complaint_id,
+                message_id=message_id,
+                reason=form.value("reason"),
+            ),
+            labels=HIDE_LABELS,
+            not_found_is_page=True,
+        )
+        if hidden is not None:
+            return _back(complaint_id, "flash.complaint_message_hidden", f"#message-{message_id}")
+        form.prefix = hide_prefix(message_id)
+        return await _detail(request, staff, complaint_id, hide_form=(message_id, form))
+
+
+def hide_prefix(message_id: UUID) -> str:
+    """The hiding form of each message names its fields apart (one page, many such forms)."""
+    return f"hide-{message_id}-"
+
+
+def _back(complaint_id: UUID, flash: str, anchor: str = "") -> Redirect:
+    return redirect(f"/staff/complaints/{complaint_id}{anchor}", flash=flash)
 
 
 async def _detail(
     request: Request[Any, Any, Any],
     staff: StaffVisitor,
     complaint_id: UUID,
-    question_form: FormState,
-    settle_form: FormState,
-    status: int = 200,
+    *,
+    question_form: FormState | None = None,
+    settle_form: FormState | None = None,
+    hide_form: tuple[UUID, FormState] | None = None,
 ) -> Template:
+    """The complaint's page; with a refused form (its errors shown, the others empty): 422."""
     view = await rpc_of(request.app.state).call(
         billing.GET_COMPLAINT, billing.ComplaintRef(complaint_id=complaint_id, staff_view=True)
     )
-    # One error summary for the page: the refused form's (the other form is untouched).
-    refused = question_form if question_form.invalid else settle_form
+    # R12: only a customer's message that is still shown can be hidden.
+    hide_forms = {
+        m.message_id: FormState(prefix=hide_prefix(m.message_id))
+        for m in view.messages
+        if m.author == "customer" and not m.hidden
+    }
+    if hide_form is not None:
+        hide_forms[hide_form[0]] = hide_form[1]
+    # One error summary for the page: the refused form's (the others are untouched).
+    refused = question_form or settle_form or (hide_form[1] if hide_form else None)
     return render(
         request,
         "staff/complaint.html",
         title=translate("staff.complaint.title", lang_of(request), subject=view.subject),
         staff=staff,
         form=refused,
-        status=status,
+        status=200 if refused is None else 422,
         complaint=view,
-        question_form=question_form,
-        settle_form=settle_form,
+        question_form=question_form or FormState(),
+        settle_form=settle_form or FormState(),
+        hide_forms=hide_forms,
     )

@@ -9,7 +9,6 @@ from uuid import UUID
 from litestar import Controller, Request, get, post
 from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
-from pydantic import ValidationError
 
 from contracts import readings
 from contracts.maintenance import (
@@ -18,18 +17,10 @@ from contracts.maintenance import (
     MaintenanceStateQuery,
     SetMaintenance,
 )
-from runtime.rpc_client import RpcProblem
-from services.gateway.portal.forms import (
-    CSRF_FIELD,
-    FormState,
-    add_problem,
-    add_validation_errors,
-    session_form_is_genuine,
-    submitted_form,
-)
+from services.gateway.portal.forms import FormState, posted_form, submit_form
 from services.gateway.portal.i18n import translate
-from services.gateway.portal.pages import lang_of, redirect
-from services.gateway.portal.staff import WARSAW, _client, staff_member, staff_page
+from services.gateway.portal.pages import client_address, lang_of, redirect
+from services.gateway.portal.staff import WARSAW, staff_member, staff_page
 from services.gateway.rpc import rpc_of
 
 
@@ -54,10 +45,8 @@ class StaffContentPages(Controller):
     @post("/readings/{reading_id:uuid}/review", name="staff.review")
     async def review(self, request: Request[Any, Any, Any], reading_id: UUID) -> Redirect:
         staff = await staff_member(request)
-        form = await submitted_form(request, ("decision", "reason"))
-        if session_form_is_genuine(staff.token, form.value(CSRF_FIELD)) and form.value(
-            "decision"
-        ) in ("accepted", "rejected"):
+        form = await posted_form(request, ("decision", "reason"), staff.token)
+        if not form.invalid and form.value("decision") in ("accepted", "rejected"):
             await rpc_of(
                 request.app.state
             ).call(
@@ -104,42 +93,34 @@ class StaffContentPages(Controller):
     async def set_maintenance(self, request: Request[Any, Any, Any]) -> Template | Redirect:
         staff = await staff_member(request, admin=True)
         lang = lang_of(request)
-        form = await submitted_form(request, ("on", "message", "message_en", "expected_end"))
+        form = await posted_form(
+            request, ("on", "message", "message_en", "expected_end"), staff.token
+        )
         end: datetime | None = None
-        if not session_form_is_genuine(staff.token, form.value(CSRF_FIELD)):
-            form.add(None, translate("form.expired", lang))
         if form.value("expected_end"):
             try:
                 end = datetime.fromisoformat(form.value("expected_end")).replace(tzinfo=WARSAW)
             except ValueError:
                 form.add("expected_end", translate("staff.maintenance.end_invalid", lang))
-        if not form.invalid:
-            try:
-                await rpc_of(request.app.state).call(
-                    SET_MAINTENANCE,
-                    SetMaintenance(
-                        on=form.value("on") == "yes",
-                        message=form.value("message"),
-                        message_en=form.value("message_en"),
-                        expected_end=end,
-                        staff_id=str(staff.staff.staff_id),
-                        client_address=_client(request),
-                    ),
-                )
-            except ValidationError as exc:
-                add_validation_errors(
-                    form,
-                    exc,
-                    {
-                        "message": "staff.maintenance.message",
-                        "message_en": "staff.maintenance.message_en",
-                    },
-                    lang,
-                )
-            except RpcProblem as exc:
-                add_problem(form, exc, {}, lang)
-            else:
-                return redirect("/staff/maintenance", flash="flash.maintenance_saved")
+        saved = await submit_form(
+            request,
+            form,
+            SET_MAINTENANCE,
+            lambda: SetMaintenance(
+                on=form.value("on") == "yes",
+                message=form.value("message"),
+                message_en=form.value("message_en"),
+                expected_end=end,
+                staff_id=str(staff.staff.staff_id),
+                client_address=client_address(request),
+            ),
+            labels={
+                "message": "staff.maintenance.message",
+                "message_en": "staff.maintenance.message_en",
+            },
+        )
+        if saved is not None:
+            return redirect("/staff/maintenance", flash="flash.maintenance_saved")
         state = await rpc_of(request.app.state).call(GET_MAINTENANCE, MaintenanceStateQuery())
         return staff_page(
             request,

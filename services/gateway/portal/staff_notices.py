@@ -7,17 +7,9 @@ from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
-from pydantic import ValidationError
 
 from contracts import notify
-from runtime.rpc_client import RpcProblem
-from services.gateway.portal.forms import (
-    CSRF_FIELD,
-    add_problem,
-    add_validation_errors,
-    session_form_is_genuine,
-    submitted_form,
-)
+from services.gateway.portal.forms import posted_form, submit_form
 from services.gateway.portal.i18n import translate
 from services.gateway.portal.pages import lang_of, redirect
 from services.gateway.portal.staff import staff_member, staff_page
@@ -44,31 +36,25 @@ class StaffNoticePages(Controller):
     async def publish_terms(self, request: Request[Any, Any, Any]) -> Template | Redirect:
         staff = await staff_member(request)
         lang = lang_of(request)
-        form = await submitted_form(request, ("text", "effective_on"))
-        if not session_form_is_genuine(staff.token, form.value(CSRF_FIELD)):
-            form.add(None, translate("form.expired", lang))
+        form = await posted_form(request, ("text", "effective_on"), staff.token)
         try:
             effective = date.fromisoformat(form.value("effective_on"))
         except ValueError:
             form.add("effective_on", translate("staff.terms.date_required", lang))
         if not form.value("text"):
             form.add("text", translate("staff.terms.text_required", lang))
-        if not form.invalid:
-            try:
-                await rpc_of(request.app.state).call(
-                    notify.PUBLISH_TERMS,
-                    notify.PublishTerms(
-                        text=form.value("text"),
-                        effective_on=effective,
-                        published_by=staff.staff.login,
-                    ),
-                )
-            except ValidationError as exc:
-                add_validation_errors(form, exc, {"text": "staff.terms.text"}, lang)
-            except RpcProblem as exc:
-                add_problem(form, exc, {"effective_date_invalid": "effective_on"}, lang)
-            else:
-                return redirect("/staff/terms", flash="flash.terms_published")
+        published = await submit_form(
+            request,
+            form,
+            notify.PUBLISH_TERMS,
+            lambda: notify.PublishTerms(
+                text=form.value("text"), effective_on=effective, published_by=staff.staff.login
+            ),
+            labels={"text": "staff.terms.text"},
+            problem_fields={"effective_date_invalid": "effective_on"},
+        )
+        if published is not None:
+            return redirect("/staff/terms", flash="flash.terms_published")
         versions = await rpc_of(request.app.state).call(
             notify.TERMS_VERSIONS, notify.TermsVersionsQuery(limit=100)
         )
@@ -90,31 +76,18 @@ class StaffNoticePages(Controller):
     @post("/announcements", name="staff.announcements.send")
     async def send_announcement(self, request: Request[Any, Any, Any]) -> Template | Redirect:
         staff = await staff_member(request)
-        lang = lang_of(request)
-        form = await submitted_form(request, ("subject", "body"))
-        if not session_form_is_genuine(staff.token, form.value(CSRF_FIELD)):
-            form.add(None, translate("form.expired", lang))
-        else:
-            try:
-                command = notify.SendAnnouncement(
-                    subject=form.value("subject"),
-                    body=form.value("body"),
-                    sent_by=staff.staff.login,
-                )
-            except ValidationError as exc:
-                add_validation_errors(
-                    form,
-                    exc,
-                    {"subject": "staff.announcements.subject", "body": "staff.announcements.body"},
-                    lang,
-                )
-            else:
-                try:
-                    await rpc_of(request.app.state).call(notify.SEND_ANNOUNCEMENT, command)
-                except RpcProblem as exc:
-                    add_problem(form, exc, {}, lang)
-                else:
-                    return redirect("/staff/announcements", flash="flash.announcement_sent")
+        form = await posted_form(request, ("subject", "body"), staff.token)
+        sent = await submit_form(
+            request,
+            form,
+            notify.SEND_ANNOUNCEMENT,
+            lambda: notify.SendAnnouncement(
+                subject=form.value("subject"), body=form.value("body"), sent_by=staff.staff.login
+            ),
+            labels={"subject": "staff.announcements.subject", "body": "staff.announcements.body"},
+        )
+        if sent is not None:
+            return redirect("/staff/announcements", flash="flash.announcement_sent")
         return staff_page(
             request,
             "staff/announcements.html",
