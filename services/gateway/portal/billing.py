@@ -13,7 +13,7 @@ from litestar.response import Template
 from contracts import billing
 from services.gateway.portal.i18n import translate
 from services.gateway.portal.pages import customer, lang_of, render
-from services.gateway.rpc import rpc_of
+from services.gateway.rpc import billing_view, rpc_of
 
 STATUSES = ("issued", "corrected", "cancelled")
 
@@ -47,7 +47,8 @@ class BillingPages(Controller):
     ) -> Template:
         visitor = await customer(request)
         lang = lang_of(request)
-        page = await rpc_of(request.app.state).call(
+        page = await billing_view(
+            request.app.state,
             billing.LIST_INVOICES,
             billing.InvoicesQuery(
                 customer_number=visitor.session.customer_number,
@@ -74,7 +75,8 @@ class BillingPages(Controller):
     async def invoice(self, request: Request[Any, Any, Any], invoice_id: UUID) -> Template:
         visitor = await customer(request)
         lang = lang_of(request)
-        detail = await rpc_of(request.app.state).call(
+        detail = await billing_view(
+            request.app.state,
             billing.GET_INVOICE,
             billing.InvoiceQuery(
                 customer_number=visitor.session.customer_number, invoice_id=invoice_id
@@ -107,7 +109,8 @@ class BillingPages(Controller):
     async def contracts(self, request: Request[Any, Any, Any]) -> Template:
         visitor = await customer(request)
         lang = lang_of(request)
-        found = await rpc_of(request.app.state).call(
+        found = await billing_view(
+            request.app.state,
             billing.LIST_CONTRACTS,
             billing.CustomerScope(customer_number=visitor.session.customer_number),
         )
@@ -123,7 +126,8 @@ class BillingPages(Controller):
     async def contract(self, request: Request[Any, Any, Any], contract_id: UUID) -> Template:
         visitor = await customer(request)
         lang = lang_of(request)
-        detail = await rpc_of(request.app.state).call(
+        detail = await billing_view(
+            request.app.state,
             billing.GET_CONTRACT,
             billing.ContractQuery(
                 customer_number=visitor.session.customer_number, contract_id=contract_id
@@ -154,7 +158,8 @@ class BillingPages(Controller):
     async def settlement(self, request: Request[Any, Any, Any]) -> Template:
         visitor = await customer(request)
         lang = lang_of(request)
-        found = await rpc_of(request.app.state).call(
+        found = await billing_view(
+            request.app.state,
             billing.GET_SETTLEMENT,
             billing.CustomerScope(customer_number=visitor.session.customer_number),
         )

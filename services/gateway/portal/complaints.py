@@ -14,7 +14,7 @@ from contracts import billing
 from services.gateway.portal.forms import FormState, posted_form, submit_form
 from services.gateway.portal.i18n import translate
 from services.gateway.portal.pages import Visitor, customer, lang_of, redirect, render
-from services.gateway.rpc import rpc_of
+from services.gateway.rpc import billing_view, rpc_of
 
 FILE_LABELS = {
     "subject": "complaints.subject",
@@ -28,7 +28,8 @@ INVOICE_CHOICES = 50
 
 
 async def _invoices(request: Request[Any, Any, Any], visitor: Visitor) -> list[tuple[str, str]]:
-    page = await rpc_of(request.app.state).call(
+    page = await billing_view(
+        request.app.state,
         billing.LIST_INVOICES,
         billing.InvoicesQuery(
             customer_number=visitor.session.customer_number, limit=INVOICE_CHOICES

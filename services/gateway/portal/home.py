@@ -17,7 +17,7 @@ from runtime.logs import get_logger
 from runtime.rpc_client import RpcError
 from services.gateway.portal.i18n import translate
 from services.gateway.portal.pages import lang_of, redirect, render, visitor_of
-from services.gateway.rpc import rpc_of
+from services.gateway.rpc import billing_view, rpc_of
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -68,7 +68,11 @@ class HomePage(Controller):
         profile, settlement, meters, inbox, contracts = await asyncio.gather(
             rpc.call(auth.PROFILE, auth.ProfileQuery(account_id=visitor.session.account_id)),
             optional(
-                rpc.call(billing.GET_SETTLEMENT, billing.CustomerScope(customer_number=number)),
+                billing_view(
+                    request.app.state,
+                    billing.GET_SETTLEMENT,
+                    billing.CustomerScope(customer_number=number),
+                ),
                 "settlement",
             ),
             optional(
@@ -80,7 +84,11 @@ class HomePage(Controller):
                 "inbox",
             ),
             optional(
-                rpc.call(billing.LIST_CONTRACTS, billing.CustomerScope(customer_number=number)),
+                billing_view(
+                    request.app.state,
+                    billing.LIST_CONTRACTS,
+                    billing.CustomerScope(customer_number=number),
+                ),
                 "contracts",
             ),
         )
