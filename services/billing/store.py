@@ -401,7 +401,8 @@ async def search_customers(db: Db, q: str, limit: int) -> list[asyncpg.Record]:
         """
         SELECT customer_number, name, kind, address->>'city' AS city
         FROM customers
-        WHERE customer_number ILIKE $1 || '%' OR name ILIKE '%' || $1 || '%'
+        WHERE (customer_number ILIKE $1 || '%' OR name ILIKE '%' || $1 || '%')
+          AND erased_revision IS DISTINCT FROM revision  -- R14: erased, nothing to show
         ORDER BY customer_number
         LIMIT $2
         """,

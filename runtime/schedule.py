@@ -1,4 +1,4 @@
-"""A job the readings service runs at start and then at a fixed interval (the daily sweeps)."""
+"""A job a service runs at start and then at a fixed interval (daily sweeps, retention)."""
 
 from __future__ import annotations
 
