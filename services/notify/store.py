@@ -209,8 +209,8 @@ async def upsert_recipient(
 async def forget_customer(
     conn: asyncpg.Connection, customer_number: str, account_id: UUID | None
 ) -> dict[str, int]:
-    """R14: the recipient, their inbox and the addresses and texts of their emails go; rows
-    touched per table. ``account_id`` (when known) is remembered as erased, so a contact event
+    """R14: the recipient, their inbox and the addresses and texts of their emails go (the email
+    rows stay, blank and owned by nobody); rows touched per table. ``account_id`` (when known) is remembered as erased, so a contact event
     still in flight never brings the recipient back."""
     if account_id is None:
         account_id = await conn.fetchval(
@@ -239,11 +239,13 @@ async def forget_customer(
             """,
             (customer_number, account_id),
         ),
+        # The rows stay (the delivery log refers to them), blank and owned by nobody.
         "emails": (
             """
             UPDATE emails SET recipient = 'erased', subject = '', body_text = '', body_html = '',
-                status = CASE WHEN status = 'pending' THEN 'cancelled' ELSE status END
-            WHERE (customer_number = $1 OR account_id = $2) AND recipient <> 'erased'
+                status = CASE WHEN status = 'pending' THEN 'cancelled' ELSE status END,
+                customer_number = NULL, account_id = NULL
+            WHERE customer_number = $1 OR account_id = $2
             """,
             (customer_number, account_id),
         ),

@@ -243,7 +243,12 @@ async def test_a_customer_past_retention_is_erased_in_every_service_once_and_no_
         readings = await db.fetchval(
             "SELECT count(*) FROM readings.readings WHERE customer_number = $1", gone.number
         )
-        assert invoices >= 5 and readings >= 2
+        emails = await db.fetch(
+            "SELECT id FROM notify.emails WHERE customer_number = $1 OR account_id = $2::uuid",
+            gone.number,
+            me["account_id"],
+        )
+        assert invoices >= 5 and readings >= 2 and emails
 
         # Then their contracts end (the billing system sends the next revision).
         await send(
@@ -308,6 +313,16 @@ async def test_a_customer_past_retention_is_erased_in_every_service_once_and_no_
             identity_digest,
         ):
             assert await _tables_holding(db, text) == {}, text
+        # The account id stays only in the audit trail and notify's list of erased accounts;
+        # the emails stay, blank and owned by nobody.
+        held = await _tables_holding(db, me["account_id"])
+        assert held.keys() == {"auth.audit_trail", "notify.erased_accounts"}, held
+        blank = await db.fetch(
+            "SELECT DISTINCT (recipient, subject, body_text, body_html)::text AS row"
+            " FROM notify.emails WHERE id = ANY($1::uuid[])",
+            [r["id"] for r in emails],
+        )
+        assert [r["row"] for r in blank] == ['(erased,"","","")']
         row = await db.fetchrow(
             "SELECT name, address::text, identity_checks::text, erased_at FROM billing.customers"
             " WHERE customer_number = $1",
