@@ -12,7 +12,7 @@ from faststream.rabbit import RabbitBroker
 
 from contracts.base import CORRELATION_HEADER, Envelope
 from runtime.logs import current_correlation_id, get_logger
-from runtime.worker import keep_draining
+from runtime.worker import cancel_and_wait, keep_draining
 
 log = get_logger(__name__)
 
@@ -95,12 +95,7 @@ class OutboxRelay:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(self._task)
 
     async def _run(self) -> None:
         await keep_draining(
