@@ -1,5 +1,6 @@
 """Retention (R14): billing, which knows the contracts, finds who is due, erases its own part
-and tells every other service through its outbox (``billing.customer-retention-ended.v1``).
+and tells every other service through its outbox (``billing.customer-retention-ended.v1``, and
+``billing.data-changed.v1`` so the gateways drop the money views they keep for them).
 
 Runs at start and every ``IBOK_RETENTION_INTERVAL_SECONDS`` in each billing process, and when
 the operator asks (``ibok retention``). Batches of customers commit one at a time, each under
@@ -15,6 +16,7 @@ from datetime import date
 import asyncpg
 
 from contracts import topology
+from contracts.billing import BillingDataChanged
 from contracts.retention import (
     CustomerRetentionEnded,
     RetentionCustomer,
@@ -75,6 +77,13 @@ async def run_retention(
                     CustomerRetentionEnded(customer_number=customer.customer_number),
                 )
                 erased.append((customer, counts))
+            if erased:
+                # The gateways drop the money views they keep for these customers.
+                await rt.emit(
+                    conn,
+                    topology.EVENTS_EXCHANGE,
+                    BillingDataChanged(customer_numbers=[c.customer_number for c, _ in erased]),
+                )
         if erased:
             rt.published_soon()
         for customer, counts in erased:

@@ -171,6 +171,15 @@ async def _tables_holding(db: asyncpg.Connection, text: str) -> dict[str, int]:
     return found
 
 
+async def _changes_naming(db: asyncpg.Connection, number: str) -> int:
+    count: int = await db.fetchval(
+        "SELECT count(*) FROM billing.outbox WHERE routing_key = 'billing.data-changed.v1'"
+        " AND convert_from(body, 'UTF8')::jsonb->'customer_numbers' ? $1",
+        number,
+    )
+    return count
+
+
 def _erasure_logs(system: System, service: str, number: str) -> list[dict[str, Any]]:
     lines = [json.loads(line) for line in log_text(system, service).splitlines() if line[:1] == "{"]
     return [
@@ -288,7 +297,10 @@ async def test_a_customer_past_retention_is_erased_in_every_service_once_and_no_
         assert await _rows(db, numbers) == before
 
         # The real run.
+        changes = await _changes_naming(db, gone.number)
         erased = _reported(ibok(system, "retention"))
+        # The gateways hear that the customer's money views changed (they drop what they keep).
+        assert await _changes_naming(db, gone.number) == changes + 1
         assert gone.number in erased and {kept.number, current.number}.isdisjoint(erased)
 
         async def every_service_done() -> bool:
