@@ -379,9 +379,10 @@ async def account_of_customer(db: Db, customer_number: str) -> dict[str, Any]:
 
 
 async def customer(db: Db, customer_number: str) -> asyncpg.Record | None:
+    """The customer, unless erased (R14: nothing of them left to show)."""
     return await db.fetchrow(
         "SELECT customer_number, kind, name, address::text AS address FROM customers"
-        " WHERE customer_number = $1",
+        " WHERE customer_number = $1 AND erased_revision IS DISTINCT FROM revision",
         customer_number,
     )
 

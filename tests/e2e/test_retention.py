@@ -22,6 +22,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from contracts import billing
 from contracts.billing_system import (
     Address,
     ContractUpserted,
@@ -30,6 +31,7 @@ from contracts.billing_system import (
     SyncCompleted,
 )
 from runtime.retention import ANONYMOUS_PREFIX
+from runtime.rpc_client import RpcClient, RpcProblem
 from tests.conftest import log_text, system_env
 from tests.support.billing import eventually, send
 from tests.support.clients import gateway_client
@@ -350,6 +352,23 @@ async def test_a_customer_past_retention_is_erased_in_every_service_once_and_no_
             )
             assert login.status_code == 401, login.text
         assert (await client.get("/api/v1/me")).status_code == 401
+
+        # Staff find nothing of them on the billing side either.
+        rpc = RpcClient(infra.amqp_url, timeout=5)
+        await rpc.start()
+        try:
+            with pytest.raises(RpcProblem) as missing:
+                await rpc.call(
+                    billing.CUSTOMER_OVERVIEW, billing.CustomerScope(customer_number=gone.number)
+                )
+            assert missing.value.problem.status == 404
+            found = await rpc.call(
+                billing.SEARCH_CUSTOMERS, billing.CustomerSearch(q=gone.number[:5])
+            )
+            listed = {c.customer_number for c in found.items}
+            assert kept.number in listed and gone.number not in listed
+        finally:
+            await rpc.stop()
 
         # What the utility keeps stays, under one anonymous key per service.
         kept_invoices = await db.fetch(
