@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import re
 import zlib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -126,6 +128,17 @@ async def migrate(dsn: str, schema: str, migrations: Path) -> list[str]:
     if applied:
         log.info("migrations.applied", schema=schema, versions=applied)
     return applied
+
+
+async def execute_counted(
+    db: asyncpg.Connection | asyncpg.Pool, statements: Mapping[str, tuple[str, Sequence[Any]]]
+) -> dict[str, int]:
+    """Run named statements (``name: (sql, args)``) in order; the rows each one touched."""
+    counts: dict[str, int] = {}
+    for name, (sql, args) in statements.items():
+        status = await db.execute(sql, *args)
+        counts[name] = int(status.split()[-1])
+    return counts
 
 
 async def database_ready(pool: asyncpg.Pool, timeout: float = 2.0) -> bool:

@@ -1,18 +1,24 @@
-"""The transactional outbox: events are written with the state change and published by a relay."""
+"""The transactional outbox: events are written with the state change and published by a relay,
+which also deletes rows some time after they were published (they carry personal data)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from datetime import timedelta
 
 import asyncpg
 from faststream.rabbit import RabbitBroker
 
 from contracts.base import CORRELATION_HEADER, Envelope
 from runtime.logs import current_correlation_id, get_logger
-from runtime.worker import keep_draining
+from runtime.worker import cancel_and_wait, keep_draining
 
 log = get_logger(__name__)
+
+# How often a relay deletes old published rows, and how many at most per statement.
+PRUNE_EVERY_SECONDS = 3600.0
+PRUNE_BATCH = 10_000
 
 
 async def enqueue(
@@ -33,12 +39,34 @@ async def enqueue(
     )
 
 
+async def prune_published(pool: asyncpg.Pool | asyncpg.Connection, keep: timedelta) -> int:
+    """Delete rows published longer than ``keep`` ago; how many went.
+
+    A published row is of no further use (a consumer that needs the message again has it from
+    the broker or the dead-letter queue), and its body may hold what R14 erases or an emailed
+    token; deleted in batches so no statement runs long.
+    """
+    pruned = 0
+    while True:
+        status = await pool.execute(
+            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox"
+            " WHERE published_at < now() - $1::interval LIMIT $2)",
+            keep,
+            PRUNE_BATCH,
+        )
+        deleted = int(status.split()[-1])
+        pruned += deleted
+        if deleted < PRUNE_BATCH:
+            return pruned
+
+
 class OutboxRelay:
     """Publishes unpublished outbox rows with publisher confirms, then marks them.
 
     Rows are claimed with ``FOR UPDATE SKIP LOCKED`` so several relays (several processes of a
     service) never publish one row at the same time. A crash between publishing and marking
-    publishes the row again later: consumers are idempotent on ``message_id``.
+    publishes the row again later: consumers are idempotent on ``message_id``. Every hour it
+    also deletes rows published more than ``keep`` ago (``prune_published``).
     """
 
     def __init__(
@@ -48,11 +76,14 @@ class OutboxRelay:
         *,
         poll_seconds: float = 1.0,
         batch: int = 200,
+        keep: timedelta = timedelta(hours=24),
     ) -> None:
         self._pool = pool
         self._broker = broker
         self._poll = poll_seconds
         self._batch = batch
+        self._keep = keep
+        self._next_prune = 0.0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -64,21 +95,24 @@ class OutboxRelay:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(self._task)
 
     async def _run(self) -> None:
         await keep_draining(
-            self.publish_pending,
+            self._publish_and_prune,
             wake=self._wake,
             poll_seconds=self._poll,
             full_batch=self._batch,
             name="outbox",
         )
+
+    async def _publish_and_prune(self) -> int:
+        now = asyncio.get_running_loop().time()
+        if now >= self._next_prune:
+            self._next_prune = now + PRUNE_EVERY_SECONDS
+            if pruned := await prune_published(self._pool, self._keep):
+                log.info("outbox.pruned", rows=pruned)
+        return await self.publish_pending()
 
     async def publish_pending(self) -> int:
         async with self._pool.acquire() as conn, conn.transaction():

@@ -7,6 +7,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -165,7 +166,10 @@ class ServiceRuntime:
     async def _after_start(self) -> None:
         await messaging.declare_topology(self.broker, self.bindings)
         self.relay = OutboxRelay(
-            self.pool, self.broker, poll_seconds=self.settings.outbox_poll_seconds
+            self.pool,
+            self.broker,
+            poll_seconds=self.settings.outbox_poll_seconds,
+            keep=timedelta(hours=self.settings.outbox_keep_hours),
         )
         self.relay.start()
         await self.rpc_server.start()

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     batch_prefetch: int = Field(default=2000, ge=1)
     rpc_timeout: float = Field(default=5.0, gt=0)
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    # Published outbox rows are deleted this long after publishing (hourly): they may carry
+    # personal data (R14) and emailed tokens.
+    outbox_keep_hours: float = Field(default=24.0, gt=0)
 
     # Requests per minute per client address at the gateway (each gateway process counts its own).
     rate_limit_sensitive_per_minute: int = Field(default=30, ge=1)
@@ -100,6 +103,8 @@ class Settings(BaseSettings):
     legalization_reminder_days: tuple[int, ...] = (90, 30)
     # How often the readings service looks for meters whose legalizacja expires soon.
     legalization_check_hours: float = Field(default=24.0, gt=0)
+    # R14: how often billing looks for customers whose retention ended (it also looks at start).
+    retention_interval_seconds: float = Field(default=86_400.0, gt=0)
 
     def port_of(self, service: str) -> int:
         return int(getattr(self, f"{service}_port"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 
 from runtime.db import TRANSIENT_DB_ERRORS
 from runtime.logs import get_logger
@@ -39,3 +40,11 @@ async def keep_draining(
             await asyncio.wait_for(wake.wait(), timeout=poll_seconds)
         except TimeoutError:
             pass
+
+
+async def cancel_and_wait(task: asyncio.Task[None] | None) -> None:
+    """Stop a background loop: cancel it and wait until it has ended."""
+    if task is not None:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task

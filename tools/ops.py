@@ -1,4 +1,4 @@
-"""``ibok``: the operations CLI: migrations, the first admin, dead letters."""
+"""``ibok``: the operations CLI: migrations, the first admin, dead letters, retention."""
 
 from __future__ import annotations
 
@@ -9,14 +9,17 @@ import importlib.util
 import json
 import sys
 import uuid
+from datetime import date
 from pathlib import Path
 
 import asyncpg
 
+from contracts.retention import RUN_RETENTION, RetentionReport, RunRetention
 from contracts.topology import SERVICES
 from runtime import db
 from runtime.errors import DomainError
 from runtime.logs import configure_logging
+from runtime.rpc_client import RpcClient, RpcError, RpcProblem
 from runtime.settings import Settings, get_settings
 from services.auth import domain as auth_domain
 from services.auth import staff_store, store
@@ -85,6 +88,40 @@ def read_password(from_stdin: bool) -> str:
     return first
 
 
+# A real run erases in batches and may first wait for a scheduled one to finish.
+RETENTION_TIMEOUT = 600.0
+
+
+async def run_retention(url: str, request: RunRetention) -> RetentionReport:
+    """Ask billing (any of its processes) to run retention (R14), or only to say who is due."""
+    client = RpcClient(url, timeout=RETENTION_TIMEOUT, name="ibok-ops")
+    await client.start()
+    try:
+        return await client.call(RUN_RETENTION, request)
+    finally:
+        await client.stop()
+
+
+def retention_command(url: str, dry_run: bool, today: date | None) -> int:
+    """One JSON line per customer (number and dates, nothing personal), then a summary."""
+    try:
+        report = asyncio.run(run_retention(url, RunRetention(dry_run=dry_run, today=today)))
+    except RpcProblem as exc:
+        print(exc.problem.detail_en, file=sys.stderr)
+        return 2
+    except RpcError as exc:
+        print(f"billing did not answer: {type(exc).__name__}", file=sys.stderr)
+        return 1
+    for customer in report.customers:
+        print(customer.model_dump_json())
+    verb = "due for erasure" if report.dry_run else "erased"
+    summary = f"{len(report.customers)} customer(s) {verb} on {report.today.isoformat()}"
+    if report.counts:
+        summary += "; billing rows: " + ", ".join(f"{k} {v}" for k, v in report.counts.items())
+    print(summary, file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ibok", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -99,6 +136,15 @@ def main(argv: list[str] | None = None) -> int:
         "--password-stdin",
         action="store_true",
         help="read the password from the first line of standard input (else prompt twice)",
+    )
+    keep = sub.add_parser(
+        "retention", help="erase personal data whose retention ended (R14), or list who is due"
+    )
+    keep.add_argument("--dry-run", action="store_true", help="only list who is due; change nothing")
+    keep.add_argument(
+        "--today",
+        type=date.fromisoformat,
+        help="apply the rule as on this day, YYYY-MM-DD (a real run refuses a future day)",
     )
     args = parser.parse_args(argv)
     settings = get_settings()
@@ -123,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"a staff user with the login {args.login!r} exists already", file=sys.stderr)
             return 1
         print(f"admin {args.login} created ({staff_id})")
+    elif args.command == "retention":
+        return retention_command(settings.amqp_url, args.dry_run, args.today)
     elif args.command == "dead-letters":
         return dead_letters_command(
             settings.amqp_url, args.action, set(args.ids) if args.ids else None

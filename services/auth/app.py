@@ -12,9 +12,10 @@ from typing import Any
 
 from faststream.asgi import AsgiFastStream
 
-from contracts import auth
+from contracts import auth, topology
 from contracts.base import Contract
 from contracts.maintenance import GET_MAINTENANCE, SET_MAINTENANCE
+from contracts.retention import CustomerRetentionEnded
 from contracts.rpc import Operation
 from runtime.clock import utc_now
 from runtime.db import TRANSIENT_DB_ERRORS
@@ -26,6 +27,7 @@ from services.auth import (
     handlers,
     maintenance,
     password_handlers,
+    retention,
     staff_handlers,
     store,
 )
@@ -82,6 +84,11 @@ def create_app(settings: Settings | None = None) -> AsgiFastStream:
     }
     for operation, handler in {**customer, **staff}.items():
         rt.answer(operation, partial(handler, a))
+    rt.consume(
+        topology.events_queue("auth"),
+        topology.EVENTS_EXCHANGE,
+        {CustomerRetentionEnded: partial(retention.erase_customer, a)},
+    )
 
     housekeeping: list[asyncio.Task[None]] = []
 

@@ -12,6 +12,8 @@ from uuid import UUID
 
 import asyncpg
 
+from runtime.db import execute_counted
+
 # Functions that run one statement take a pool or a connection (inside a caller's transaction).
 Db: TypeAlias = asyncpg.Connection | asyncpg.Pool
 
@@ -452,9 +454,10 @@ async def purge_expired(
     sessions_idle_before: datetime,
     sessions_created_before: datetime,
 ) -> dict[str, int]:
-    """Delete what can no longer be used: old challenges, failures, sessions, tokens and sent events.
+    """Delete what can no longer be used: old challenges, failures, sessions and tokens.
 
-    Sent outbox rows go too: an emailed token's event body is the one place it exists in clear.
+    (Sent outbox rows, where an emailed token's event body holds it in clear, are deleted by
+    the outbox relay, as in every service: ``IBOK_OUTBOX_KEEP_HOURS``.)
     """
     statements = {
         "captcha_challenges": (
@@ -474,16 +477,8 @@ async def purge_expired(
             "DELETE FROM email_tokens WHERE expires_at < now() - interval '7 days'",
             (),
         ),
-        "outbox": (
-            "DELETE FROM outbox WHERE published_at < now() - interval '1 day'",
-            (),
-        ),
     }
-    counts: dict[str, int] = {}
-    for name, (sql, args) in statements.items():
-        status = await db.execute(sql, *args)
-        counts[name] = int(status.split()[-1])
-    return counts
+    return await execute_counted(db, statements)
 
 
 async def email_token_usable(db: Db, digest: bytes, purpose: str) -> bool:

@@ -10,9 +10,11 @@ from faststream.asgi import AsgiFastStream, AsgiResponse, get
 
 from contracts import billing, topology
 from contracts.billing_system import BILLING_SERVICE_MESSAGES
+from contracts.retention import RUN_RETENTION
+from runtime.schedule import Repeating
 from runtime.service import ServiceRuntime
 from runtime.settings import Settings, get_settings
-from services.billing import asyncapi, complaints, domain, handlers, staff_views
+from services.billing import asyncapi, complaints, domain, handlers, retention, staff_views
 
 
 def create_app(settings: Settings | None = None) -> AsgiFastStream:
@@ -36,6 +38,15 @@ def create_app(settings: Settings | None = None) -> AsgiFastStream:
     rt.answer(billing.CUSTOMER_OVERVIEW, partial(handlers.customer_overview, rt))
     rt.answer(billing.SEARCH_CUSTOMERS, partial(staff_views.search_customers, rt))
     complaints.register(rt)
+    # R14: who is due for erasure, at start and then every interval, and when the operator asks.
+    rt.answer(RUN_RETENTION, partial(retention.run_requested, rt))
+    erasure = Repeating(
+        "retention",
+        partial(retention.scheduled_run, rt),
+        interval=rt.settings.retention_interval_seconds,
+    )
+    rt.after_start_hooks.append(erasure.start)
+    rt.shutdown_hooks.insert(0, erasure.stop)
     app = rt.asgi_app()
     app.mount("/asyncapi.json", asyncapi_route())
     return app

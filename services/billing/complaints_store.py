@@ -17,7 +17,11 @@ COMPLAINT_COLUMNS = """complaint_id, customer_number, channel, status, subject, 
 
 async def customer_known(db: Db, customer_number: str) -> bool:
     return bool(
-        await db.fetchval("SELECT true FROM customers WHERE customer_number = $1", customer_number)
+        await db.fetchval(
+            "SELECT true FROM customers WHERE customer_number = $1"
+            " AND erased_revision IS DISTINCT FROM revision",  # R14: erased, no one to file for
+            customer_number,
+        )
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -25,6 +26,37 @@ def contract_is_current(contract: ContractTerm, today: date) -> bool:
     if contract.start_date > today:
         return False
     return contract.end_date is None or contract.end_date >= today
+
+
+# --- retention (R14): kept for the contract's life and five full calendar years after ----------
+
+RETENTION_YEARS = 5
+
+
+def kept_until(last_end: date) -> date:
+    """R14: the last day personal data is kept: 31 December of the fifth full calendar year
+    after the last contract ended (ended 2020-06-30: kept to 2025-12-31)."""
+    return date(last_end.year + RETENTION_YEARS, 12, 31)
+
+
+def erasable_from(last_end: date) -> date:
+    """R14: the first Warsaw calendar day the data may be erased (ended 2020-06-30: 2026-01-01)."""
+    return date(last_end.year + RETENTION_YEARS + 1, 1, 1)
+
+
+def retention_due(contract_ends: Sequence[date | None], today: date) -> bool:
+    """R14: a customer is due for erasure when every contract has ended (an end date, none
+    without one) and the last end's retention is over on ``today``. A customer with no
+    contract at all is not: nothing says when their retention would end."""
+    if not contract_ends or any(end is None for end in contract_ends):
+        return False
+    return erasable_from(max(end for end in contract_ends if end is not None)) <= today
+
+
+def last_end_erasable_by(today: date) -> date:
+    """R14: the latest contract end whose retention is over on ``today`` (the database query's
+    cutoff: due when every end is on or before it)."""
+    return date(today.year - RETENTION_YEARS - 1, 12, 31)
 
 
 def identity_matches(checks: list[dict[str, str]], kind: IdentityKind, number: str) -> bool:

@@ -379,9 +379,10 @@ async def account_of_customer(db: Db, customer_number: str) -> dict[str, Any]:
 
 
 async def customer(db: Db, customer_number: str) -> asyncpg.Record | None:
+    """The customer, unless erased (R14: nothing of them left to show)."""
     return await db.fetchrow(
         "SELECT customer_number, kind, name, address::text AS address FROM customers"
-        " WHERE customer_number = $1",
+        " WHERE customer_number = $1 AND erased_revision IS DISTINCT FROM revision",
         customer_number,
     )
 
@@ -401,7 +402,8 @@ async def search_customers(db: Db, q: str, limit: int) -> list[asyncpg.Record]:
         """
         SELECT customer_number, name, kind, address->>'city' AS city
         FROM customers
-        WHERE customer_number ILIKE $1 || '%' OR name ILIKE '%' || $1 || '%'
+        WHERE (customer_number ILIKE $1 || '%' OR name ILIKE '%' || $1 || '%')
+          AND erased_revision IS DISTINCT FROM revision  -- R14: erased, nothing to show
         ORDER BY customer_number
         LIMIT $2
         """,

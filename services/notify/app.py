@@ -17,6 +17,7 @@ from contracts.auth import (
 )
 from contracts.billing import ComplaintInformationRequested, ComplaintOutcome
 from contracts.readings import LegalizationExpiring, ReadingFlagged
+from contracts.retention import CustomerRetentionEnded
 from runtime.service import ServiceRuntime
 from runtime.settings import Settings, get_settings
 from services.notify import handlers
@@ -39,7 +40,8 @@ def create_app(settings: Settings | None = None) -> AsgiFastStream:
             EmailVerificationRequested: partial(handlers.send_email_verification, n),
             PasswordResetRequested: partial(handlers.send_password_reset, n),
             CustomerContactChanged: partial(handlers.update_recipient, n),
-            AccountErased: partial(handlers.forget_account, n),
+            AccountErased: partial(handlers.forget_customer, n),
+            CustomerRetentionEnded: partial(handlers.forget_customer, n),
             ComplaintOutcome: partial(handlers.tell_complaint_outcome, n),
             ComplaintInformationRequested: partial(handlers.ask_complaint_information, n),
             LegalizationExpiring: partial(handlers.remind_legalization, n),

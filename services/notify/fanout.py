@@ -19,7 +19,7 @@ import asyncpg
 
 from runtime.logs import get_logger
 from runtime.service import ServiceRuntime
-from runtime.worker import keep_draining
+from runtime.worker import cancel_and_wait, keep_draining
 from services.notify import domain, store
 
 log = get_logger(__name__)
@@ -67,12 +67,7 @@ class FanoutRunner:
         self._task = asyncio.create_task(self._run(), name="fanout")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(self._task)
 
     async def _run(self) -> None:
         await keep_draining(

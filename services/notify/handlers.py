@@ -21,11 +21,13 @@ from contracts.auth import (
 from contracts.base import Envelope
 from contracts.billing import ComplaintInformationRequested, ComplaintOutcome
 from contracts.readings import LegalizationExpiring, ReadingFlagged
+from contracts.retention import CustomerRetentionEnded
 from runtime.clock import WARSAW, business_today
 from runtime.errors import DomainError, NotFound
 from runtime.logs import get_logger
 from runtime.messaging import first_delivery
 from runtime.paging import decode_cursor, encode_cursor
+from runtime.retention import log_erased
 from runtime.service import ServiceRuntime
 from services.notify import domain, store
 from services.notify.fanout import FanoutRunner
@@ -98,12 +100,17 @@ async def update_recipient(n: Notify, msg: CustomerContactChanged) -> None:
         )
 
 
-async def forget_account(n: Notify, msg: AccountErased) -> None:
-    """R14: retention ended; notify forgets the recipient, their inbox and their emails' content."""
+async def forget_customer(n: Notify, msg: CustomerRetentionEnded | AccountErased) -> None:
+    """R14: retention ended; notify forgets the recipient, their inbox and their emails' content.
+
+    Billing's event reaches notify for every customer due (an inbox without an account too);
+    auth's ``account-erased`` follows for those who had an account, with its id."""
+    account_id = msg.account_id if isinstance(msg, AccountErased) else None
     async with n.rt.pool.acquire() as conn, conn.transaction():
-        await first_delivery(conn, msg)
-        await store.forget_account(conn, msg.account_id, msg.customer_number)
-    log.info("recipient.erased", account_id=str(msg.account_id))
+        if not await first_delivery(conn, msg):
+            return
+        counts = await store.forget_customer(conn, msg.customer_number, account_id)
+    log_erased(msg.customer_number, counts, message_id=str(msg.message_id), schema=msg.SCHEMA)
 
 
 # --- messages to a customer: inbox always, email when the address is known ---------------------

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 import asyncpg
 
+from runtime.db import execute_counted
 from services.notify.domain import InboxNote, RenderedEmail
 
 # --- the email outbox --------------------------------------------------------------------------
@@ -204,26 +206,51 @@ async def upsert_recipient(
     return bool(changed)
 
 
-async def forget_account(conn: asyncpg.Connection, account_id: UUID, customer_number: str) -> None:
-    """R14: the recipient, their inbox and the addresses and texts of their emails go."""
-    await conn.execute(
-        "INSERT INTO erased_accounts (account_id) VALUES ($1) ON CONFLICT DO NOTHING", account_id
-    )
-    await conn.execute(
-        "DELETE FROM recipients WHERE customer_number = $1 OR account_id = $2",
-        customer_number,
-        account_id,
-    )
-    await conn.execute("DELETE FROM inbox_messages WHERE customer_number = $1", customer_number)
-    await conn.execute(
-        """
-        UPDATE emails SET recipient = 'erased', subject = '', body_text = '', body_html = '',
-            status = CASE WHEN status = 'pending' THEN 'cancelled' ELSE status END
-        WHERE customer_number = $1 OR account_id = $2
-        """,
-        customer_number,
-        account_id,
-    )
+async def forget_customer(
+    conn: asyncpg.Connection, customer_number: str, account_id: UUID | None
+) -> dict[str, int]:
+    """R14: the recipient, their inbox and the addresses and texts of their emails go (the email
+    rows stay, blank and owned by nobody); rows touched per table. ``account_id`` (when known) is remembered as erased, so a contact event
+    still in flight never brings the recipient back."""
+    if account_id is None:
+        account_id = await conn.fetchval(
+            "SELECT account_id FROM recipients WHERE customer_number = $1", customer_number
+        )
+    statements: dict[str, tuple[str, tuple[Any, ...]]] = {
+        "erased_accounts": (
+            "INSERT INTO erased_accounts (account_id) SELECT $1::uuid WHERE $1::uuid IS NOT NULL"
+            " ON CONFLICT DO NOTHING",
+            (account_id,),
+        ),
+        "recipients": (
+            "DELETE FROM recipients WHERE customer_number = $1 OR account_id = $2",
+            (customer_number, account_id),
+        ),
+        "inbox_messages": (
+            "DELETE FROM inbox_messages WHERE customer_number = $1",
+            (customer_number,),
+        ),
+        # An SMTP server's answer may quote the address.
+        "email_deliveries": (
+            """
+            UPDATE email_deliveries d SET detail = '' FROM emails e
+            WHERE e.id = d.email_id AND d.detail <> ''
+              AND (e.customer_number = $1 OR e.account_id = $2)
+            """,
+            (customer_number, account_id),
+        ),
+        # The rows stay (the delivery log refers to them), blank and owned by nobody.
+        "emails": (
+            """
+            UPDATE emails SET recipient = 'erased', subject = '', body_text = '', body_html = '',
+                status = CASE WHEN status = 'pending' THEN 'cancelled' ELSE status END,
+                customer_number = NULL, account_id = NULL
+            WHERE customer_number = $1 OR account_id = $2
+            """,
+            (customer_number, account_id),
+        ),
+    }
+    return await execute_counted(conn, statements)
 
 
 async def recipient_of(conn: asyncpg.Connection, customer_number: str) -> Recipient | None:

@@ -16,10 +16,11 @@ from contracts.billing_system import (
     InvoiceIssued,
     MeterUpserted,
 )
+from contracts.retention import CustomerRetentionEnded
+from runtime.schedule import Repeating
 from runtime.service import ServiceRuntime
 from runtime.settings import Settings, get_settings
-from services.readings import handlers
-from services.readings.schedule import Repeating
+from services.readings import handlers, retention
 
 
 def create_app(settings: Settings | None = None) -> AsgiFastStream:
@@ -40,6 +41,11 @@ def create_app(settings: Settings | None = None) -> AsgiFastStream:
             InvoiceCorrected: partial(handlers.settle_correction, r),
             InvoiceCancelled: partial(handlers.unsettle_invoice, r),
         },
+    )
+    rt.consume(
+        topology.events_queue("readings"),
+        topology.EVENTS_EXCHANGE,
+        {CustomerRetentionEnded: partial(retention.erase_customer, r)},
     )
     rt.answer(readings.METERS, partial(handlers.meters, r))
     rt.answer(readings.SUBMIT_READING, partial(handlers.submit_reading, r))

@@ -12,6 +12,7 @@ from uuid import UUID
 import asyncpg
 
 from contracts.billing_system import ContractUpserted, ControlReadingRecorded, MeterUpserted
+from runtime.retention import ANONYMOUS_PREFIX
 
 Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
 
@@ -445,11 +446,13 @@ async def meters_expiring(
             WHERE m.legalization_expires BETWEEN $1 AND $2
               AND (m.removed_on IS NULL OR m.removed_on > $1)
               AND ($3::text IS NULL OR m.serial = $3)
+              AND m.customer_number NOT LIKE $4 || '%'  -- R14: erased, nobody to remind
             GROUP BY m.serial, m.customer_number, m.legalization_expires
             """,
             today,
             horizon,
             serial,
+            ANONYMOUS_PREFIX,
         )
     )
 

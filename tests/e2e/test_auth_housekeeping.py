@@ -1,4 +1,5 @@
-"""Auth's housekeeping deletes what can no longer be used, and keeps what still can."""
+"""Auth's housekeeping deletes what can no longer be used, and keeps what still can; the outbox
+relay deletes sent events a day after publishing (every service, here auth's)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
+from runtime.outbox import prune_published
 from services.auth import store
 from tests.support.infra import Infra
 from tools.system import System
@@ -33,12 +35,11 @@ async def test_housekeeping_deletes_expired_challenges_old_failures_and_sent_out
             now - timedelta(days=2),
             now,
         )
-        sent = uuid.uuid4()
-        await conn.execute(
+        sent, recent = uuid.uuid4(), uuid.uuid4()
+        await conn.executemany(
             "INSERT INTO outbox (message_id, exchange, routing_key, body, published_at)"
             " VALUES ($1, 'ibok.events', 'test.v1', '\\x7b7d', $2)",
-            sent,
-            now - timedelta(days=2),
+            [(sent, now - timedelta(days=2)), (recent, now - timedelta(hours=1))],
         )
 
         counts = await store.purge_expired(
@@ -48,7 +49,7 @@ async def test_housekeeping_deletes_expired_challenges_old_failures_and_sent_out
             sessions_created_before=now - timedelta(hours=12),
         )
         assert counts["captcha_challenges"] >= 1 and counts["login_failures"] >= 1
-        assert counts["outbox"] >= 1
+        assert await prune_published(conn, timedelta(hours=24)) >= 1
         remaining = {
             r["id"]
             for r in await conn.fetch(
@@ -64,6 +65,10 @@ async def test_housekeeping_deletes_expired_challenges_old_failures_and_sent_out
             )
         }
         assert keys == {"housekeeping.new"}
-        assert not await conn.fetchval("SELECT count(*) FROM outbox WHERE message_id = $1", sent)
+        kept = await conn.fetch(
+            "SELECT message_id FROM outbox WHERE message_id = ANY($1::uuid[])",
+            [sent, recent],
+        )
+        assert {r["message_id"] for r in kept} == {recent}
     finally:
         await conn.close()

@@ -1,4 +1,4 @@
-"""The repeating job of the readings service: runs at start, again after its interval, and
+"""A repeating job (runtime.schedule): runs at start, again after its interval, and
 sooner after a failure."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 
-from services.readings.schedule import Repeating
+from runtime.schedule import Repeating
 
 
 async def test_job_runs_at_start_and_then_every_interval() -> None:

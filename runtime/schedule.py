@@ -1,4 +1,4 @@
-"""A job the readings service runs at start and then at a fixed interval (the daily sweeps)."""
+"""A job a service runs at start and then at a fixed interval (daily sweeps, retention)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from runtime.db import TRANSIENT_DB_ERRORS
 from runtime.logs import get_logger
+from runtime.worker import cancel_and_wait
 
 log = get_logger(__name__)
 
@@ -34,12 +35,7 @@ class Repeating:
         self._task = asyncio.create_task(self._run(), name=self._name)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(self._task)
 
     async def _run(self) -> None:
         while True:
