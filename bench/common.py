@@ -73,6 +73,8 @@ class WrkResult:
     p99_ms: float
     errors: int
     non_2xx: int
+    requests: int = 0
+    output: str = ""  # what wrk printed, with anything the script's done() wrote
 
 
 def _ms(value: str, unit: str) -> float:
@@ -86,10 +88,19 @@ def wrk(
     seconds: int = 10,
     headers: dict[str, str] | None = None,
     script: Path | None = None,
+    threads: int | None = None,
+    timeout_seconds: int = 2,
 ) -> WrkResult:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
-    command = ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    command = [
+        "wrk",
+        f"-t{threads or min(2, connections)}",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        f"--timeout={timeout_seconds}s",
+        "--latency",
+    ]
     for name, value in (headers or {}).items():
         command += ["-H", f"{name}: {value}"]
     if script is not None:
@@ -99,8 +110,16 @@ def wrk(
     percentiles = {p: _ms(v, u) for p, v, u in re.findall(r"\s(\d+)%\s+([\d.]+)(us|ms|s|m)\b", out)}
     errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
     non_2xx = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", out)) else 0
+    requests = int(m.group(1)) if (m := re.search(r"(\d+) requests in", out)) else 0
     return WrkResult(
-        connections, rps, percentiles.get("50", 0.0), percentiles.get("99", 0.0), errors, non_2xx
+        connections,
+        rps,
+        percentiles.get("50", 0.0),
+        percentiles.get("99", 0.0),
+        errors,
+        non_2xx,
+        requests,
+        out,
     )
 
 
