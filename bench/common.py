@@ -8,7 +8,9 @@ import platform
 import re
 import resource
 import shutil
+import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -63,6 +65,44 @@ def running_system(env: dict[str, str], log_dir: Path) -> Iterator[System]:
         yield system
     finally:
         system.stop_all()
+
+
+@contextmanager
+def profiling(
+    pids: dict[str, int], directory: Path | None, *, output: str = "speedscope"
+) -> Iterator[None]:
+    """py-spy records these processes while the block runs, one file each, by name:
+    ``NAME.speedscope.json`` (speedscope.app), or with ``output="raw"`` ``NAME.txt``
+    (collapsed stacks, one a line with its sample count: grep and sum them)."""
+    if not pids or directory is None:
+        yield
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    suffix = "speedscope.json" if output == "speedscope" else "txt"
+    recorders = [
+        subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "py-spy"),
+                "record",
+                "--nonblocking",
+                "--format",
+                output,
+                "--output",
+                str(directory / f"{name}.{suffix}"),
+                "--pid",
+                str(pid),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name, pid in pids.items()
+    ]
+    try:
+        yield
+    finally:
+        for recorder in recorders:
+            recorder.send_signal(signal.SIGINT)
+            recorder.wait(30)
 
 
 @dataclass(frozen=True)

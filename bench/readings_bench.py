@@ -22,9 +22,6 @@ import argparse
 import asyncio
 import os
 import re
-import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -33,7 +30,15 @@ from pathlib import Path
 import aio_pika
 import asyncpg
 
-from bench.common import report, running_system, sandbox, system_env, wrk
+from bench.common import (
+    CpuShares,
+    profiling,
+    report,
+    running_system,
+    sandbox,
+    system_env,
+    wrk,
+)
 from contracts import topology
 from contracts.billing_system import SyncCompleted
 from tests.support.customers import logged_in_client
@@ -42,7 +47,6 @@ from tests.support.mail import MailSink
 from tests.support.readings import TODAY, control_reading, extra_customer, meter_for
 from tools.billing_sim.cli import publish
 from tools.billing_sim.dataset import Dataset, SimCustomer
-from tools.system import System
 
 START = TODAY - timedelta(days=400)  # contracts start and meters are installed then
 BURST_DAYS = 30  # the burst's readings are dated in the last 30 days, oldest first
@@ -228,41 +232,6 @@ async def stored_and_emitted(infra: Infra, before: int) -> tuple[int, int]:
     return int(stored), await queued_now(infra.amqp_url) - before
 
 
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time a process has used (Linux); 0 once it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except FileNotFoundError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-async def database_backends(infra: Infra) -> list[int]:
-    db = await asyncpg.connect(infra.postgres_dsn)
-    try:
-        rows = await db.fetch(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-            " AND pid <> pg_backend_pid()"
-        )
-        return [r["pid"] for r in rows]
-    finally:
-        await db.close()
-
-
-def start_profiles(system: System, out: Path, seconds: int) -> list[subprocess.Popen[bytes]]:
-    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    out.mkdir(parents=True, exist_ok=True)
-    processes = []
-    for name in ("gateway", "readings"):
-        command = [py_spy, "record", "--nonblocking", "--format", "raw", "--rate", "200"]
-        command += ["-d", str(seconds), "-p", str(system.processes[name].pid)]
-        command += ["-o", str(out / f"{name}.txt")]
-        processes.append(
-            subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        )
-    return processes
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--customers", type=int, default=100)
@@ -285,19 +254,19 @@ def main() -> None:
             script = Path(tmp) / "readings.lua"
             script.write_text(lua_script(customers, sessions))
             before = asyncio.run(queued_now(infra.amqp_url))
-            pids = {name: [system.processes[name].pid] for name in ("gateway", "readings")}
-            pids["PostgreSQL"] = asyncio.run(database_backends(infra))
-            cpu_before = {name: sum(map(cpu_seconds, group)) for name, group in pids.items()}
-            profiles = start_profiles(system, args.profile, args.seconds) if args.profile else []
+            cpu = CpuShares(system)
+            profiled = {name: system.processes[name].pid for name in ("gateway", "readings")}
+            cpu.start()
             started = time.monotonic()
-            result = wrk(
-                f"{gateway}/api/v1/readings",
-                connections=args.connections,
-                seconds=args.seconds,
-                script=script,
-                threads=THREADS,
-                timeout_seconds=10,
-            )
+            with profiling(profiled, args.profile, output="raw"):
+                result = wrk(
+                    f"{gateway}/api/v1/readings",
+                    connections=args.connections,
+                    seconds=args.seconds,
+                    script=script,
+                    threads=THREADS,
+                    timeout_seconds=10,
+                )
             ended = time.monotonic()
             statuses = re.search(
                 r"STATUSES 201=(\d+) 2xx_other=(\d+) 4xx=(\d+) 5xx=(\d+)", result.output
@@ -306,9 +275,7 @@ def main() -> None:
             created, replaced, refused, failed = map(int, statuses.groups())
             accepted = created + replaced
             queued = asyncio.run(wait_for_queue(infra.amqp_url, before + accepted))
-            cpu = {n: sum(map(cpu_seconds, g)) - cpu_before[n] for n, g in pids.items()}
-            for profile in profiles:
-                profile.wait(30)
+            cpu.stop()
             stored, emitted = asyncio.run(stored_and_emitted(infra, before))
             load = os.getloadavg()[0]
         sink.stop()
@@ -328,14 +295,21 @@ def main() -> None:
         f"| accepted readings per second end to end | {accepted / in_queue:.0f} |\n"
         f"| stored / messages in the queue (answers cut off when wrk stopped included) "
         f"| {stored} / {emitted} |\n"
-        "| CPU per accepted reading: gateway / readings / PostgreSQL (this database) | "
-        + " / ".join(f"{cpu[name] / max(accepted, 1) * 1000:.2f} ms" for name in cpu)
+        "| CPU per accepted reading: gateway / readings / PostgreSQL / RabbitMQ / wrk | "
+        + " / ".join(
+            f"{cpu.seconds.get(name, 0.0) / max(accepted, 1) * 1000:.2f} ms"
+            for name in ("gateway", "readings", "postgres", "rabbitmq", "wrk")
+        )
         + " |\n"
     )
+    notes = (
+        f"{cpu.line()} (first request until the queue held every reading; PostgreSQL and "
+        "RabbitMQ are the machine's, other work on them included)."
+    )
     if args.no_report:
-        print(table)
+        print(table + "\n" + notes)
     else:
-        report("Readings burst (bench/readings_bench.py)", table)
+        report("Readings burst (bench/readings_bench.py)", table, notes)
 
 
 if __name__ == "__main__":
