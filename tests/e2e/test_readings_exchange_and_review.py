@@ -124,6 +124,50 @@ async def test_after_a_meter_exchange_the_new_meter_may_read_lower_than_the_old_
     }
 
 
+async def test_a_jump_on_a_new_meter_is_judged_by_the_use_of_the_meter_it_replaced(
+    ewa: Customer, infra: Infra, db: asyncpg.Connection
+) -> None:
+    """R8: the recent daily average comes from the meter and the ones it replaced; the new
+    meter's own 20 days would be too short a history to judge by."""
+    customer, client = ewa
+    old = meter_for(customer, installed_on=TODAY - timedelta(days=400))
+    await add_meters(infra, db, old)
+    await add_control_readings(
+        infra,
+        db,
+        control_reading(old.serial, "100", TODAY - timedelta(days=100)),
+        control_reading(old.serial, "160", TODAY - timedelta(days=40)),
+    )
+    exchanged_on = TODAY - timedelta(days=20)
+    removed = old.model_copy(
+        update={"message_id": uuid.uuid4(), "removed_on": exchanged_on, "revision": 2}
+    )
+    new = meter_for(
+        customer,
+        installed_on=exchanged_on,
+        exchange=MeterExchange(
+            previous_serial=old.serial,
+            previous_final_reading=Decimal("180"),
+            initial_reading=Decimal("1"),
+            exchanged_on=exchanged_on,
+        ),
+    )
+    await add_meters(infra, db, removed, new)
+
+    # 1 m3 a day on the old meter, then 10 m3 in the new one's first 10 days: plausible.
+    steady = await client.post(
+        "/api/v1/readings", json={"serial": new.serial, "value": "11", "read_on": day(-10)}
+    )
+    assert steady.status_code == 201, steady.text
+    assert steady.json()["flagged"] is False
+    # 40 m3 in the next 10 days is over 3 x 1 m3 a day, known only from the old meter.
+    jump = await client.post(
+        "/api/v1/readings", json={"serial": new.serial, "value": "51", "read_on": day(0)}
+    )
+    assert jump.status_code == 201, jump.text
+    assert jump.json()["flagged"] is True
+
+
 async def flagged_setup(customer: SimCustomer, infra: Infra, db: asyncpg.Connection) -> str:
     """A meter used at 1 m3 a day for 60 days, read last 40 days ago at 60 m3."""
     meter = meter_for(customer)
