@@ -218,26 +218,35 @@ class CpuShares:
     """CPU seconds each process (or group of processes) used between ``start`` and ``stop``:
     where a run's two cores went (the services, PostgreSQL, RabbitMQ, the load generator)."""
 
-    def __init__(self, system: System | None = None, **extra_pids: int) -> None:
+    def __init__(
+        self,
+        system: System | None = None,
+        groups: dict[str, list[int]] | None = None,
+        **extra_pids: int,
+    ) -> None:
         self._groups: dict[str, list[int]] = {}
         if system is not None:
             for service, process in system.processes.items():
                 self._groups[service] = [process.pid]
         for name, pid in extra_pids.items():
             self._groups[name] = [pid]
-        self._before: dict[str, int] = {}
+        self._groups.update(groups or {})
+        self._before: dict[str, dict[int, int]] = {}
         self.seconds: dict[str, float] = {}
 
-    def _sample(self) -> dict[str, int]:
+    def _sample(self) -> dict[str, dict[int, int]]:
+        """Ticks per process of each group (processes come and go: each is counted apart)."""
         groups = {
             **self._groups,
             "postgres": _pids_named("postgres"),
             "rabbitmq": _pids_named("beam.smp"),
         }
-        ticks = {name: sum(_cpu_ticks(pid) for pid in pids) for name, pids in groups.items()}
+        ticks = {name: {pid: _cpu_ticks(pid) for pid in pids} for name, pids in groups.items()}
         # Finished children (the load generator): their CPU time, in ticks as well.
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
-        ticks["wrk"] = round((children.ru_utime + children.ru_stime) * os.sysconf("SC_CLK_TCK"))
+        ticks["wrk"] = {
+            0: round((children.ru_utime + children.ru_stime) * os.sysconf("SC_CLK_TCK"))
+        }
         return ticks
 
     def start(self) -> None:
@@ -248,8 +257,13 @@ class CpuShares:
         ticks = os.sysconf("SC_CLK_TCK")
         after = self._sample()
         self.wall = time.monotonic() - self._started
+        # A process that ended meanwhile is not counted; one that started is, from its start.
         self.seconds = {
-            name: (after.get(name, 0) - self._before.get(name, 0)) / ticks for name in after
+            name: sum(
+                max(used - self._before.get(name, {}).get(pid, 0), 0) for pid, used in pids.items()
+            )
+            / ticks
+            for name, pids in after.items()
         }
 
     def line(self) -> str:

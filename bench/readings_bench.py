@@ -11,7 +11,9 @@ neighbours and a recent daily average (R8). Every request is a valid new reading
 the run goes to meter i mod M (M meters in all) and day i div M of the last 30 days, with a
 value on the same steady line as the history (0.5 m³ a day: never flagged), so no two requests
 name the same meter and day (a second one would replace the first, R8) and any order of
-arrival is monotonic. Past M x 30 requests they become replacements (answered 200, reported).
+arrival is monotonic. A 2-second wrk run first warms up (the pools open, the statements are prepared); the
+measured run goes on from where it stopped. Past M x 30 requests they become replacements
+(answered 200, reported).
 ``--profile DIR`` records py-spy's collapsed stacks of the gateway and readings during the
 measured run (DIR/gateway.txt, DIR/readings.txt).
 """
@@ -120,8 +122,9 @@ async def log_in_all(
     return list(await asyncio.gather(*(one(c) for c in customers)))
 
 
-def lua_script(customers: list[SimCustomer], sessions: list[tuple[str, str]]) -> str:
-    """wrk's request generator: request i (over all threads) is meter i mod M, day i div M."""
+def lua_script(customers: list[SimCustomer], sessions: list[tuple[str, str]], first: int) -> str:
+    """wrk's request generator: request i (over all threads, counted from ``first``) is meter
+    i mod M, day i div M."""
     first_day = TODAY - timedelta(days=BURST_DAYS - 1)
     session_rows = ",\n".join(
         f'  {{"ibok_session={cookie}", "{token}"}}' for cookie, token in sessions
@@ -161,7 +164,7 @@ function init(args)
 end
 
 function request()
-  local i = counter * {THREADS} + id
+  local i = {first} + counter * {THREADS} + id
   counter = counter + 1
   local m = meters[(i % M) + 1]
   local d = days[math.min(math.floor(i / M), #days - 1) + 1]
@@ -215,8 +218,8 @@ async def wait_for_queue(url: str, target: int, timeout: float = 300) -> float:
         return time.monotonic()
 
 
-async def stored_and_emitted(infra: Infra, before: int) -> tuple[int, int]:
-    """Customer readings stored, and messages the queue gained, once the outbox is drained."""
+async def settled(infra: Infra) -> tuple[int, int]:
+    """Once the readings outbox is drained: customer readings stored, messages in the queue."""
     db = await asyncpg.connect(infra.postgres_dsn)
     try:
         deadline = time.monotonic() + 60
@@ -229,7 +232,20 @@ async def stored_and_emitted(infra: Infra, before: int) -> tuple[int, int]:
     finally:
         await db.close()
     await asyncio.sleep(0.5)  # the last confirmed messages are counted by the queue
-    return int(stored), await queued_now(infra.amqp_url) - before
+    return int(stored), await queued_now(infra.amqp_url)
+
+
+async def database_backends(infra: Infra) -> list[int]:
+    """The PostgreSQL processes serving the services' connections to the benchmark's database."""
+    db = await asyncpg.connect(infra.postgres_dsn)
+    try:
+        rows = await db.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid()"
+        )
+        return [r["pid"] for r in rows]
+    finally:
+        await db.close()
 
 
 def main() -> None:
@@ -251,16 +267,24 @@ def main() -> None:
             asyncio.run(publish_customers(infra, customers, args.history))
             gateway = system.url("gateway")
             sessions = asyncio.run(log_in_all(gateway, sink, customers))
+            url = f"{gateway}/api/v1/readings"
+            warm_up = Path(tmp) / "warm-up.lua"
+            warm_up.write_text(lua_script(customers, sessions, 0))
+            # Opens the pools and prepares the statements; the run goes on with the next days.
+            warm = wrk(
+                url, connections=args.connections, seconds=2, script=warm_up, threads=THREADS
+            )
             script = Path(tmp) / "readings.lua"
-            script.write_text(lua_script(customers, sessions))
-            before = asyncio.run(queued_now(infra.amqp_url))
-            cpu = CpuShares(system)
+            script.write_text(lua_script(customers, sessions, warm.requests + args.connections))
+            stored_before, before = asyncio.run(settled(infra))
+            backends = asyncio.run(database_backends(infra))
+            cpu = CpuShares(system, groups={"postgres (this database)": backends})
             profiled = {name: system.processes[name].pid for name in ("gateway", "readings")}
             cpu.start()
             started = time.monotonic()
             with profiling(profiled, args.profile, output="raw"):
                 result = wrk(
-                    f"{gateway}/api/v1/readings",
+                    url,
                     connections=args.connections,
                     seconds=args.seconds,
                     script=script,
@@ -276,7 +300,8 @@ def main() -> None:
             accepted = created + replaced
             queued = asyncio.run(wait_for_queue(infra.amqp_url, before + accepted))
             cpu.stop()
-            stored, emitted = asyncio.run(stored_and_emitted(infra, before))
+            stored_after, queued_after = asyncio.run(settled(infra))
+            stored, emitted = stored_after - stored_before, queued_after - before
             load = os.getloadavg()[0]
         sink.stop()
     in_queue = queued - started
@@ -295,16 +320,17 @@ def main() -> None:
         f"| accepted readings per second end to end | {accepted / in_queue:.0f} |\n"
         f"| stored / messages in the queue (answers cut off when wrk stopped included) "
         f"| {stored} / {emitted} |\n"
-        "| CPU per accepted reading: gateway / readings / PostgreSQL / RabbitMQ / wrk | "
+        "| CPU per accepted reading: gateway / readings / PostgreSQL (this database's "
+        "connections) / RabbitMQ / wrk | "
         + " / ".join(
             f"{cpu.seconds.get(name, 0.0) / max(accepted, 1) * 1000:.2f} ms"
-            for name in ("gateway", "readings", "postgres", "rabbitmq", "wrk")
+            for name in ("gateway", "readings", "postgres (this database)", "rabbitmq", "wrk")
         )
         + " |\n"
     )
     notes = (
-        f"{cpu.line()} (first request until the queue held every reading; PostgreSQL and "
-        "RabbitMQ are the machine's, other work on them included)."
+        f"{cpu.line()} (first request until the queue held every reading; `postgres` and "
+        "`rabbitmq` are the machine's, other work on them included)."
     )
     if args.no_report:
         print(table + "\n" + notes)
