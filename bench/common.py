@@ -8,7 +8,9 @@ import platform
 import re
 import resource
 import shutil
+import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -65,6 +67,44 @@ def running_system(env: dict[str, str], log_dir: Path) -> Iterator[System]:
         system.stop_all()
 
 
+@contextmanager
+def profiling(
+    pids: dict[str, int], directory: Path | None, *, output: str = "speedscope"
+) -> Iterator[None]:
+    """py-spy records these processes while the block runs, one file each, by name:
+    ``NAME.speedscope.json`` (speedscope.app), or with ``output="raw"`` ``NAME.txt``
+    (collapsed stacks, one a line with its sample count: grep and sum them)."""
+    if not pids or directory is None:
+        yield
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    suffix = "speedscope.json" if output == "speedscope" else "txt"
+    recorders = [
+        subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "py-spy"),
+                "record",
+                "--nonblocking",
+                "--format",
+                output,
+                "--output",
+                str(directory / f"{name}.{suffix}"),
+                "--pid",
+                str(pid),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name, pid in pids.items()
+    ]
+    try:
+        yield
+    finally:
+        for recorder in recorders:
+            recorder.send_signal(signal.SIGINT)
+            recorder.wait(30)
+
+
 @dataclass(frozen=True)
 class WrkResult:
     connections: int
@@ -73,6 +113,8 @@ class WrkResult:
     p99_ms: float
     errors: int
     non_2xx: int
+    requests: int = 0
+    output: str = ""  # what wrk printed, with anything the script's done() wrote
 
 
 def _ms(value: str, unit: str) -> float:
@@ -86,10 +128,19 @@ def wrk(
     seconds: int = 10,
     headers: dict[str, str] | None = None,
     script: Path | None = None,
+    threads: int | None = None,
+    timeout_seconds: int = 2,
 ) -> WrkResult:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
-    command = ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    command = [
+        "wrk",
+        f"-t{threads or min(2, connections)}",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        f"--timeout={timeout_seconds}s",
+        "--latency",
+    ]
     for name, value in (headers or {}).items():
         command += ["-H", f"{name}: {value}"]
     if script is not None:
@@ -99,8 +150,16 @@ def wrk(
     percentiles = {p: _ms(v, u) for p, v, u in re.findall(r"\s(\d+)%\s+([\d.]+)(us|ms|s|m)\b", out)}
     errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
     non_2xx = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", out)) else 0
+    requests = int(m.group(1)) if (m := re.search(r"(\d+) requests in", out)) else 0
     return WrkResult(
-        connections, rps, percentiles.get("50", 0.0), percentiles.get("99", 0.0), errors, non_2xx
+        connections,
+        rps,
+        percentiles.get("50", 0.0),
+        percentiles.get("99", 0.0),
+        errors,
+        non_2xx,
+        requests,
+        out,
     )
 
 
@@ -159,26 +218,35 @@ class CpuShares:
     """CPU seconds each process (or group of processes) used between ``start`` and ``stop``:
     where a run's two cores went (the services, PostgreSQL, RabbitMQ, the load generator)."""
 
-    def __init__(self, system: System | None = None, **extra_pids: int) -> None:
+    def __init__(
+        self,
+        system: System | None = None,
+        groups: dict[str, list[int]] | None = None,
+        **extra_pids: int,
+    ) -> None:
         self._groups: dict[str, list[int]] = {}
         if system is not None:
             for service, process in system.processes.items():
                 self._groups[service] = [process.pid]
         for name, pid in extra_pids.items():
             self._groups[name] = [pid]
-        self._before: dict[str, int] = {}
+        self._groups.update(groups or {})
+        self._before: dict[str, dict[int, int]] = {}
         self.seconds: dict[str, float] = {}
 
-    def _sample(self) -> dict[str, int]:
+    def _sample(self) -> dict[str, dict[int, int]]:
+        """Ticks per process of each group (processes come and go: each is counted apart)."""
         groups = {
             **self._groups,
             "postgres": _pids_named("postgres"),
             "rabbitmq": _pids_named("beam.smp"),
         }
-        ticks = {name: sum(_cpu_ticks(pid) for pid in pids) for name, pids in groups.items()}
+        ticks = {name: {pid: _cpu_ticks(pid) for pid in pids} for name, pids in groups.items()}
         # Finished children (the load generator): their CPU time, in ticks as well.
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
-        ticks["wrk"] = round((children.ru_utime + children.ru_stime) * os.sysconf("SC_CLK_TCK"))
+        ticks["wrk"] = {
+            0: round((children.ru_utime + children.ru_stime) * os.sysconf("SC_CLK_TCK"))
+        }
         return ticks
 
     def start(self) -> None:
@@ -189,8 +257,13 @@ class CpuShares:
         ticks = os.sysconf("SC_CLK_TCK")
         after = self._sample()
         self.wall = time.monotonic() - self._started
+        # A process that ended meanwhile is not counted; one that started is, from its start.
         self.seconds = {
-            name: (after.get(name, 0) - self._before.get(name, 0)) / ticks for name in after
+            name: sum(
+                max(used - self._before.get(name, {}).get(pid, 0), 0) for pid, used in pids.items()
+            )
+            / ticks
+            for name, pids in after.items()
         }
 
     def line(self) -> str:

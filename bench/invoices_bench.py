@@ -9,13 +9,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import asyncpg
@@ -24,6 +21,7 @@ import httpx
 from bench.common import (
     CpuShares,
     WrkResult,
+    profiling,
     report,
     running_system,
     sandbox,
@@ -53,39 +51,6 @@ async def wait_for_sync(dsn: str, timeout: float = 300) -> int:
 
 CACHED = "IBOK gateway, billing's answers kept (repeat views)"
 UNCACHED = "IBOK gateway → billing, nothing kept (first views)"
-
-
-@contextmanager
-def profiling(pids: dict[str, int], directory: Path | None) -> Iterator[None]:
-    """py-spy records these processes (speedscope files, by name) while the block runs."""
-    if not pids or directory is None:
-        yield
-        return
-    directory.mkdir(parents=True, exist_ok=True)
-    recorders = [
-        subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "py-spy"),
-                "record",
-                "--nonblocking",
-                "--format",
-                "speedscope",
-                "--output",
-                str(directory / f"{name}.speedscope.json"),
-                "--pid",
-                str(pid),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for name, pid in pids.items()
-    ]
-    try:
-        yield
-    finally:
-        for recorder in recorders:
-            recorder.send_signal(signal.SIGINT)
-            recorder.wait(30)
 
 
 def main() -> None:

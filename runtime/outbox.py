@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
+from uuid import UUID
 
 import asyncpg
 from faststream.rabbit import RabbitBroker
@@ -21,22 +25,55 @@ PRUNE_EVERY_SECONDS = 3600.0
 PRUNE_BATCH = 10_000
 
 
+@dataclass(frozen=True)
+class OutboxRow:
+    """One message as the outbox stores it."""
+
+    message_id: UUID
+    exchange: str
+    routing_key: str
+    body: bytes
+    headers: str  # JSON
+
+
+def outbox_row(exchange: str, routing_key: str, message: Envelope) -> OutboxRow:
+    headers = {}
+    if cid := current_correlation_id():
+        headers[CORRELATION_HEADER] = cid
+    return OutboxRow(
+        message.message_id, exchange, routing_key, message.to_wire(), json.dumps(headers)
+    )
+
+
+def enqueue_sql(first: int) -> str:
+    """The statement that writes outbox rows, its parameters numbered from ``first``: usable as
+    a data-modifying ``WITH`` part of the statement that makes the state change itself (one
+    database round trip for both)."""
+    a, b, c, d, e = (f"${first + i}" for i in range(5))
+    return (
+        "INSERT INTO outbox (message_id, exchange, routing_key, body, headers)"
+        f" SELECT * FROM unnest({a}::uuid[], {b}::text[], {c}::text[], {d}::bytea[], {e}::jsonb[])"
+        " ON CONFLICT (message_id) DO NOTHING"
+    )
+
+
+def enqueue_args(rows: Sequence[OutboxRow]) -> list[list[Any]]:
+    """The five parameters of ``enqueue_sql`` for ``rows``."""
+    return [
+        [r.message_id for r in rows],
+        [r.exchange for r in rows],
+        [r.routing_key for r in rows],
+        [r.body for r in rows],
+        [r.headers for r in rows],
+    ]
+
+
 async def enqueue(
     conn: asyncpg.Connection, exchange: str, routing_key: str, message: Envelope
 ) -> None:
     """Write ``message`` to the outbox in the caller's transaction."""
-    headers = {}
-    if cid := current_correlation_id():
-        headers[CORRELATION_HEADER] = cid
-    await conn.execute(
-        "INSERT INTO outbox (message_id, exchange, routing_key, body, headers)"
-        " VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT (message_id) DO NOTHING",
-        message.message_id,
-        exchange,
-        routing_key,
-        message.to_wire(),
-        json.dumps(headers),
-    )
+    rows = [outbox_row(exchange, routing_key, message)]
+    await conn.execute(enqueue_sql(1), *enqueue_args(rows))
 
 
 async def prune_published(pool: asyncpg.Pool | asyncpg.Connection, keep: timedelta) -> int:

@@ -22,7 +22,7 @@ from contracts.base import Contract, Envelope
 from contracts.rpc import Operation
 from runtime import batches, db, messaging
 from runtime.logs import configure_logging, get_logger
-from runtime.outbox import OutboxRelay, enqueue
+from runtime.outbox import OutboxRelay, OutboxRow, enqueue, outbox_row
 from runtime.rpc_client import RpcClient
 from runtime.rpc_server import RpcServer
 from runtime.settings import Settings
@@ -115,6 +115,12 @@ class ServiceRuntime:
     async def emit(self, conn: asyncpg.Connection, exchange: str, message: Envelope) -> None:
         """Queue ``message`` in the caller's transaction; the relay publishes it after commit."""
         await enqueue(conn, exchange, message.SCHEMA, message)
+
+    def outbox_row(self, exchange: str, message: Envelope) -> OutboxRow:
+        """``message`` as an outbox row, for a store function that writes it in the same
+        statement as the state change (``runtime.outbox.enqueue_sql``); the relay publishes it
+        after commit, as with ``emit``."""
+        return outbox_row(exchange, message.SCHEMA, message)
 
     async def announce(self, exchange: str, message: Envelope) -> None:
         """Publish now, with a confirm, outside any transaction: for signals that must reach

@@ -203,27 +203,20 @@ async def submit_reading(r: Readings, cmd: msgs.SubmitReading) -> msgs.ReadingAc
     customer = cmd.customer_number
     async with r.pool.acquire() as conn, conn.transaction():
         await store.lock_meters(conn, cmd.serial)
-        meter = await store.meter_of_customer(conn, cmd.serial, customer)
+        known = await store.submission_context(conn, cmd.serial, customer, read_on)
+        meter = known.meter
         if meter is None:
             raise NotFound(
                 "meter_not_found",
                 "Nie ma takiego licznika wśród Twoich liczników.",
                 detail_en="There is no such meter among your meters.",
             )
-        contracts = await store.contracts_of_premises(
-            conn, customer, meter["premises_id"], meter["contract_number"]
-        )
-        contract = domain.require_current_contract(map(views.contract_term, contracts), today)
-        chain = _chain(
-            await store.meters_at_premises(conn, customer, meter["premises_id"]), cmd.serial
-        )
-        existing = await store.customer_reading_on(conn, cmd.serial, read_on)
+        contract = domain.require_current_contract(map(views.contract_term, known.contracts), today)
+        settled = {c["contract_number"]: c["settled_through"] for c in known.contracts}
+        chain = _chain(known.chain, cmd.serial)
+        existing = known.existing
         replaced_id = existing["id"] if existing else None
-        counting = [
-            row
-            for row in await store.counting_readings(conn, customer, [m["serial"] for m in chain])
-            if row["id"] != replaced_id
-        ]
+        counting = [row for row in known.counting if row["id"] != replaced_id]
         around = domain.check_reading(
             meter=domain.MeterFacts(cmd.serial, meter["installed_on"], meter["removed_on"]),
             contract=contract,
@@ -231,7 +224,7 @@ async def submit_reading(r: Readings, cmd: msgs.SubmitReading) -> msgs.ReadingAc
             read_on=read_on,
             today=today,
             others=[views.known_reading(row) for row in counting if row["serial"] == cmd.serial],
-            settled_through=await store.settled_through(conn, contract.contract_number),
+            settled_through=settled[contract.contract_number],
         )
         previous = around.previous
         baseline = None
@@ -245,9 +238,44 @@ async def submit_reading(r: Readings, cmd: msgs.SubmitReading) -> msgs.ReadingAc
             daily_average=baseline,
             factor=r.rt.settings.reading_jump_factor,
         )
+        # Under the meter's lock the stored revision is known before writing: one message per
+        # revision, its id derived from both, so it is never sent twice. The messages are
+        # written by the statement that saves the reading.
+        reading_id = replaced_id or uuid.uuid4()
+        revision = existing["revision"] + 1 if existing else 1
+        outbox = [
+            r.rt.outbox_row(
+                topology.IBOK_OUT_EXCHANGE,
+                ReadingSubmitted(
+                    message_id=uuid.uuid5(reading_id, f"submitted:{revision}"),
+                    reading_id=reading_id,
+                    revision=revision,
+                    serial=cmd.serial,
+                    customer_number=customer,
+                    value=value,
+                    read_on=read_on,
+                    flagged=flagged,
+                ),
+            )
+        ]
+        if flagged:
+            outbox.append(
+                r.rt.outbox_row(
+                    topology.EVENTS_EXCHANGE,
+                    msgs.ReadingFlagged(
+                        message_id=uuid.uuid5(reading_id, f"flagged:{revision}"),
+                        reading_id=reading_id,
+                        customer_number=customer,
+                        serial=cmd.serial,
+                        value=value,
+                        read_on=read_on,
+                        daily_average_m3=domain.m3(baseline or Fraction(0)),
+                    ),
+                )
+            )
         row = await store.save_customer_reading(
             conn,
-            reading_id=replaced_id or uuid.uuid4(),
+            reading_id=reading_id,
             serial=cmd.serial,
             customer=customer,
             value=value,
@@ -256,36 +284,11 @@ async def submit_reading(r: Readings, cmd: msgs.SubmitReading) -> msgs.ReadingAc
             previous_value=previous.value if previous else None,
             previous_read_on=previous.read_on if previous else None,
             baseline_daily_m3=domain.m3(baseline) if baseline is not None else None,
+            outbox=outbox,
         )
-        # One message per revision: its id is derived from both, so it is never sent twice.
-        await r.rt.emit(
-            conn,
-            topology.IBOK_OUT_EXCHANGE,
-            ReadingSubmitted(
-                message_id=uuid.uuid5(row["id"], f"submitted:{row['revision']}"),
-                reading_id=row["id"],
-                revision=row["revision"],
-                serial=cmd.serial,
-                customer_number=customer,
-                value=value,
-                read_on=read_on,
-                flagged=flagged,
-            ),
-        )
-        if flagged:
-            await r.rt.emit(
-                conn,
-                topology.EVENTS_EXCHANGE,
-                msgs.ReadingFlagged(
-                    message_id=uuid.uuid5(row["id"], f"flagged:{row['revision']}"),
-                    reading_id=row["id"],
-                    customer_number=customer,
-                    serial=cmd.serial,
-                    value=value,
-                    read_on=read_on,
-                    daily_average_m3=domain.m3(baseline or Fraction(0)),
-                ),
-            )
+        if (row["id"], row["revision"]) != (reading_id, revision):
+            # Only a writer that ignored the meter's lock could cause this: roll everything back.
+            raise RuntimeError("the reading changed under the meter's lock")
     r.rt.published_soon()
     log.info("reading.accepted", serial=cmd.serial, revision=row["revision"], flagged=flagged)
     return _accepted(views.reading_view(row), replaced=existing is not None, flagged=flagged)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any, TypeAlias
@@ -12,6 +13,7 @@ from uuid import UUID
 import asyncpg
 
 from contracts.billing_system import ContractUpserted, ControlReadingRecorded, MeterUpserted
+from runtime.outbox import OutboxRow, enqueue_args, enqueue_sql
 from runtime.retention import ANONYMOUS_PREFIX
 
 Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
@@ -181,42 +183,7 @@ async def cancel_invoice(conn: asyncpg.Connection, number: str) -> None:
     )
 
 
-async def settled_through(conn: Conn, contract_number: str) -> date | None:
-    value = await conn.fetchval(
-        "SELECT max(period_to) FROM settled_invoices WHERE contract_number = $1 AND NOT cancelled",
-        contract_number,
-    )
-    return value if isinstance(value, date) else None
-
-
 # --- meters and contracts of a customer -----------------------------------------------------------
-
-
-async def meter_of_customer(
-    conn: asyncpg.Connection, serial: str, customer: str
-) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        "SELECT * FROM meters WHERE serial = $1 AND customer_number = $2", serial, customer
-    )
-
-
-async def contracts_of_premises(
-    conn: Conn, customer: str, premises_id: str, contract_number: str | None
-) -> list[asyncpg.Record]:
-    """The customer's contracts for the premises (only the named one when the meter names it)."""
-    return list(
-        await conn.fetch(
-            """
-            SELECT * FROM contracts
-            WHERE customer_number = $1 AND premises_id = $2
-              AND ($3::text IS NULL OR contract_number = $3)
-            ORDER BY start_date DESC, contract_number
-            """,
-            customer,
-            premises_id,
-            contract_number,
-        )
-    )
 
 
 async def contracts_of_customer(conn: Conn, customer: str) -> list[asyncpg.Record]:
@@ -265,17 +232,6 @@ async def meters_of_customer(conn: Conn, customer: str) -> list[asyncpg.Record]:
     )
 
 
-async def meters_at_premises(conn: Conn, customer: str, premises_id: str) -> list[asyncpg.Record]:
-    return list(
-        await conn.fetch(
-            "SELECT * FROM meters WHERE customer_number = $1 AND premises_id = $2"
-            " ORDER BY installed_on, serial",
-            customer,
-            premises_id,
-        )
-    )
-
-
 # --- readings -------------------------------------------------------------------------------------
 
 
@@ -296,13 +252,75 @@ async def counting_readings(
     )
 
 
-async def customer_reading_on(
-    conn: asyncpg.Connection, serial: str, read_on: date
-) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        "SELECT * FROM readings WHERE serial = $1 AND read_on = $2 AND source = 'customer'",
+# --- what a customer's reading is checked against ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SubmissionContext:
+    """Everything R1 and R8 check a customer's reading against, read in one round trip."""
+
+    meter: asyncpg.Record | None
+    # The customer's contracts for the meter's premises (only the one the meter names, when it
+    # names one), newest first, each with the date its billing is settled through.
+    contracts: list[asyncpg.Record]
+    # The meter and the meters it replaced by exchange, in no particular order.
+    chain: list[asyncpg.Record]
+    # The customer's own reading of this meter and day, which a new one replaces.
+    existing: asyncpg.Record | None
+    # The customer's readings of the chain's meters that count (every source, not rejected).
+    counting: list[asyncpg.Record]
+
+
+async def submission_context(
+    conn: asyncpg.Connection, serial: str, customer: str, read_on: date
+) -> SubmissionContext:
+    """Call under ``lock_meters(serial)``: this statement's snapshot is taken after the lock."""
+    row = await conn.fetchrow(
+        """
+        WITH RECURSIVE chain AS (
+            SELECT m, m.serial, m.previous_serial, m.premises_id
+            FROM meters m WHERE m.serial = $1 AND m.customer_number = $2
+            UNION
+            SELECT p, p.serial, p.previous_serial, p.premises_id
+            FROM chain c
+            JOIN meters p ON p.serial = c.previous_serial AND p.customer_number = $2
+                         AND p.premises_id = c.premises_id
+        )
+        SELECT
+            (SELECT c.m FROM chain c WHERE c.serial = $1) AS meter,
+            ARRAY(
+                SELECT ROW(k.contract_number, k.status, k.start_date, k.end_date,
+                           k.billing_period_months,
+                           (SELECT max(s.period_to) FROM settled_invoices s
+                            WHERE s.contract_number = k.contract_number AND NOT s.cancelled)
+                       )::premises_contract
+                FROM chain c JOIN contracts k ON k.premises_id = c.premises_id
+                WHERE c.serial = $1 AND k.customer_number = $2
+                  AND ((c.m).contract_number IS NULL OR k.contract_number = (c.m).contract_number)
+                ORDER BY k.start_date DESC, k.contract_number
+            ) AS contracts,
+            ARRAY(SELECT c.m FROM chain c) AS chain,
+            (SELECT r FROM readings r
+             WHERE r.serial = $1 AND r.read_on = $3 AND r.source = 'customer') AS existing,
+            ARRAY(
+                SELECT ROW(r.id, r.serial, r.value, r.read_on, r.source)::counting_reading
+                FROM chain c, LATERAL (
+                    -- One index scan per meter of the chain (OFFSET 0: not flattened into a
+                    -- join that would read every reading of the customer).
+                    SELECT * FROM readings
+                    WHERE serial = c.serial AND customer_number = $2 AND status <> 'rejected'
+                    OFFSET 0
+                ) r
+                ORDER BY r.serial, r.read_on, r.value
+            ) AS counting
+        """,
         serial,
+        customer,
         read_on,
+    )
+    assert row is not None
+    return SubmissionContext(
+        row["meter"], row["contracts"], row["chain"], row["existing"], row["counting"]
     )
 
 
@@ -318,21 +336,31 @@ async def save_customer_reading(
     previous_value: Decimal | None,
     previous_read_on: date | None,
     baseline_daily_m3: Decimal | None,
+    outbox: Sequence[OutboxRow],
 ) -> asyncpg.Record:
-    """R8: the day's customer reading; a second one the same day replaces it (next revision)."""
+    """R8: the day's customer reading; a second one the same day replaces it (next revision).
+
+    The messages that announce it are written to the outbox by the same statement.
+    """
     row = await conn.fetchrow(
-        """
-        INSERT INTO readings (id, serial, customer_number, value, read_on, source, status,
-                              flagged, previous_value, previous_read_on, baseline_daily_m3)
-        VALUES ($1, $2, $3, $4, $5, 'customer', $6, $7, $8, $9, $10)
-        ON CONFLICT (serial, read_on) WHERE source = 'customer' DO UPDATE SET
-            customer_number = EXCLUDED.customer_number, value = EXCLUDED.value,
-            revision = readings.revision + 1, status = EXCLUDED.status,
-            flagged = EXCLUDED.flagged, previous_value = EXCLUDED.previous_value,
-            previous_read_on = EXCLUDED.previous_read_on,
-            baseline_daily_m3 = EXCLUDED.baseline_daily_m3,
-            review_reason = NULL, reviewed_by = NULL, reviewed_at = NULL, submitted_at = now()
-        RETURNING *
+        f"""
+        WITH saved AS (
+            INSERT INTO readings (id, serial, customer_number, value, read_on, source, status,
+                                  flagged, previous_value, previous_read_on, baseline_daily_m3)
+            VALUES ($1, $2, $3, $4, $5, 'customer', $6, $7, $8, $9, $10)
+            ON CONFLICT (serial, read_on) WHERE source = 'customer' DO UPDATE SET
+                customer_number = EXCLUDED.customer_number, value = EXCLUDED.value,
+                revision = readings.revision + 1, status = EXCLUDED.status,
+                flagged = EXCLUDED.flagged, previous_value = EXCLUDED.previous_value,
+                previous_read_on = EXCLUDED.previous_read_on,
+                baseline_daily_m3 = EXCLUDED.baseline_daily_m3,
+                review_reason = NULL, reviewed_by = NULL, reviewed_at = NULL,
+                submitted_at = now()
+            RETURNING *
+        ), queued AS (
+            {enqueue_sql(11)}
+        )
+        SELECT * FROM saved
         """,
         reading_id,
         serial,
@@ -344,6 +372,7 @@ async def save_customer_reading(
         previous_value,
         previous_read_on,
         baseline_daily_m3,
+        *enqueue_args(outbox),
     )
     assert row is not None
     return row

@@ -61,20 +61,26 @@ def day(offset: int) -> str:
     return (TODAY + timedelta(days=offset)).isoformat()
 
 
-async def test_after_a_meter_exchange_the_new_meter_may_read_lower_than_the_old_one(
-    ewa: Customer, infra: Infra, db: asyncpg.Connection
-) -> None:
-    customer, client = ewa
+async def exchanged(
+    customer: SimCustomer,
+    infra: Infra,
+    db: asyncpg.Connection,
+    *,
+    readings: dict[int, str],
+    exchanged_days_ago: int,
+    final: str,
+    initial: str,
+) -> tuple[str, str]:
+    """An old meter with inspector readings (days ago: m3), replaced by a new one on the given
+    day with the old one's final and the new one's initial state: (old serial, new serial)."""
     old = meter_for(customer, installed_on=TODAY - timedelta(days=400))
     await add_meters(infra, db, old)
     await add_control_readings(
         infra,
         db,
-        control_reading(old.serial, "500", TODAY - timedelta(days=60)),
-        control_reading(old.serial, "520", TODAY - timedelta(days=30)),
+        *(control_reading(old.serial, v, TODAY - timedelta(days=d)) for d, v in readings.items()),
     )
-
-    exchanged_on = TODAY - timedelta(days=10)
+    exchanged_on = TODAY - timedelta(days=exchanged_days_ago)
     removed = old.model_copy(
         update={"message_id": uuid.uuid4(), "removed_on": exchanged_on, "revision": 2}
     )
@@ -83,45 +89,92 @@ async def test_after_a_meter_exchange_the_new_meter_may_read_lower_than_the_old_
         installed_on=exchanged_on,
         exchange=MeterExchange(
             previous_serial=old.serial,
-            previous_final_reading=Decimal("530"),
-            initial_reading=Decimal("0.5"),
+            previous_final_reading=Decimal(final),
+            initial_reading=Decimal(initial),
             exchanged_on=exchanged_on,
         ),
     )
     await add_meters(infra, db, removed, new)
+    return old.serial, new.serial
+
+
+async def test_after_a_meter_exchange_the_new_meter_may_read_lower_than_the_old_one(
+    ewa: Customer, infra: Infra, db: asyncpg.Connection
+) -> None:
+    customer, client = ewa
+    exchanged_on = TODAY - timedelta(days=10)
+    old_serial, new_serial = await exchanged(
+        customer,
+        infra,
+        db,
+        readings={60: "500", 30: "520"},
+        exchanged_days_ago=10,
+        final="530",
+        initial="0.5",
+    )
 
     # The new meter starts at its initial 0.5 m3, far below the old meter's 530.
     below_initial = await client.post(
-        "/api/v1/readings", json={"serial": new.serial, "value": "0.4"}
+        "/api/v1/readings", json={"serial": new_serial, "value": "0.4"}
     )
     assert below_initial.status_code == 422
     assert below_initial.json()["code"] == "reading_below_previous"
-    lower = await client.post("/api/v1/readings", json={"serial": new.serial, "value": "3.2"})
+    lower = await client.post("/api/v1/readings", json={"serial": new_serial, "value": "3.2"})
     assert lower.status_code == 201, lower.text
     assert lower.json()["flagged"] is False  # 2.7 m3 in 10 days, like the 1 m3/day before
-    on_old = await client.post("/api/v1/readings", json={"serial": old.serial, "value": "531"})
+    on_old = await client.post("/api/v1/readings", json={"serial": old_serial, "value": "531"})
     assert on_old.status_code == 422 and on_old.json()["code"] == "meter_removed"
 
-    old_history = (await client.get("/api/v1/readings", params={"serial": old.serial})).json()
+    old_history = (await client.get("/api/v1/readings", params={"serial": old_serial})).json()
     assert [(r["source"], r["value"], r["read_on"]) for r in old_history["items"]] == [
         ("meter_exchange", "530.000", exchanged_on.isoformat()),
         ("inspector", "520.000", day(-30)),
         ("inspector", "500.000", day(-60)),
     ]
-    new_history = (await client.get("/api/v1/readings", params={"serial": new.serial})).json()
+    new_history = (await client.get("/api/v1/readings", params={"serial": new_serial})).json()
     assert [(r["source"], r["value"]) for r in new_history["items"]] == [
         ("customer", "3.200"),
         ("meter_exchange", "0.500"),
     ]
     meters = {m["serial"]: m for m in (await client.get("/api/v1/meters")).json()["items"]}
-    assert meters[old.serial]["removed_on"] == exchanged_on.isoformat()
-    assert meters[old.serial]["can_submit"] is False
-    assert meters[new.serial]["exchange"] == {
-        "previous_serial": old.serial,
+    assert meters[old_serial]["removed_on"] == exchanged_on.isoformat()
+    assert meters[old_serial]["can_submit"] is False
+    assert meters[new_serial]["exchange"] == {
+        "previous_serial": old_serial,
         "previous_final_reading": "530.000",
         "initial_reading": "0.500",
         "exchanged_on": exchanged_on.isoformat(),
     }
+
+
+async def test_a_jump_on_a_new_meter_is_judged_by_the_use_of_the_meter_it_replaced(
+    ewa: Customer, infra: Infra, db: asyncpg.Connection
+) -> None:
+    """R8: the recent daily average comes from the meter and the ones it replaced; the new
+    meter's own 20 days would be too short a history to judge by."""
+    customer, client = ewa
+    _, new_serial = await exchanged(
+        customer,
+        infra,
+        db,
+        readings={100: "100", 40: "160"},
+        exchanged_days_ago=20,
+        final="180",
+        initial="1",
+    )
+
+    # 1 m3 a day on the old meter, then 10 m3 in the new one's first 10 days: plausible.
+    steady = await client.post(
+        "/api/v1/readings", json={"serial": new_serial, "value": "11", "read_on": day(-10)}
+    )
+    assert steady.status_code == 201, steady.text
+    assert steady.json()["flagged"] is False
+    # 40 m3 in the next 10 days is over 3 x 1 m3 a day, known only from the old meter.
+    jump = await client.post(
+        "/api/v1/readings", json={"serial": new_serial, "value": "51", "read_on": day(0)}
+    )
+    assert jump.status_code == 201, jump.text
+    assert jump.json()["flagged"] is True
 
 
 async def flagged_setup(customer: SimCustomer, infra: Infra, db: asyncpg.Connection) -> str:

@@ -170,6 +170,15 @@ class Tap:
         self._queue = queue
         self.messages: list[dict[str, Any]] = []
 
+    async def follow(self) -> None:
+        """Take messages as the broker pushes them from now on, instead of fetching them one
+        by one in ``collect`` (a round trip each: seconds for a tap that sees thousands)."""
+
+        async def keep(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            self.messages.append(json.loads(message.body))
+
+        await self._queue.consume(keep, no_ack=True)
+
     async def collect(self) -> list[dict[str, Any]]:
         """Everything that has arrived so far."""
         while (message := await self._queue.get(no_ack=True, fail=False)) is not None:
