@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import date
+from datetime import timedelta
 
 from playwright.async_api import expect
 
+from runtime.clock import business_today
 from tests.browser.conftest import PortalCustomer, PortalPage, log_in, titled
 from tests.browser.test_staff_pages import staff_log_in
 
@@ -25,10 +26,15 @@ async def test_staff_publish_terms_and_an_announcement_that_the_customer_reads_i
     await page.get_by_role("button", name="Opublikuj nową wersję").click()
     await expect(page.locator(".error-summary")).to_contain_text("Wpisz treść regulaminu.")
     await portal.check_accessibility("terms refused")
-    await page.get_by_label("Obowiązuje od").fill(date.today().isoformat())
     await page.get_by_label("Treść regulaminu").fill(
         "§ 1. Regulamin testowy portalu.\n§ 2. <b>Bez HTML</b>."
     )
+    # Not retroactively (R11): the service's refusal, in the page's language, at the field.
+    yesterday = business_today() - timedelta(days=1)
+    await page.get_by_label("Obowiązuje od").fill(yesterday.isoformat())
+    await page.get_by_role("button", name="Opublikuj nową wersję").click()
+    await expect(page.locator(".error-summary")).to_contain_text("nie może być wcześniejsza")
+    await page.get_by_label("Obowiązuje od").fill(business_today().isoformat())
     await page.get_by_role("button", name="Opublikuj nową wersję").click()
     await expect(page.get_by_role("status")).to_contain_text("Opublikowano nową wersję")
 

@@ -131,9 +131,10 @@ def add_problem(
     form.problem_code = problem.code
     message = (problem.detail_en or problem.detail) if lang == "en" else problem.detail
     tied = False
-    for name, text in problem.fields.items():
+    for name in problem.fields:
         if name in form.values:
-            form.add(name, text)
+            # The field names what is wrong; the problem's detail says it in the reader's language.
+            form.add(name, message or problem.code)
             tied = True
     if not tied:
         form.add(code_fields.get(problem.code), message or problem.code)
