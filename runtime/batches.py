@@ -1,13 +1,31 @@
 """A consumer that applies messages in batches: one transaction for many messages (bulk imports).
 
 ``consume_envelopes`` runs one transaction (and FastStream's per-message layers) for each
-message, which is right for events and slow for a nightly import of 100,000 invoices. This consumer validates each message as it
-arrives (dead-lettering the invalid ones one by one, with their reason), collects valid ones
-until ``max_batch`` of them or ``max_wait`` seconds have gathered, and hands the batch to one
-``apply`` call; the messages are acknowledged after it returns. Batches are applied one at a time
-in arrival order, so the queue's order holds between batches. When a batch fails, its messages
-are applied one by one, so a single bad message cannot hold back the others: that one is
-requeued, and on its last allowed delivery dead-lettered with the error as its reason.
+message, which is right for events and slow for a nightly import of 100,000 invoices. This
+consumer reads the queue straight through aiormq (the AMQP client under aio-pika), validates
+each message as it arrives and collects the messages, in delivery order, until ``max_batch`` of
+them or ``max_wait`` seconds have gathered. One worker then takes the batches one at a time, in
+order: it hands the valid messages of a batch to one ``apply`` call (one transaction) and then
+settles the whole batch with the broker:
+
+- an invalid or refused message is published to the dead-letter exchange with its reason
+  (with a publisher confirm) and only then acknowledged, so it never blocks the queue;
+- when a batch fails, its messages are applied one by one, so one bad message cannot hold back
+  the others: that one is requeued, and on its last allowed delivery dead-lettered with the
+  error as its reason; while the database is unreachable a batch is held and retried (not the
+  messages' fault), and handed back to the queue after ``max_transient_wait``;
+- the rest is acknowledged after ``apply`` returned (its transaction committed) with a single
+  ``basic.ack`` with ``multiple`` set, for the highest delivery tag of the batch. That is safe
+  because every lower tag of the channel is settled by then: deliveries are batched in tag
+  order, batches are settled in order, the batch's requeued messages are nacked first, and a
+  delivery whose tag does not follow the previous one's on its channel turns the batch back to
+  one acknowledgement per message.
+
+Nothing is acknowledged before its batch commits, so a process that dies loses nothing: the
+broker delivers the unacknowledged messages again and the inbox (``first_deliveries``) makes
+those already applied no-ops. The consumer keeps its own connection and reconnects after the
+broker or the network drops it; a batch read on a lost channel is applied all the same and
+acknowledged by nobody (the broker has requeued it, and its second delivery is a no-op).
 """
 
 from __future__ import annotations
@@ -16,10 +34,13 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
-import aio_pika
+import aiormq
 import asyncpg
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
+from aiormq.abc import AbstractChannel, AbstractConnection, DeliveredMessage
+from pamqp.commands import Basic
 from prometheus_client import CollectorRegistry, Counter
 from pydantic import ValidationError
 
@@ -33,23 +54,29 @@ log = get_logger(__name__)
 BatchApply = Callable[[Sequence[Envelope]], Awaitable[None]]
 # Says why a well-formed message must still be refused (dead-lettered), or None to accept it.
 Refusal = Callable[[Envelope], str | None]
+# What became of a message handed to ``apply``: None when applied, else why not and whether
+# the cause was an outage (not the message's fault) rather than the message itself.
+Failure = tuple[str, bool]
+
+T = TypeVar("T")
 
 
 class _TransientGiveUp(Exception):
     """The database stayed unreachable longer than we hold messages for."""
 
 
-# What became of a submitted message: None when applied, else why not and whether the cause
-# was an outage (not the message's fault) rather than the message itself.
-Failure = tuple[str, bool]
+class Batcher(Generic[T]):
+    """Cuts items into batches in arrival order; one worker applies and settles them in order.
 
-
-class Batcher:
-    """Collects envelopes and applies them in batches; ``submit`` says whether yours was applied."""
+    ``add`` takes an item and its envelope (None for an item with nothing to apply, such as a
+    message refused on arrival, which is settled in its place in the order all the same).
+    ``settle`` receives each batch's items with their outcome once its ``apply`` is over.
+    """
 
     def __init__(
         self,
         apply: BatchApply,
+        settle: Callable[[list[tuple[T, Failure | None]]], Awaitable[None]],
         *,
         max_batch: int,
         max_wait: float,
@@ -57,69 +84,90 @@ class Batcher:
         max_transient_wait: float = 60.0,
     ) -> None:
         self._apply = apply
+        self._settle = settle
         self._max_batch = max_batch
         self._max_wait = max_wait
         self._on_transient = on_transient
         self._max_transient_wait = max_transient_wait
-        self._pending: list[tuple[Envelope, asyncio.Future[Failure | None]]] = []
+        self._items: list[T] = []
+        self._envelopes: list[Envelope | None] = []
         self._timer: asyncio.TimerHandle | None = None
-        self._turn = asyncio.Lock()  # FIFO: batches apply in the order they were cut
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._batches: asyncio.Queue[tuple[list[T], list[Envelope | None]]] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
 
-    async def submit(self, envelope: Envelope) -> Failure | None:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Failure | None] = loop.create_future()
-        self._pending.append((envelope, future))
-        if len(self._pending) >= self._max_batch:
+    def add(self, item: T, envelope: Envelope | None) -> None:
+        self._items.append(item)
+        self._envelopes.append(envelope)
+        if len(self._items) >= self._max_batch:
             self._cut()
         elif self._timer is None:
-            self._timer = loop.call_later(self._max_wait, self._cut)
-        return await future
+            self._timer = asyncio.get_running_loop().call_later(self._max_wait, self._cut)
 
     async def drain(self) -> None:
-        """Apply what is waiting now and wait for every batch in flight (at shutdown)."""
+        """Apply and settle what is waiting now and every batch before it (at shutdown)."""
         self._cut()
-        while self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._worker is not None:
+            await self._batches.join()
+
+    async def close(self) -> None:
+        await self.drain()
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+            self._worker = None
 
     def _cut(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        batch, self._pending = self._pending, []
-        if batch:
-            task = asyncio.create_task(self._run(batch), name="batch-apply")
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        if not self._items:
+            return
+        self._batches.put_nowait((self._items, self._envelopes))
+        self._items, self._envelopes = [], []
+        if self._worker is None:
+            self._worker = asyncio.create_task(self._work(), name="batch-worker")
 
-    async def _run(self, batch: list[tuple[Envelope, asyncio.Future[Failure | None]]]) -> None:
-        bind_correlation_id(None)  # one id for the batch's log lines
-        async with self._turn:
+    async def _work(self) -> None:
+        while True:
+            items, envelopes = await self._batches.get()
+            bind_correlation_id(None)  # one id for the batch's log lines
             try:
-                await self._apply_retrying([envelope for envelope, _ in batch])
-            except _TransientGiveUp:
-                _settle(batch, ("database unavailable", True))
-                return
+                outcomes = await self._outcomes(envelopes)
+                await self._settle(list(zip(items, outcomes, strict=True)))
             except Exception:
-                log.exception("batch.failed", size=len(batch))
-            else:
-                _settle(batch, None)
-                return
-            # One by one, so one bad message cannot keep the rest of its batch from applying.
-            for envelope, future in batch:
-                try:
-                    await self._apply_retrying([envelope])
-                except _TransientGiveUp:
-                    future.set_result(("database unavailable", True))
-                except Exception as exc:
-                    log.exception(
-                        "message.failed",
-                        schema=envelope.SCHEMA,
-                        message_id=str(envelope.message_id),
-                    )
-                    future.set_result((f"{type(exc).__name__}: {exc}", False))
-                else:
-                    future.set_result(None)
+                # Unsettled messages stay with the broker, which delivers them again.
+                log.exception("batch.settle_failed", size=len(items))
+            finally:
+                self._batches.task_done()
+
+    async def _outcomes(self, envelopes: list[Envelope | None]) -> list[Failure | None]:
+        outcomes: list[Failure | None] = [None] * len(envelopes)
+        present = [i for i, envelope in enumerate(envelopes) if envelope is not None]
+        batch = [envelopes[i] for i in present]
+        if not batch:
+            return outcomes
+        try:
+            await self._apply_retrying(batch)  # type: ignore[arg-type]
+            return outcomes
+        except _TransientGiveUp:
+            return [("database unavailable", True) if e is not None else None for e in envelopes]
+        except Exception:
+            log.exception("batch.failed", size=len(batch))
+        # One by one, so one bad message cannot keep the rest of its batch from applying.
+        for i in present:
+            envelope = envelopes[i]
+            assert envelope is not None
+            try:
+                await self._apply_retrying([envelope])
+            except _TransientGiveUp:
+                outcomes[i] = ("database unavailable", True)
+            except Exception as exc:
+                log.exception(
+                    "message.failed", schema=envelope.SCHEMA, message_id=str(envelope.message_id)
+                )
+                outcomes[i] = (f"{type(exc).__name__}: {exc}", False)
+        return outcomes
 
     async def _apply_retrying(self, envelopes: list[Envelope]) -> None:
         """Apply, waiting out a database outage (not the messages' fault) with backoff."""
@@ -138,33 +186,25 @@ class Batcher:
                 delay = min(delay * 2, 5.0)
 
 
-def _settle(
-    batch: list[tuple[Envelope, asyncio.Future[Failure | None]]], outcome: Failure | None
-) -> None:
-    for _, future in batch:
-        if not future.done():
-            future.set_result(outcome)
-
-
-def _deliveries(message: AbstractIncomingMessage) -> int:
+def _deliveries(message: DeliveredMessage) -> int:
     """This delivery's number (quorum queues count earlier returns in ``x-delivery-count``)."""
-    count = (message.headers or {}).get("x-delivery-count", 0)
+    count = (message.header.properties.headers or {}).get("x-delivery-count", 0)
     return (count if isinstance(count, int) else 0) + 1
 
 
-def _envelope_or_reason(
-    message: AbstractIncomingMessage, by_schema: dict[str, type[Envelope]], refuse: Refusal | None
+def envelope_or_reason(
+    body: bytes, routing_key: str, by_schema: dict[str, type[Envelope]], refuse: Refusal | None
 ) -> Envelope | str:
     """The message as its contract, or why it must be dead-lettered."""
-    model = by_schema.get(message.routing_key or "")
+    model = by_schema.get(routing_key)
     try:
         # The routing key names the schema (one pass of the JSON); the schema field must agree.
-        envelope = model.model_validate_json(message.body) if model else None
+        envelope = model.model_validate_json(body) if model else None
     except ValidationError:
         envelope = None  # said again below, with the reason, from the parsed JSON
     if envelope is None:
         try:
-            data = json.loads(message.body)
+            data = json.loads(body)
         except ValueError:
             return "body is not JSON"
         schema = data.get("schema") if isinstance(data, dict) else None
@@ -178,12 +218,29 @@ def _envelope_or_reason(
     return envelope if refusal is None else f"refused {envelope.SCHEMA}: {refusal}"
 
 
-class BatchConsumer:
-    """Consumes one queue in batches, straight through aio-pika on a connection of its own.
+@dataclass(slots=True)
+class _Delivery:
+    message: DeliveredMessage
+    refused: str | None  # why it is dead-lettered without being applied
+    in_order: bool  # its delivery tag follows the previous delivery's on the same channel
 
-    Per message it only parses, validates and acknowledges (the framework's per-message
-    layers cost more than the message's share of a batched transaction); per batch it records
-    metrics. Start it after the queue is declared; stopping it finishes the batches in flight.
+    @property
+    def tag(self) -> int:
+        tag = self.message.delivery_tag
+        assert tag is not None
+        return tag
+
+
+# Settling on a channel that is gone: the broker has requeued its unacknowledged messages.
+_CHANNEL_GONE = (aiormq.exceptions.AMQPError, aiormq.exceptions.ChannelInvalidStateError, OSError)
+_CONNECT_ERRORS = (aiormq.exceptions.AMQPError, OSError, asyncio.TimeoutError)
+
+
+class BatchConsumer:
+    """Consumes one queue in batches, straight through aiormq on a connection of its own.
+
+    Per message it only parses and validates; acknowledging, metrics and logs are per batch.
+    Start it after the queue is declared; stopping it finishes and settles the batches read.
     """
 
     def __init__(
@@ -200,6 +257,7 @@ class BatchConsumer:
         on_transient: Callable[[], None] = lambda: None,
         registry: CollectorRegistry | None = None,
         name: str = "ibok",
+        reconnect_interval: float = 1.0,
     ) -> None:
         self._url = url
         self._queue = queue
@@ -207,14 +265,16 @@ class BatchConsumer:
         self._refuse = refuse
         self._prefetch = prefetch
         self._name = name
-        self._batcher = Batcher(
-            apply, max_batch=max_batch, max_wait=max_wait, on_transient=on_transient
+        self._reconnect_interval = reconnect_interval
+        self._batcher: Batcher[_Delivery] = Batcher(
+            apply, self._settle, max_batch=max_batch, max_wait=max_wait, on_transient=on_transient
         )
-        self._connection: AbstractRobustConnection | None = None
+        self._connection: AbstractConnection | None = None
         self._channel: AbstractChannel | None = None
         self._consumer_tag: str | None = None
-        self._in_flight = 0
-        self._idle = asyncio.Event()
+        self._watcher: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._last: tuple[AbstractChannel | None, int] = (None, 0)
         self._messages = Counter(
             "ibok_batched_messages",
             "Messages a batched consumer took, by outcome",
@@ -223,69 +283,151 @@ class BatchConsumer:
         )
 
     async def start(self) -> None:
-        self._connection = await aio_pika.connect_robust(
-            self._url, reconnect_interval=1.0, client_properties={"connection_name": self._name}
-        )
-        channel = await self._connection.channel(publisher_confirms=True)
-        await channel.set_qos(prefetch_count=self._prefetch)
-        self._channel = channel
-        queue = await channel.declare_queue(self._queue, passive=True)
-        self._consumer_tag = await queue.consume(self._on_message)
+        await self._connect()
+        self._watcher = asyncio.create_task(self._stay_connected(), name="batch-consumer")
         log.info("batch_consumer.started", queue=self._queue, prefetch=self._prefetch)
 
     async def stop(self) -> None:
-        if self._channel is not None and self._consumer_tag is not None:
-            queue = await self._channel.get_queue(self._queue, ensure=False)
-            await queue.cancel(self._consumer_tag)
-        await self._batcher.drain()
-        # Let the messages of the last batches be acknowledged before the connection goes
-        # (unacknowledged ones would only come again, and be skipped by the inbox).
-        if self._in_flight:
-            self._idle.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._idle.wait(), timeout=5)
+        self._stopping = True
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+        channel, tag = self._channel, self._consumer_tag
+        if channel is not None and tag is not None and not channel.is_closed:
+            with contextlib.suppress(*_CHANNEL_GONE):
+                await channel.basic_cancel(tag, timeout=5)
+        # The last batches are acknowledged before the connection goes (unacknowledged ones
+        # would only come again, and be skipped by the inbox).
+        await self._batcher.close()
         if self._connection is not None:
             await self._connection.close()
 
     @property
     def ready(self) -> bool:
-        return self._connection is not None and self._connection.connected.is_set()
+        return self._channel is not None and not self._channel.is_closed
 
-    async def _on_message(self, message: AbstractIncomingMessage) -> None:
-        self._in_flight += 1
+    async def _connect(self) -> None:
+        connection = await aiormq.connect(
+            self._url, client_properties={"connection_name": self._name}
+        )
         try:
-            await self._take(message)
-        finally:
-            self._in_flight -= 1
-            if not self._in_flight:
-                self._idle.set()
+            channel = await connection.channel(publisher_confirms=True)
+            await channel.basic_qos(prefetch_count=self._prefetch)
+            consuming = await channel.basic_consume(self._queue, self._on_delivery)
+        except BaseException:
+            await connection.close()
+            raise
+        self._connection, self._channel = connection, channel
+        self._consumer_tag = consuming.consumer_tag
 
-    async def _take(self, message: AbstractIncomingMessage) -> None:
-        # Only a sender's own id is worth binding; making one per message would cost more than
-        # the message's share of its batch (the batch gets one of its own).
-        if correlation_id := _header(message, CORRELATION_HEADER):
-            bind_correlation_id(correlation_id)
-        parsed = _envelope_or_reason(message, self._by_schema, self._refuse)
+    async def _stay_connected(self) -> None:
+        """Connect again whenever the connection or the channel is lost, until stopped."""
+        while not self._stopping:
+            assert self._connection is not None and self._channel is not None
+            await asyncio.wait(
+                (self._connection.closing, self._channel.closing),
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            log.warning("batch_consumer.disconnected", queue=self._queue)
+            with contextlib.suppress(Exception):
+                await self._connection.close()
+            while not self._stopping:
+                await asyncio.sleep(self._reconnect_interval)
+                try:
+                    await self._connect()
+                except _CONNECT_ERRORS as exc:
+                    log.warning("batch_consumer.reconnect_failed", error=type(exc).__name__)
+                else:
+                    log.info("batch_consumer.reconnected", queue=self._queue)
+                    break
+
+    async def _on_delivery(self, message: DeliveredMessage) -> None:
+        # No await before ``add``: deliveries reach the batcher in their tag order.
+        channel, tag = message.channel, message.delivery_tag or 0
+        last_channel, last_tag = self._last
+        in_order = tag == (last_tag + 1 if channel is last_channel else 1)
+        self._last = (channel, tag)
+        try:
+            parsed = envelope_or_reason(
+                message.body, message.routing_key or "", self._by_schema, self._refuse
+            )
+        except Exception as exc:  # never leave a delivery out of the order of its batch
+            parsed = f"unreadable: {type(exc).__name__}: {exc}"
         if isinstance(parsed, str):
-            await self._dead_letter(message, parsed)
-            return
-        failure = await self._batcher.submit(parsed)
-        if failure is None:
-            await message.ack()
-            self._messages.labels(self._queue, "applied").inc()
-            return
-        error, transient = failure
-        if transient or _deliveries(message) < topology.DELIVERY_LIMIT:
-            await message.nack(requeue=True)
-            self._messages.labels(self._queue, "requeued").inc()
-            return
-        # Its last delivery: park it ourselves, with the error as its reason.
-        await self._dead_letter(message, f"failed {_deliveries(message)} times: {error}")
+            self._batcher.add(_Delivery(message, parsed, in_order), None)
+        else:
+            self._batcher.add(_Delivery(message, None, in_order), parsed)
 
-    async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
-        """Park a message with its reason (as ``messaging.dead_letter`` does), then take it off."""
-        assert self._channel is not None
-        headers = dict(message.headers or {})
+    async def _settle(self, batch: list[tuple[_Delivery, Failure | None]]) -> None:
+        try:
+            await self._settle_batch(batch)
+        except BaseException:
+            # What is left unsettled must not be covered by a later batch's multiple ack:
+            # closing the channel hands every unacknowledged message back to the queue.
+            for channel in {delivery.message.channel for delivery, _ in batch}:
+                with contextlib.suppress(Exception):
+                    await channel.close()
+            raise
+
+    async def _settle_batch(self, batch: list[tuple[_Delivery, Failure | None]]) -> None:
+        acks: list[_Delivery] = []
+        nacks: list[_Delivery] = []
+        dead: list[tuple[_Delivery, str]] = []
+        for delivery, failure in batch:
+            if delivery.refused is not None:
+                dead.append((delivery, delivery.refused))
+            elif failure is None:
+                acks.append(delivery)
+            elif failure[1] or _deliveries(delivery.message) < topology.DELIVERY_LIMIT:
+                nacks.append(delivery)
+            else:  # its last delivery: park it ourselves, with the error as its reason
+                reason = f"failed {_deliveries(delivery.message)} times: {failure[0]}"
+                dead.append((delivery, reason))
+        applied = len(acks)
+        if dead:
+            # Parked (confirmed) before acknowledged: a message is never lost in between.
+            parked = await asyncio.gather(
+                *(self._dead_letter(d, reason) for d, reason in dead), return_exceptions=True
+            )
+            for (delivery, _), result in zip(dead, parked, strict=True):
+                if isinstance(result, BaseException):
+                    log.warning("message.dead_letter_failed", error=type(result).__name__)
+                    nacks.append(delivery)
+                else:
+                    acks.append(delivery)
+        for delivery in nacks:
+            with contextlib.suppress(*_CHANNEL_GONE):
+                await delivery.message.channel.basic_nack(delivery.tag, requeue=True)
+        await self._acknowledge(batch, acks)
+        self._messages.labels(self._queue, "applied").inc(applied)
+        self._messages.labels(self._queue, "requeued").inc(len(nacks))
+        self._messages.labels(self._queue, "dead_lettered").inc(len(acks) - applied)
+
+    async def _acknowledge(
+        self, batch: list[tuple[_Delivery, Failure | None]], acks: list[_Delivery]
+    ) -> None:
+        """One ``basic.ack`` with ``multiple`` per channel of the batch when its tags run on
+        from the previous batch's without a gap; else one per message."""
+        by_channel: dict[AbstractChannel, list[_Delivery]] = {}
+        for delivery in acks:
+            by_channel.setdefault(delivery.message.channel, []).append(delivery)
+        for channel, settled in by_channel.items():
+            try:
+                if all(d.in_order for d, _ in batch if d.message.channel is channel):
+                    await channel.basic_ack(max(d.tag for d in settled), multiple=True)
+                else:
+                    log.warning("batch.tags_out_of_order", size=len(settled))
+                    for delivery in settled:
+                        await channel.basic_ack(delivery.tag)
+            except _CHANNEL_GONE:
+                log.info("batch.ack_lost_with_channel", size=len(settled))
+
+    async def _dead_letter(self, delivery: _Delivery, reason: str) -> None:
+        """Park a message with its reason (as ``messaging.dead_letter`` does), confirmed."""
+        message = delivery.message
+        properties = message.header.properties
+        headers = dict(properties.headers or {})
         headers.update(
             {
                 "x-ibok-dead-reason": reason[:1000],
@@ -293,24 +435,26 @@ class BatchConsumer:
                 "x-ibok-source-routing-key": message.routing_key or "",
             }
         )
-        exchange = await self._channel.get_exchange(topology.DEAD_LETTER_EXCHANGE, ensure=False)
-        await exchange.publish(
-            aio_pika.Message(
-                message.body,
-                headers=headers,
-                message_id=message.message_id,
-                content_type=message.content_type or "application/json",
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            ),
+        await message.channel.basic_publish(
+            message.body,
+            exchange=topology.DEAD_LETTER_EXCHANGE,
             routing_key="",
+            properties=Basic.Properties(
+                headers=headers,
+                message_id=properties.message_id,
+                content_type=properties.content_type or "application/json",
+                delivery_mode=2,
+            ),
+            timeout=10,
         )
-        await message.ack()
-        self._messages.labels(self._queue, "dead_lettered").inc()
-        log.warning("message.dead_lettered", reason=reason[:300], routing_key=message.routing_key)
+        sender = {"correlation_id": cid} if (cid := _header(message, CORRELATION_HEADER)) else {}
+        log.warning(
+            "message.dead_lettered", reason=reason[:300], routing_key=message.routing_key, **sender
+        )
 
 
-def _header(message: AbstractIncomingMessage, name: str) -> str | None:
-    value = (message.headers or {}).get(name)
+def _header(message: DeliveredMessage, name: str) -> str | None:
+    value = (message.header.properties.headers or {}).get(name)
     if isinstance(value, bytes):
         return value.decode(errors="replace")
     return value if isinstance(value, str) else None
