@@ -1,7 +1,7 @@
 """Billing import: 100,000 invoices through RabbitMQ into a running billing service, beside a
 plain batched insert of the same rows through asyncpg (issue "Billing"; issue "Performance" 3).
 
-    .venv/bin/python -m bench.ingest_bench [--invoices 100000] [--batch-size 500]
+    .venv/bin/python -m bench.ingest_bench [--invoices 100000] [--batch-size 1000]
         [--skip-live] [--profile FILE.svg|FILE.txt] [--no-report]
 
 The invoices come from the billing-system simulator (``tools.billing_sim``): customers and
@@ -41,6 +41,7 @@ from bench.common import report, sandbox, system_env
 from contracts import topology
 from contracts.base import Envelope
 from contracts.billing_system import ContractUpserted, CustomerUpserted, InvoiceIssued
+from runtime.settings import Settings
 from services.billing import store
 from tools.billing_sim.dataset import build_dataset
 from tools.system import System
@@ -350,8 +351,9 @@ def run(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--invoices", type=int, default=100_000)
-    parser.add_argument("--batch-size", type=int, default=500)
-    parser.add_argument("--prefetch", type=int, default=2_000)
+    defaults = Settings.model_fields
+    parser.add_argument("--batch-size", type=int, default=defaults["batch_size"].default)
+    parser.add_argument("--prefetch", type=int, default=defaults["batch_prefetch"].default)
     parser.add_argument("--skip-live", action="store_true", help="the backlog and baselines only")
     parser.add_argument("--profile", type=Path, help="py-spy of the backlog drain (.svg or stacks)")
     parser.add_argument("--no-report", action="store_true", help="print only; docs untouched")

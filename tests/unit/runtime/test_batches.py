@@ -95,25 +95,27 @@ async def test_items_without_an_envelope_keep_their_place_and_are_not_applied() 
     assert [item for item, _ in settled[0]] == ["good0", "refused", "good1"]
 
 
-async def test_a_failing_batch_is_applied_one_by_one_and_only_the_bad_message_fails() -> None:
-    messages = _messages(4)
-    bad = messages[2]
+async def test_a_failing_batch_is_halved_until_the_bad_message_fails_alone() -> None:
+    messages = _messages(8)
+    bad = messages[5]
     applied: list[Envelope] = []
+    calls: list[int] = []
 
     async def apply(batch: Sequence[Envelope]) -> None:
+        calls.append(len(batch))
         if bad in batch:
             raise ValueError("bad row")
         applied.extend(batch)
 
     settled: list[Settled] = []
-    batcher = _batcher(apply, settled, max_batch=4)
+    batcher = _batcher(apply, settled, max_batch=8)
     for i, message in enumerate(messages):
         batcher.add(f"m{i}", message)
     await batcher.close()
-    assert applied == [m for m in messages if m is not bad]
-    assert settled == [
-        [("m0", None), ("m1", None), ("m2", ("ValueError: bad row", False)), ("m3", None)]
-    ]
+    assert applied == [m for m in messages if m is not bad]  # in their order
+    assert calls == [8, 4, 4, 2, 1, 1, 2]  # halves in order: 0-3 ok, 4-5 fail, 4 ok, 5 alone
+    outcomes = [outcome for _, outcome in settled[0]]
+    assert outcomes == [None] * 5 + [("ValueError: bad row", False)] + [None] * 2
 
 
 async def test_an_outage_is_waited_out_and_then_the_batch_applies() -> None:
