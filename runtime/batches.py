@@ -136,6 +136,10 @@ class Batcher(Generic[T]):
             try:
                 outcomes = await self._outcomes(envelopes)
                 await self._settle(list(zip(items, outcomes, strict=True)))
+            except asyncio.CancelledError:
+                if _cancelled_from_outside():
+                    raise
+                log.warning("batch.settle_interrupted", size=len(items))
             except Exception:
                 # Unsettled messages stay with the broker, which delivers them again.
                 log.exception("batch.settle_failed", size=len(items))
@@ -237,9 +241,30 @@ class _Delivery:
         return tag
 
 
-# Settling on a channel that is gone: the broker has requeued its unacknowledged messages.
-_CHANNEL_GONE = (aiormq.exceptions.AMQPError, aiormq.exceptions.ChannelInvalidStateError, OSError)
-_CONNECT_ERRORS = (aiormq.exceptions.AMQPError, OSError, asyncio.TimeoutError)
+def _cancelled_from_outside() -> bool:
+    """Whether this task is being cancelled by its owner, rather than handed a CancelledError by
+    aiormq (which cancels the calls in flight on a channel that closes)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+async def _through(call: Awaitable[object], timeout: float = 10.0) -> bool:
+    """Await a call on a channel or connection that may be gone: whether it went through.
+
+    A lost connection surfaces from aiormq as its own errors, OSError, RuntimeError, a
+    CancelledError or even StopAsyncIteration (a socket closed mid-handshake); whatever it is,
+    the broker has then requeued the channel's unacknowledged messages.
+    """
+    try:
+        async with asyncio.timeout(timeout):
+            await call
+        return True
+    except asyncio.CancelledError:
+        if _cancelled_from_outside():
+            raise
+    except Exception as exc:
+        log.info("broker.call_failed", error=type(exc).__name__)
+    return False
 
 
 class BatchConsumer:
@@ -264,6 +289,7 @@ class BatchConsumer:
         registry: CollectorRegistry | None = None,
         name: str = "ibok",
         reconnect_interval: float = 1.0,
+        connect_timeout: float = 10.0,
     ) -> None:
         self._url = url
         self._queue = queue
@@ -272,6 +298,7 @@ class BatchConsumer:
         self._prefetch = prefetch
         self._name = name
         self._reconnect_interval = reconnect_interval
+        self._connect_timeout = connect_timeout
         self._batcher: Batcher[_Delivery] = Batcher(
             apply, self._settle, max_batch=max_batch, max_wait=max_wait, on_transient=on_transient
         )
@@ -289,7 +316,8 @@ class BatchConsumer:
         )
 
     async def start(self) -> None:
-        await self._connect()
+        async with asyncio.timeout(self._connect_timeout):
+            await self._connect()
         self._watcher = asyncio.create_task(self._stay_connected(), name="batch-consumer")
         log.info("batch_consumer.started", queue=self._queue, prefetch=self._prefetch)
 
@@ -301,13 +329,12 @@ class BatchConsumer:
                 await self._watcher
         channel, tag = self._channel, self._consumer_tag
         if channel is not None and tag is not None and not channel.is_closed:
-            with contextlib.suppress(*_CHANNEL_GONE):
-                await channel.basic_cancel(tag, timeout=5)
+            await _through(channel.basic_cancel(tag))
         # The last batches are acknowledged before the connection goes (unacknowledged ones
         # would only come again, and be skipped by the inbox).
         await self._batcher.close()
         if self._connection is not None:
-            await self._connection.close()
+            await _through(self._connection.close())
 
     @property
     def ready(self) -> bool:
@@ -322,7 +349,7 @@ class BatchConsumer:
             await channel.basic_qos(prefetch_count=self._prefetch)
             consuming = await channel.basic_consume(self._queue, self._on_delivery)
         except BaseException:
-            await connection.close()
+            await _through(connection.close())
             raise
         self._connection, self._channel = connection, channel
         self._consumer_tag = consuming.consumer_tag
@@ -336,17 +363,13 @@ class BatchConsumer:
                 return_when=asyncio.FIRST_COMPLETED,
             )
             log.warning("batch_consumer.disconnected", queue=self._queue)
-            with contextlib.suppress(Exception):
-                await self._connection.close()
+            await _through(self._connection.close())
             while not self._stopping:
                 await asyncio.sleep(self._reconnect_interval)
-                try:
-                    await self._connect()
-                except _CONNECT_ERRORS as exc:
-                    log.warning("batch_consumer.reconnect_failed", error=type(exc).__name__)
-                else:
+                if await _through(self._connect(), self._connect_timeout):
                     log.info("batch_consumer.reconnected", queue=self._queue)
                     break
+                log.warning("batch_consumer.reconnect_failed", queue=self._queue)
 
     async def _on_delivery(self, message: DeliveredMessage) -> None:
         # No await before ``add``: deliveries reach the batcher in their tag order.
@@ -372,8 +395,7 @@ class BatchConsumer:
             # What is left unsettled must not be covered by a later batch's multiple ack:
             # closing the channel hands every unacknowledged message back to the queue.
             for channel in {delivery.message.channel for delivery, _ in batch}:
-                with contextlib.suppress(Exception):
-                    await channel.close()
+                await _through(channel.close())
             raise
 
     async def _settle_batch(self, batch: list[tuple[_Delivery, Failure | None]]) -> None:
@@ -403,8 +425,7 @@ class BatchConsumer:
                 else:
                     acks.append(delivery)
         for delivery in nacks:
-            with contextlib.suppress(*_CHANNEL_GONE):
-                await delivery.message.channel.basic_nack(delivery.tag, requeue=True)
+            await _through(delivery.message.channel.basic_nack(delivery.tag, wait=False))
         await self._acknowledge(batch, acks)
         self._messages.labels(self._queue, "applied").inc(applied)
         self._messages.labels(self._queue, "requeued").inc(len(nacks))
@@ -419,14 +440,15 @@ class BatchConsumer:
         for delivery in acks:
             by_channel.setdefault(delivery.message.channel, []).append(delivery)
         for channel, settled in by_channel.items():
-            try:
-                if all(d.in_order for d, _ in batch if d.message.channel is channel):
-                    await channel.basic_ack(max(d.tag for d in settled), multiple=True)
-                else:
-                    log.warning("batch.tags_out_of_order", size=len(settled))
-                    for delivery in settled:
-                        await channel.basic_ack(delivery.tag)
-            except _CHANNEL_GONE:
+            if all(d.in_order for d, _ in batch if d.message.channel is channel):
+                acked = await _through(
+                    channel.basic_ack(max(d.tag for d in settled), multiple=True, wait=False)
+                )
+            else:
+                log.warning("batch.tags_out_of_order", size=len(settled))
+                for delivery in settled:
+                    acked = await _through(channel.basic_ack(delivery.tag, wait=False))
+            if not acked:
                 log.info("batch.ack_lost_with_channel", size=len(settled))
 
     async def _dead_letter(self, delivery: _Delivery, reason: str) -> None:
