@@ -8,34 +8,22 @@ import asyncio
 import json
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from typing import Any, ClassVar
+from collections.abc import Sequence
+from typing import Any
 
 import aio_pika
-import pytest
 
 from contracts import topology
 from contracts.base import Envelope
 from runtime.batches import BatchConsumer
 from runtime.messaging import declare_topology, make_broker
-from tests.support.infra import Infra, unique, vhost
+from tests.support.infra import Infra
+from tests.support.probes import Probe
 from tests.support.queues import queue_messages
 
 QUEUE = "ibok.test.batches"
 N = 3_000
 POISON = 1_234
-
-
-class Probe(Envelope):
-    SCHEMA: ClassVar[str] = "probe.recorded.v1"
-
-    n: int
-
-
-@pytest.fixture
-def own_vhost(infra: Infra) -> Iterator[Infra]:
-    with vhost(unique("ibok-test-batches")) as name:
-        yield Infra(infra.postgres_base, infra.amqp_base, infra.database, name)
 
 
 async def _dead_letters(
