@@ -21,7 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from contracts.base import Contract, Envelope
 from contracts.rpc import Operation
-from runtime import batches, db, messaging
+from runtime import batch_consumer, batches, db, messaging
 from runtime.logs import configure_logging, get_logger
 from runtime.outbox import OutboxRelay, enqueue
 from runtime.rpc_client import RpcClient
@@ -96,7 +96,7 @@ class ServiceRuntime:
     ) -> None:
         """Like ``consume``, but ``apply`` gets many messages at once, in one call (bulk imports)."""
         self.bindings[queue] = (exchange, [model.SCHEMA for model in models])
-        consumer = batches.BatchConsumer(
+        consumer = batch_consumer.BatchConsumer(
             self.settings.amqp_url,
             queue,
             models,

@@ -15,7 +15,7 @@ import aio_pika
 
 from contracts import topology
 from contracts.base import Envelope
-from runtime.batches import BatchConsumer
+from runtime.batch_consumer import BatchConsumer
 from runtime.messaging import declare_topology, make_broker
 from tests.support.infra import Infra
 from tests.support.probes import Probe
