@@ -121,7 +121,13 @@ class BatchConsumer:
         self._reconnect_interval = reconnect_interval
         self._connect_timeout = connect_timeout
         self._batcher: Batcher[_Delivery] = Batcher(
-            apply, self._settle, max_batch=max_batch, max_wait=max_wait, on_transient=on_transient
+            apply,
+            self._settle,
+            max_batch=max_batch,
+            max_wait=max_wait,
+            on_transient=on_transient,
+            # Read before the channel was lost: it comes again, so applying it now is wasted.
+            keep=lambda delivery: not delivery.message.channel.is_closed,
         )
         self._connection: AbstractConnection | None = None
         self._channel: AbstractChannel | None = None
@@ -179,10 +185,10 @@ class BatchConsumer:
         """Connect again whenever the connection or the channel is lost, until stopped."""
         while not self._stopping:
             assert self._connection is not None and self._channel is not None
-            await asyncio.wait(
-                (self._connection.closing, self._channel.closing),
-                return_when=asyncio.FIRST_COMPLETED,
-            )
+            watching = (self._connection.closing, self._channel.closing)
+            await asyncio.wait(watching, return_when=asyncio.FIRST_COMPLETED)
+            for observer in watching:
+                observer.cancel()
             log.warning("batch_consumer.disconnected", queue=self._queue)
             await _through(self._connection.close())
             while not self._stopping:

@@ -48,6 +48,9 @@ class Batcher(Generic[T]):
     ``add`` takes an item and its envelope (None for an item with nothing to apply, such as a
     message refused on arrival, which is settled in its place in the order all the same).
     ``settle`` receives each batch's items with their outcome once its ``apply`` is over.
+    ``keep`` says whether an item is still to be applied when its batch's turn comes; those it
+    turns down are neither applied nor settled (a delivery whose channel was lost meanwhile:
+    the broker hands it out again).
     """
 
     def __init__(
@@ -59,9 +62,11 @@ class Batcher(Generic[T]):
         max_wait: float,
         on_transient: Callable[[], None] = lambda: None,
         max_transient_wait: float = 60.0,
+        keep: Callable[[T], bool] = lambda item: True,
     ) -> None:
         self._apply = apply
         self._settle = settle
+        self._keep = keep
         self._max_batch = max_batch
         self._max_wait = max_wait
         self._on_transient = on_transient
@@ -110,6 +115,12 @@ class Batcher(Generic[T]):
             items, envelopes = await self._batches.get()
             bind_correlation_id(None)  # one id for the batch's log lines
             try:
+                kept = [i for i, item in enumerate(items) if self._keep(item)]
+                if len(kept) < len(items):
+                    log.info("batch.items_dropped", size=len(items) - len(kept))
+                    items, envelopes = [items[i] for i in kept], [envelopes[i] for i in kept]
+                if not items:
+                    continue
                 outcomes = await self._outcomes(envelopes)
                 await self._settle(list(zip(items, outcomes, strict=True)))
             except asyncio.CancelledError:

@@ -36,7 +36,7 @@ from contracts.billing_system import ContractUpserted, CustomerUpserted, Invoice
 from tests.support.billing import invoice
 from tests.support.infra import Infra, free_port
 from tests.support.mail import MailSink
-from tests.support.queues import ready_count, wait_drained
+from tests.support.queues import queue_states, ready_count, wait_drained
 from tests.support.readings import TODAY, extra_customer
 from tests.support.tcp_proxy import TcpProxy
 from tools.billing_sim.cli import publish
@@ -68,7 +68,7 @@ def broker_behind_proxy(
     amqp = urlsplit(own_infra.amqp_url)
     proxy = TcpProxy(amqp.hostname or "127.0.0.1", amqp.port or 5672, free_port()).start()
     proxied = _via(own_infra.amqp_url, proxy)
-    env = system_env(own_infra, mail_sink, IBOK_LOG_LEVEL="WARNING", IBOK_AMQP_URL=proxied)
+    env = system_env(own_infra, mail_sink, IBOK_LOG_LEVEL="INFO", IBOK_AMQP_URL=proxied)
     billing = System(env, log_dir=tmp_path_factory.mktemp("broker-cut-logs"))
     try:
         billing.start("billing")
@@ -154,7 +154,12 @@ async def test_billing_import_with_the_broker_stopped_twice_applies_every_invoic
         publishing = time.monotonic() - started
         deadline = time.monotonic() + 90
         while (n := await applied()) < M:
-            assert time.monotonic() < deadline, f"{n} of {M} invoices applied"
+            if time.monotonic() > deadline:
+                depths = await asyncio.to_thread(queue_states, own_infra.vhost)
+                raise AssertionError(
+                    f"{n} of {M} invoices applied; (ready, unacknowledged, consumers) by"
+                    f" queue: {depths}; billing's log in {billing.log_dir}"
+                )
             await asyncio.sleep(0.2)
         took = time.monotonic() - started
 

@@ -164,3 +164,27 @@ async def test_a_failed_settlement_does_not_stop_the_batches_after_it() -> None:
         batcher.add(f"m{i}", message)
     await batcher.close()
     assert seen == [["m0"], ["m1"]]
+
+
+async def test_items_turned_down_when_their_turn_comes_are_neither_applied_nor_settled() -> None:
+    applied: list[Envelope] = []
+
+    async def apply(batch: Sequence[Envelope]) -> None:
+        applied.extend(batch)
+
+    lost: set[str] = set()
+    settled: list[Settled] = []
+
+    async def settle(batch: Settled) -> None:
+        settled.append(batch)
+
+    batcher: Batcher[str] = Batcher(
+        apply, settle, max_batch=2, max_wait=0.01, keep=lambda item: item not in lost
+    )
+    messages = _messages(4)
+    lost.update({"m1", "m2"})  # their channel went before their batches' turn
+    for i, message in enumerate(messages):
+        batcher.add(f"m{i}", message)
+    await batcher.close()
+    assert applied == [messages[0], messages[3]]
+    assert settled == [[("m0", None)], [("m3", None)]]
