@@ -1,7 +1,8 @@
 """Billing import: 100,000 invoices through RabbitMQ into a running billing service, beside a
 plain batched insert of the same rows through asyncpg (issue "Billing"; issue "Performance" 3).
 
-    .venv/bin/python -m bench.ingest_bench [--invoices 100000] [--batch-size 500]
+    .venv/bin/python -m bench.ingest_bench [--invoices 100000] [--batch-size 1000]
+        [--skip-live] [--profile FILE.svg|FILE.txt] [--no-report]
 
 The invoices come from the billing-system simulator (``tools.billing_sim``): customers and
 contracts are loaded first (not timed), then the invoices are published persistently with
@@ -12,6 +13,10 @@ publisher confirms to ``billing.in``, as the billing system would. Measured:
   starts (from ready to the last invoice committed): the service's own ingest rate;
 - baselines in the same run and database: the same rows written by the service's batched
   ``INSERT ... SELECT FROM unnest`` (500 rows a statement), and by ``COPY``, through asyncpg.
+
+``--skip-live`` measures the backlog and the baselines only; ``--profile`` records billing with
+py-spy (``pip install py-spy``) while it drains the backlog; ``--no-report`` prints the table
+without appending it to docs/performance.md (for runs while developing).
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ import asyncio
 import math
 import os
 import signal
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -34,6 +41,7 @@ from bench.common import report, sandbox, system_env
 from contracts import topology
 from contracts.base import Envelope
 from contracts.billing_system import ContractUpserted, CustomerUpserted, InvoiceIssued
+from runtime.settings import Settings
 from services.billing import store
 from tools.billing_sim.dataset import build_dataset
 from tools.system import System
@@ -199,6 +207,24 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+async def backends_cpu(dsn: str, application: str) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend serving ``application`` (same machine)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        pids = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = $1", application
+        )
+    finally:
+        await conn.close()
+    found = {}
+    for row in pids:
+        try:
+            found[row["pid"]] = cpu_seconds(row["pid"])
+        except OSError:
+            pass  # a server elsewhere, or the backend just ended
+    return found
+
+
 def peak_rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -206,7 +232,26 @@ def peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def run(invoices: int, batch_size: int, prefetch: int) -> None:
+def py_spy(pid: int, out: Path) -> subprocess.Popen[bytes]:
+    """py-spy recording ``pid`` until interrupted: a flame graph (``.svg``) or collapsed stacks."""
+    spy = Path(sys.executable).with_name("py-spy")
+    kind = "flamegraph" if out.suffix == ".svg" else "raw"
+    return subprocess.Popen(
+        [str(spy), "record", "--pid", str(pid), "--output", str(out), "--format", kind],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def run(
+    invoices: int,
+    batch_size: int,
+    prefetch: int,
+    *,
+    skip_live: bool = False,
+    profile: Path | None = None,
+    no_report: bool = False,
+) -> None:
     print(f"simulating {invoices} invoices ...", flush=True)
     setup, issued = simulated(invoices)
     backlog = renumbered(issued, "FB")
@@ -229,9 +274,12 @@ def run(invoices: int, batch_size: int, prefetch: int) -> None:
             asyncio.run(wait_count(dsn, "SELECT count(*) FROM billing.customers", customers))
             asyncio.run(wait_count(dsn, "SELECT count(*) FROM billing.inbox", len(setup)))
 
-            print("live: publishing while billing runs ...", flush=True)
-            count_fv = "SELECT count(*) FROM billing.invoices WHERE number LIKE 'FV/%'"
-            live_times = asyncio.run(live(infra.amqp_url, dsn, issued_wire, count_fv))
+            if skip_live:
+                live_times = {"total": math.nan}
+            else:
+                print("live: publishing while billing runs ...", flush=True)
+                count_fv = "SELECT count(*) FROM billing.invoices WHERE number LIKE 'FV/%'"
+                live_times = asyncio.run(live(infra.amqp_url, dsn, issued_wire, count_fv))
 
             print("backlog: queued while billing is stopped ...", flush=True)
             system.kill("billing", signal.SIGTERM)
@@ -242,9 +290,16 @@ def run(invoices: int, batch_size: int, prefetch: int) -> None:
             ready = time.perf_counter()
             pid = system.processes["billing"].pid
             cpu_at_ready = cpu_seconds(pid)
+            backends_at_ready = asyncio.run(backends_cpu(dsn, "ibok-billing"))
+            spy = py_spy(pid, profile) if profile else None
             count_fb = "SELECT count(*) FROM billing.invoices WHERE number LIKE 'FB/%'"
             done = asyncio.run(wait_count(dsn, count_fb, len(backlog)))
             cpu = cpu_seconds(pid) - cpu_at_ready
+            backends = asyncio.run(backends_cpu(dsn, "ibok-billing"))
+            pg_cpu = sum(t - backends_at_ready.get(p, 0.0) for p, t in backends.items())
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(30)
             rss = peak_rss_mib(pid)
             load = os.getloadavg()[0]
 
@@ -279,23 +334,38 @@ def run(invoices: int, batch_size: int, prefetch: int) -> None:
     )
     notes = (
         f"Billing used {cpu:.1f} CPU seconds for the backlog: {n / cpu:,.0f} invoices per CPU "
-        f"second of the billing process (PostgreSQL and RabbitMQ not counted). Load average "
+        f"second of the billing process; its PostgreSQL backends used {pg_cpu:.1f} CPU seconds "
+        "(RabbitMQ not counted: shared with other vhosts). Load average "
         f"{load:.1f} at the end of the backlog run (other work on the machine slows every row). "
         f"{customers:,} customers; billing batch size {batch_size}, prefetch {prefetch}; "
         f"billing's peak resident memory {rss:.0f} MiB; billing took {ready - started:.1f} s "
         "from start to ready in the backlog run. Each invoice has three lines (water, sewage, "
         "subscription fee). The live figure includes publishing on the same 2 cores."
     )
-    report("Billing import (bench/ingest_bench.py)", table, notes)
+    if no_report:
+        print(table + "\n\n" + notes)
+    else:
+        report("Billing import (bench/ingest_bench.py)", table, notes)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--invoices", type=int, default=100_000)
-    parser.add_argument("--batch-size", type=int, default=500)
-    parser.add_argument("--prefetch", type=int, default=2_000)
+    defaults = Settings.model_fields
+    parser.add_argument("--batch-size", type=int, default=defaults["batch_size"].default)
+    parser.add_argument("--prefetch", type=int, default=defaults["batch_prefetch"].default)
+    parser.add_argument("--skip-live", action="store_true", help="the backlog and baselines only")
+    parser.add_argument("--profile", type=Path, help="py-spy of the backlog drain (.svg or stacks)")
+    parser.add_argument("--no-report", action="store_true", help="print only; docs untouched")
     args = parser.parse_args()
-    run(args.invoices, args.batch_size, args.prefetch)
+    run(
+        args.invoices,
+        args.batch_size,
+        args.prefetch,
+        skip_live=args.skip_live,
+        profile=args.profile,
+        no_report=args.no_report,
+    )
 
 
 if __name__ == "__main__":

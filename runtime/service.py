@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -20,7 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from contracts.base import Contract, Envelope
 from contracts.rpc import Operation
-from runtime import batches, db, messaging
+from runtime import batch_consumer, batches, db, messaging
 from runtime.logs import configure_logging, get_logger
 from runtime.outbox import OutboxRelay, OutboxRow, enqueue, outbox_row
 from runtime.rpc_client import RpcClient
@@ -95,7 +96,7 @@ class ServiceRuntime:
     ) -> None:
         """Like ``consume``, but ``apply`` gets many messages at once, in one call (bulk imports)."""
         self.bindings[queue] = (exchange, [model.SCHEMA for model in models])
-        consumer = batches.BatchConsumer(
+        consumer = batch_consumer.BatchConsumer(
             self.settings.amqp_url,
             queue,
             models,
@@ -249,6 +250,11 @@ def health_routes(
 def run(app: Any, service: str, settings: Settings) -> None:
     """Serve ``app`` (the service's ASGI app) on the service's port until SIGINT/SIGTERM."""
     configure_logging(service, settings.log_level)
+    # Collect the young generation after 10,000 allocations instead of 700: a busy consumer
+    # keeps thousands of messages alive for a moment (a batch), which the default collected
+    # some 500 times per 20,000 invoices imported, promoting them and scanning them again
+    # (13 % of billing's CPU during an import, timed with gc.callbacks; under 1 % after).
+    gc.set_threshold(10_000, 10, 10)
     uvicorn.run(
         app,
         host=settings.http_host,

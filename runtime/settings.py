@@ -54,10 +54,11 @@ class Settings(BaseSettings):
     # concurrently per queue.
     prefetch: int = Field(default=64, ge=1)
     # Batched consumers (bulk imports from the billing system): most messages applied in one
-    # transaction, how long to wait for a batch to fill, and how many messages to hold at once.
-    batch_size: int = Field(default=500, ge=1)
+    # transaction, how long to wait for a batch to fill, and how many messages to hold at once
+    # (enough to go on reading while batches wait for the database: docs/performance.md).
+    batch_size: int = Field(default=1000, ge=1)
     batch_wait_ms: int = Field(default=50, ge=1)
-    batch_prefetch: int = Field(default=2000, ge=1)
+    batch_prefetch: int = Field(default=10_000, ge=1)
     rpc_timeout: float = Field(default=5.0, gt=0)
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
     # Published outbox rows are deleted this long after publishing (hourly): they may carry

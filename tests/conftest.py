@@ -301,6 +301,13 @@ def second_gateway(
         other.stop_all()
 
 
+@pytest.fixture
+def own_vhost(infra: Infra) -> Iterator[Infra]:
+    """A fresh RabbitMQ vhost (the shared database) for a test's own broker topology."""
+    with vhost(unique("ibok-test-own")) as name:
+        yield Infra(infra.postgres_base, infra.amqp_base, infra.database, name)
+
+
 @pytest.fixture(scope="module")
 def own_infra(infra: Infra) -> Iterator[Infra]:
     """A fresh database and vhost for one module's own service processes (another SMTP server,

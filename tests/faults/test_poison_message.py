@@ -5,30 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
-from typing import ClassVar
 
 import aio_pika
 import pytest
 
 from contracts import topology
-from contracts.base import Envelope
 from runtime.messaging import consume_envelopes, declare_topology, make_broker
-from tests.support.infra import Infra, unique, vhost
+from tests.support.infra import Infra
+from tests.support.probes import Probe
 
 pytestmark = pytest.mark.faults
-
-
-class Probe(Envelope):
-    SCHEMA: ClassVar[str] = "probe.recorded.v1"
-
-    n: int
-
-
-@pytest.fixture
-def own_vhost(infra: Infra) -> Iterator[Infra]:
-    with vhost(unique("ibok-test-poison")) as name:
-        yield Infra(infra.postgres_base, infra.amqp_base, infra.database, name)
 
 
 async def test_poison_message_is_dead_lettered_after_the_delivery_limit_and_the_rest_flow(

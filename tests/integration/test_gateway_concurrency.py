@@ -13,17 +13,11 @@ from prometheus_client import CollectorRegistry
 
 from contracts import auth
 from runtime.rpc_server import RpcServer
-from tests.support.infra import Infra, unique, vhost
+from tests.support.infra import Infra
 from tests.support.mail import MailSink
 from tools.system import System
 
 SLOW = 0.5
-
-
-@pytest.fixture
-def own_vhost(infra: Infra) -> Iterator[Infra]:
-    with vhost(unique("ibok-test-slow")) as name:
-        yield Infra(infra.postgres_base, infra.amqp_base, infra.database, name)
 
 
 @pytest.fixture

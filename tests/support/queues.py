@@ -29,6 +29,34 @@ def queue_messages(vhost: str) -> dict[str, int]:
     return depths
 
 
+def queue_states(vhost: str) -> dict[str, tuple[int, int, int]]:
+    """(ready, unacknowledged, consumers) of every queue of ``vhost``: what a stuck test shows."""
+    listed = subprocess.run(
+        [
+            "rabbitmqctl",
+            "-q",
+            "list_queues",
+            "-p",
+            vhost,
+            "name",
+            "messages_ready",
+            "messages_unacknowledged",
+            "consumers",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout.splitlines()
+    states = {}
+    for line in listed:
+        name, *figures = line.split("\t")
+        if len(figures) == 3 and all(f.isdigit() for f in figures):
+            ready, unacked, consumers = map(int, figures)
+            states[name] = (ready, unacked, consumers)
+    return states
+
+
 async def ready_count(infra: Infra, queue: str) -> int:
     """Messages ready in ``queue``, as a passive declare reports them."""
     connection = await aio_pika.connect(infra.amqp_url)

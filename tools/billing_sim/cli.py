@@ -15,29 +15,46 @@ from runtime.settings import get_settings
 from tools.billing_sim.dataset import build_dataset
 
 
-async def publish(url: str, messages: list[Envelope], *, window: int = 500) -> int:
-    """Publish persistently with publisher confirms, ``window`` messages in flight at a time."""
-    connection = await aio_pika.connect_robust(url)
+async def publish(
+    url: str, messages: list[Envelope], *, window: int = 500, retry_for: float = 0.0
+) -> int:
+    """Publish persistently with publisher confirms, ``window`` messages in flight at a time.
+
+    With ``retry_for`` the publisher rides out a broker outage of up to that many seconds: what
+    was not confirmed is published again, with its message id, once the connection is back (at
+    least once, as the billing system sends; IBOK takes a message id once).
+    """
+    loop = asyncio.get_running_loop()
+    connection = await aio_pika.connect_robust(url, reconnect_interval=0.5)
     async with connection:
         channel = await connection.channel(publisher_confirms=True)
         exchange = await channel.declare_exchange(
             topology.BILLING_IN_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
         )
-        for start in range(0, len(messages), window):
-            await asyncio.gather(
-                *(
-                    exchange.publish(
-                        aio_pika.Message(
-                            m.to_wire(),
-                            content_type="application/json",
-                            message_id=str(m.message_id),
-                            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                        ),
-                        routing_key=m.SCHEMA,
-                    )
-                    for m in messages[start : start + window]
-                )
+
+        async def one(m: Envelope) -> None:
+            await exchange.publish(
+                aio_pika.Message(
+                    m.to_wire(),
+                    content_type="application/json",
+                    message_id=str(m.message_id),
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                ),
+                routing_key=m.SCHEMA,
+                timeout=30,
             )
+
+        for start in range(0, len(messages), window):
+            pending = messages[start : start + window]
+            deadline = loop.time() + retry_for
+            while pending:
+                outcomes = await asyncio.gather(*map(one, pending), return_exceptions=True)
+                failed = [(m, o) for m, o in zip(pending, outcomes, strict=True) if o is not None]
+                if failed and loop.time() >= deadline:
+                    raise failed[0][1]
+                if failed:
+                    await asyncio.sleep(0.5)
+                pending = [m for m, _ in failed]
     return len(messages)
 
 

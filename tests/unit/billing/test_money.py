@@ -93,6 +93,35 @@ def test_line_with_a_wrong_vat_is_refused() -> None:
 
 
 @pytest.mark.parametrize(
+    ("net", "vat", "accepted"),
+    [
+        (1005, 80, True),  # 8% of 10.05 zł is 80.4 gr
+        (1005, 81, True),
+        (1005, 79, False),  # 1.4 gr off
+        (1005, 82, False),
+        (1000, 81, True),  # exactly 1 gr off is tolerated
+        (1000, 79, True),
+        (1000, 82, False),
+    ],
+)
+def test_line_vat_may_differ_from_the_rate_of_the_net_by_at_most_one_grosz(
+    net: int, vat: int, accepted: bool
+) -> None:
+    line = InvoiceLine(
+        description="Woda",
+        quantity=Decimal("1.000"),
+        unit="m3",
+        unit_price_grosze=net,
+        net_grosze=net,
+        vat_rate_percent=8,
+        vat_grosze=vat,
+        gross_grosze=net + vat,
+    )
+    invoice = _invoice(lines=[line], net_grosze=net, vat_grosze=vat, gross_grosze=net + vat)
+    assert (domain.invoice_totals_problem(invoice) is None) is accepted
+
+
+@pytest.mark.parametrize(
     ("grosze", "text"),
     [
         (0, "0,00"),

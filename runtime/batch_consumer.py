@@ -1,0 +1,315 @@
+"""The broker side of batched consumption: one queue read straight through aiormq.
+
+This consumer reads the queue through aiormq (the AMQP client under aio-pika) on a connection of
+its own, validates each message as it arrives and hands it, in delivery order, to a
+``runtime.batches.Batcher``; per message it does nothing else (no task, future or aio-pika
+message object of its own, no acknowledgement). Each batch is settled once its ``apply`` is over:
+
+- an invalid or refused message is published to the dead-letter exchange with its reason
+  (with a publisher confirm) and only then acknowledged, so it never blocks the queue; one that
+  failed to apply is requeued, and on its last allowed delivery dead-lettered with the error as
+  its reason;
+- the rest is acknowledged after ``apply`` returned (its transaction committed) with a single
+  ``basic.ack`` with ``multiple`` set, for the highest delivery tag of the batch. That is safe
+  because every lower tag of the channel is settled by then: deliveries are batched in tag
+  order, batches are settled in order, the batch's requeued messages are nacked first, and a
+  delivery whose tag does not follow the previous one's on its channel turns the batch back to
+  one acknowledgement per message.
+
+Nothing is acknowledged before its batch commits, so a process that dies loses nothing: the
+broker delivers the unacknowledged messages again and the inbox (``first_deliveries``) makes
+those already applied no-ops. The consumer reconnects after the broker or the network drops
+it; a batch read on a lost channel is applied all the same and acknowledged by nobody (the
+broker has requeued it, and its second delivery is a no-op).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import aiormq
+from aiormq.abc import AbstractChannel, AbstractConnection, DeliveredMessage
+from pamqp.commands import Basic
+from prometheus_client import CollectorRegistry, Counter
+
+from contracts import topology
+from contracts.base import CORRELATION_HEADER, Envelope
+from runtime.batches import (
+    BatchApply,
+    Batcher,
+    Failure,
+    Refusal,
+    cancelled_from_outside,
+    envelope_or_reason,
+)
+from runtime.logs import get_logger
+
+log = get_logger(__name__)
+
+
+def _deliveries(message: DeliveredMessage) -> int:
+    """This delivery's number (quorum queues count earlier returns in ``x-delivery-count``)."""
+    count = (message.header.properties.headers or {}).get("x-delivery-count", 0)
+    return (count if isinstance(count, int) else 0) + 1
+
+
+@dataclass(slots=True)
+class _Delivery:
+    message: DeliveredMessage
+    refused: str | None  # why it is dead-lettered without being applied
+    in_order: bool  # its delivery tag follows the previous delivery's on the same channel
+
+    @property
+    def tag(self) -> int:
+        tag = self.message.delivery_tag
+        assert tag is not None
+        return tag
+
+
+async def _through(call: Awaitable[object], timeout: float = 10.0) -> bool:
+    """Await a call on a channel or connection that may be gone: whether it went through.
+
+    A lost connection surfaces from aiormq as its own errors, OSError, RuntimeError, a
+    CancelledError or even StopAsyncIteration (a socket closed mid-handshake); whatever it is,
+    the broker has then requeued the channel's unacknowledged messages.
+    """
+    try:
+        async with asyncio.timeout(timeout):
+            await call
+        return True
+    except asyncio.CancelledError:
+        if cancelled_from_outside():
+            raise
+    except Exception as exc:
+        log.info("broker.call_failed", error=type(exc).__name__)
+    return False
+
+
+class BatchConsumer:
+    """Consumes one queue in batches, straight through aiormq on a connection of its own.
+
+    Per message it only parses and validates; acknowledging, metrics and logs are per batch.
+    Start it after the queue is declared; stopping it finishes and settles the batches read.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        queue: str,
+        models: Sequence[type[Envelope]],
+        apply: BatchApply,
+        *,
+        refuse: Refusal | None = None,
+        max_batch: int = 500,
+        max_wait: float = 0.05,
+        prefetch: int = 2000,
+        on_transient: Callable[[], None] = lambda: None,
+        registry: CollectorRegistry | None = None,
+        name: str = "ibok",
+        reconnect_interval: float = 1.0,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        self._url = url
+        self._queue = queue
+        self._by_schema = {model.SCHEMA: model for model in models}
+        self._refuse = refuse
+        self._prefetch = prefetch
+        self._name = name
+        self._reconnect_interval = reconnect_interval
+        self._connect_timeout = connect_timeout
+        self._batcher: Batcher[_Delivery] = Batcher(
+            apply,
+            self._settle,
+            max_batch=max_batch,
+            max_wait=max_wait,
+            on_transient=on_transient,
+            # Read before the channel was lost: it comes again, so applying it now is wasted.
+            keep=lambda delivery: not delivery.message.channel.is_closed,
+        )
+        self._connection: AbstractConnection | None = None
+        self._channel: AbstractChannel | None = None
+        self._consumer_tag: str | None = None
+        self._watcher: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._last: tuple[AbstractChannel | None, int] = (None, 0)
+        self._messages = Counter(
+            "ibok_batched_messages",
+            "Messages a batched consumer took, by outcome",
+            ["queue", "outcome"],
+            registry=registry,
+        )
+
+    async def start(self) -> None:
+        async with asyncio.timeout(self._connect_timeout):
+            await self._connect()
+        self._watcher = asyncio.create_task(self._stay_connected(), name="batch-consumer")
+        log.info("batch_consumer.started", queue=self._queue, prefetch=self._prefetch)
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+        channel, tag = self._channel, self._consumer_tag
+        if channel is not None and tag is not None and not channel.is_closed:
+            await _through(channel.basic_cancel(tag))
+        # The last batches are acknowledged before the connection goes (unacknowledged ones
+        # would only come again, and be skipped by the inbox).
+        await self._batcher.close()
+        if self._connection is not None:
+            await _through(self._connection.close())
+
+    @property
+    def ready(self) -> bool:
+        return self._channel is not None and not self._channel.is_closed
+
+    async def _connect(self) -> None:
+        connection = await aiormq.connect(
+            self._url, client_properties={"connection_name": self._name}
+        )
+        try:
+            channel = await connection.channel(publisher_confirms=True)
+            await channel.basic_qos(prefetch_count=self._prefetch)
+            consuming = await channel.basic_consume(self._queue, self._on_delivery)
+        except BaseException:
+            await _through(connection.close())
+            raise
+        self._connection, self._channel = connection, channel
+        self._consumer_tag = consuming.consumer_tag
+
+    async def _stay_connected(self) -> None:
+        """Connect again whenever the connection or the channel is lost, until stopped."""
+        while not self._stopping:
+            assert self._connection is not None and self._channel is not None
+            watching = (self._connection.closing, self._channel.closing)
+            await asyncio.wait(watching, return_when=asyncio.FIRST_COMPLETED)
+            for observer in watching:
+                observer.cancel()
+            log.warning("batch_consumer.disconnected", queue=self._queue)
+            await _through(self._connection.close())
+            while not self._stopping:
+                await asyncio.sleep(self._reconnect_interval)
+                if await _through(self._connect(), self._connect_timeout):
+                    log.info("batch_consumer.reconnected", queue=self._queue)
+                    break
+                log.warning("batch_consumer.reconnect_failed", queue=self._queue)
+
+    async def _on_delivery(self, message: DeliveredMessage) -> None:
+        # No await before ``add``: deliveries reach the batcher in their tag order.
+        channel, tag = message.channel, message.delivery_tag or 0
+        last_channel, last_tag = self._last
+        in_order = tag == (last_tag + 1 if channel is last_channel else 1)
+        self._last = (channel, tag)
+        try:
+            parsed = envelope_or_reason(
+                message.body, message.routing_key or "", self._by_schema, self._refuse
+            )
+        except Exception as exc:  # never leave a delivery out of the order of its batch
+            parsed = f"unreadable: {type(exc).__name__}: {exc}"
+        if isinstance(parsed, str):
+            self._batcher.add(_Delivery(message, parsed, in_order), None)
+        else:
+            self._batcher.add(_Delivery(message, None, in_order), parsed)
+
+    async def _settle(self, batch: list[tuple[_Delivery, Failure | None]]) -> None:
+        try:
+            await self._settle_batch(batch)
+        except BaseException:
+            # What is left unsettled must not be covered by a later batch's multiple ack:
+            # closing the channel hands every unacknowledged message back to the queue.
+            for channel in {delivery.message.channel for delivery, _ in batch}:
+                await _through(channel.close())
+            raise
+
+    async def _settle_batch(self, batch: list[tuple[_Delivery, Failure | None]]) -> None:
+        acks: list[_Delivery] = []
+        nacks: list[_Delivery] = []
+        dead: list[tuple[_Delivery, str]] = []
+        for delivery, failure in batch:
+            if delivery.refused is not None:
+                dead.append((delivery, delivery.refused))
+            elif failure is None:
+                acks.append(delivery)
+            elif failure[1] or _deliveries(delivery.message) < topology.DELIVERY_LIMIT:
+                nacks.append(delivery)
+            else:  # its last delivery: park it ourselves, with the error as its reason
+                reason = f"failed {_deliveries(delivery.message)} times: {failure[0]}"
+                dead.append((delivery, reason))
+        applied = len(acks)
+        if dead:
+            # Parked (confirmed) before acknowledged: a message is never lost in between.
+            parked = await asyncio.gather(
+                *(self._dead_letter(d, reason) for d, reason in dead), return_exceptions=True
+            )
+            for (delivery, _), result in zip(dead, parked, strict=True):
+                if isinstance(result, BaseException):
+                    log.warning("message.dead_letter_failed", error=type(result).__name__)
+                    nacks.append(delivery)
+                else:
+                    acks.append(delivery)
+        for delivery in nacks:
+            await _through(delivery.message.channel.basic_nack(delivery.tag, wait=False))
+        await self._acknowledge(batch, acks)
+        self._messages.labels(self._queue, "applied").inc(applied)
+        self._messages.labels(self._queue, "requeued").inc(len(nacks))
+        self._messages.labels(self._queue, "dead_lettered").inc(len(acks) - applied)
+
+    async def _acknowledge(
+        self, batch: list[tuple[_Delivery, Failure | None]], acks: list[_Delivery]
+    ) -> None:
+        """One ``basic.ack`` with ``multiple`` per channel of the batch when its tags run on
+        from the previous batch's without a gap; else one per message."""
+        by_channel: dict[AbstractChannel, list[_Delivery]] = {}
+        for delivery in acks:
+            by_channel.setdefault(delivery.message.channel, []).append(delivery)
+        for channel, settled in by_channel.items():
+            if all(d.in_order for d, _ in batch if d.message.channel is channel):
+                acked = await _through(
+                    channel.basic_ack(max(d.tag for d in settled), multiple=True, wait=False)
+                )
+            else:
+                log.warning("batch.tags_out_of_order", size=len(settled))
+                for delivery in settled:
+                    acked = await _through(channel.basic_ack(delivery.tag, wait=False))
+            if not acked:
+                log.info("batch.ack_lost_with_channel", size=len(settled))
+
+    async def _dead_letter(self, delivery: _Delivery, reason: str) -> None:
+        """Park a message with its reason (as ``messaging.dead_letter`` does), confirmed."""
+        message = delivery.message
+        properties = message.header.properties
+        headers = dict(properties.headers or {})
+        headers.update(
+            {
+                "x-ibok-dead-reason": reason[:1000],
+                "x-ibok-source-exchange": message.exchange or "",
+                "x-ibok-source-routing-key": message.routing_key or "",
+            }
+        )
+        await message.channel.basic_publish(
+            message.body,
+            exchange=topology.DEAD_LETTER_EXCHANGE,
+            routing_key="",
+            properties=Basic.Properties(
+                headers=headers,
+                message_id=properties.message_id,
+                content_type=properties.content_type or "application/json",
+                delivery_mode=2,
+            ),
+            timeout=10,
+        )
+        sender = {"correlation_id": cid} if (cid := _header(message, CORRELATION_HEADER)) else {}
+        log.warning(
+            "message.dead_lettered", reason=reason[:300], routing_key=message.routing_key, **sender
+        )
+
+
+def _header(message: DeliveredMessage, name: str) -> str | None:
+    value = (message.header.properties.headers or {}).get(name)
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    return value if isinstance(value, str) else None
