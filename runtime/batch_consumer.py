@@ -19,8 +19,9 @@ message object of its own, no acknowledgement). Each batch is settled once its `
 Nothing is acknowledged before its batch commits, so a process that dies loses nothing: the
 broker delivers the unacknowledged messages again and the inbox (``first_deliveries``) makes
 those already applied no-ops. The consumer reconnects after the broker or the network drops
-it; a batch read on a lost channel is applied all the same and acknowledged by nobody (the
-broker has requeued it, and its second delivery is a no-op).
+it. Deliveries of a lost channel whose batch has not started are dropped (the broker has
+requeued them and delivers them again); a batch already being applied when its channel goes
+commits and is acknowledged by nobody (its second delivery is a no-op).
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ parked), every queue of the vhost empty, the dead-letter queue included.
 Billing runs alone: readings also reads the invoices (from a queue of its own, one message at a
 time, about 400 a second here), which would take it some four minutes for 100,000.
 
-On the shared 2-core machine the import took 75 s and 93 s (load 3 and 5.6), bounded by the
-publisher through the proxy, about 450 deliveries came again, and the test takes 90 to 105 s.
+On the shared 2-core machine the import took 52 to 93 s over 15 runs, bounded by the publisher
+through the proxy; 114 to 1,252 deliveries came again; the test takes 60 to 105 s.
 """
 
 from __future__ import annotations
