@@ -14,7 +14,9 @@ Other areas reuse these dependencies::
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -55,7 +57,10 @@ async def current_session(request: Request[Any, Any, Any]) -> auth.SessionInfo:
     now = time.monotonic()
     if (known := cache.get(token, now)) is not None:
         return known
-    info = await rpc_of(request.app.state).call(auth.RESOLVE_SESSION, auth.SessionRef(token=token))
+    rpc = rpc_of(request.app.state)
+    info = await cache.resolve(
+        token, lambda: rpc.call(auth.RESOLVE_SESSION, auth.SessionRef(token=token))
+    )
     cache.put(token, info, now)
     return info
 
@@ -153,6 +158,19 @@ class SessionCache:
         self.ttl = ttl
         self._max = max_entries
         self._entries: dict[str, tuple[float, auth.SessionInfo]] = {}
+        self._asking: dict[str, asyncio.Future[auth.SessionInfo]] = {}
+
+    async def resolve(
+        self, token: str, ask: Callable[[], Awaitable[auth.SessionInfo]]
+    ) -> auth.SessionInfo:
+        """Ask auth once for a token however many requests wait for it at that moment: when an
+        entry expires under load, every request in flight with that session would otherwise
+        ask at once (and auth updates the same session row for each)."""
+        asking = self._asking.get(token)
+        if asking is None:
+            asking = self._asking[token] = asyncio.ensure_future(ask())
+            asking.add_done_callback(lambda _: self._asking.pop(token, None))
+        return await asyncio.shield(asking)
 
     def get(self, token: str, now: float) -> auth.SessionInfo | None:
         entry = self._entries.get(token)

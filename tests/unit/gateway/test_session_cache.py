@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from contracts import auth
@@ -44,3 +45,36 @@ def test_the_cache_stays_bounded() -> None:
     for n in range(10):
         cache.put(f"t{n}", info(uuid.uuid4()), now=float(n) * 10)
     assert sum(cache.get(f"t{n}", now=90.0) is not None for n in range(10)) <= 3
+
+
+async def test_requests_waiting_for_one_session_ask_auth_once() -> None:
+    cache, account = SessionCache(5), uuid.uuid4()
+    asked = 0
+    release = asyncio.Event()
+
+    async def ask() -> auth.SessionInfo:
+        nonlocal asked
+        asked += 1
+        await release.wait()
+        return info(account)
+
+    waiting = [asyncio.create_task(cache.resolve("t1", ask)) for _ in range(64)]
+    await asyncio.sleep(0)
+    release.set()
+    assert {r.login for r in await asyncio.gather(*waiting)} == {"jan"} and asked == 1
+    await cache.resolve("t1", ask)  # the answer came: the next miss asks again
+    assert asked == 2
+
+
+async def test_a_failed_question_fails_every_waiter_and_is_not_kept() -> None:
+    cache = SessionCache(5)
+
+    async def ask() -> auth.SessionInfo:
+        await asyncio.sleep(0)
+        raise LookupError("auth unreachable")
+
+    results = await asyncio.gather(
+        *(cache.resolve("t1", ask) for _ in range(3)), return_exceptions=True
+    )
+    assert all(isinstance(r, LookupError) for r in results)
+    assert cache.get("t1", now=0) is None
