@@ -3,6 +3,7 @@ billing's read answers through the gateway's cache (services/gateway/billing_cac
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from litestar.datastructures import State
@@ -13,6 +14,7 @@ from runtime.rpc_client import RpcClient
 from services.gateway.billing_cache import BillingCache
 
 Rep = TypeVar("Rep", bound=Contract)
+T = TypeVar("T")
 
 
 def rpc_of(state: State) -> RpcClient:
@@ -27,21 +29,24 @@ def _cache_of(state: State) -> BillingCache:
     return cache
 
 
+def _through(
+    state: State,
+    operation: Operation[Any, Any],
+    query: Contract,
+    load: Callable[[], Awaitable[T]],
+    *tag: str,
+) -> Awaitable[T]:
+    customer: str = query.customer_number  # type: ignore[attr-defined]  # every billing read names one
+    return _cache_of(state).through(customer, (operation.name, *tag, query.model_dump_json()), load)
+
+
 async def billing_view(state: State, operation: Operation[Any, Rep], query: Contract) -> Rep:
     """Billing's answer to a read about the customer ``query`` names, kept while it holds."""
-    customer: str = query.customer_number  # type: ignore[attr-defined]  # every billing read names one
-    return await _cache_of(state).through(
-        customer,
-        (operation.name, query.model_dump_json()),
-        lambda: rpc_of(state).call(operation, query),
-    )
+    return await _through(state, operation, query, lambda: rpc_of(state).call(operation, query))
 
 
 async def billing_view_raw(state: State, operation: Operation[Any, Any], query: Contract) -> bytes:
     """As ``billing_view``, the reply's JSON as billing wrote it (to pass on unparsed)."""
-    customer: str = query.customer_number  # type: ignore[attr-defined]
-    return await _cache_of(state).through(
-        customer,
-        (operation.name, "raw", query.model_dump_json()),
-        lambda: rpc_of(state).call_raw(operation, query),
+    return await _through(
+        state, operation, query, lambda: rpc_of(state).call_raw(operation, query), "raw"
     )
