@@ -32,7 +32,10 @@ from runtime.logs import bind_correlation_id, get_logger
 
 log = get_logger(__name__)
 
-Handler = Callable[[Any], Awaitable[Contract]]
+# A handler answers its operation's response contract, or that contract's JSON already written
+# (bytes: the hot path's reply put together without a Python object per row; the operation's
+# tests parse it as the contract).
+Handler = Callable[[Any], Awaitable[Contract | bytes]]
 
 INVALID = Problem(
     code="invalid_request", status=422, detail="Nieprawidłowe dane.", detail_en="Invalid request."
@@ -80,7 +83,7 @@ async def answer_of(
     except Exception:
         log.exception("rpc.failed", operation=operation.queue)
         return FAILED.model_dump_json().encode(), FAILED.code
-    return result.model_dump_json().encode(), None
+    return (result if isinstance(result, bytes) else result.model_dump_json().encode()), None
 
 
 class RpcServer:

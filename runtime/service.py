@@ -19,13 +19,13 @@ from faststream.rabbit import RabbitBroker
 from faststream.rabbit.prometheus import RabbitPrometheusMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from contracts.base import Contract, Envelope
+from contracts.base import Envelope
 from contracts.rpc import Operation
 from runtime import batch_consumer, batches, db, messaging
 from runtime.logs import configure_logging, get_logger
 from runtime.outbox import OutboxRelay, OutboxRow, enqueue, outbox_row
 from runtime.rpc_client import RpcClient
-from runtime.rpc_server import RpcServer
+from runtime.rpc_server import Handler, RpcServer
 from runtime.settings import Settings
 
 log = get_logger(__name__)
@@ -70,9 +70,7 @@ class ServiceRuntime:
         return self._pool
 
     # --- wiring -------------------------------------------------------------------------------
-    def answer(
-        self, operation: Operation[Any, Any], handler: Callable[[Any], Awaitable[Contract]]
-    ) -> None:
+    def answer(self, operation: Operation[Any, Any], handler: Handler) -> None:
         self.rpc_server.answer(operation, handler)
 
     def consume(

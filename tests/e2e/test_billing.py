@@ -7,13 +7,14 @@ import io
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import httpx
 import pytest
 import pytest_asyncio
 from pypdf import PdfReader
 
+from contracts.billing import InvoiceSummary
 from contracts.billing_system import (
     InvoiceCancelled,
     InvoiceCorrected,
@@ -116,6 +117,25 @@ async def test_simulated_customer_sees_every_invoice_paged_newest_first_with_the
     }
     assert [i["number"] for i in items] and {i["number"] for i in items} == expected
     assert len(items) == len(expected)  # pages neither overlap nor skip
+    # Each item as the billing system issued it (billing writes the list's JSON in PostgreSQL).
+    issued = {
+        m.number: m
+        for m in customer.history
+        if isinstance(m, InvoiceIssued) and m.number in {i["number"] for i in items}
+    }
+    assert issued
+    for item in items:
+        if (sent := issued.get(item["number"])) is None:
+            continue  # a correction: its own figures are checked in test_a_correction_...
+        assert set(item) == set(InvoiceSummary.model_fields)
+        assert UUID(item["invoice_id"]) and item["status"] in {"issued", "corrected", "cancelled"}
+        assert (item["contract_number"], item["gross_grosze"]) == (
+            sent.contract_number,
+            sent.gross_grosze,
+        )
+        assert [item[k] for k in ("issued_on", "due_date", "period_from", "period_to")] == [
+            d.isoformat() for d in (sent.issued_on, sent.due_date, sent.period_from, sent.period_to)
+        ]
     keys = [(i["issued_on"], i["number"]) for i in items]
     assert keys == sorted(keys, reverse=True)
     page = await _json(client, "/api/v1/invoices", limit=3)
