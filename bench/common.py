@@ -176,14 +176,17 @@ def commit() -> str:
         return "unknown"
 
 
-def report(title: str, table: str, notes: str = "") -> None:
-    """Print the table and append it, dated, with the machine and commit, to docs/performance.md."""
+def report(title: str, table: str, notes: str = "", *, append: bool = True) -> None:
+    """Print the table and append it, dated, with the machine and commit, to docs/performance.md
+    (``append=False``: print only, for a script's ``--no-report``)."""
     heading = (
         f"\n### {title}: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores "
         f"({platform.machine()}), commit {commit()}\n\n"
     )
     text = heading + table.rstrip() + "\n" + (f"\n{notes.strip()}\n" if notes else "")
     print(text)
+    if not append:
+        return
     PERFORMANCE_MD.parent.mkdir(exist_ok=True)
     if not PERFORMANCE_MD.exists():
         PERFORMANCE_MD.write_text(

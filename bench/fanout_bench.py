@@ -246,10 +246,12 @@ def main(argv: list[str] | None = None) -> int:
         f"RabbitMQ, notify and the sink on the same machine (1-minute load average at the end: "
         f"{load:.1f})."
     )
-    if args.no_report:
-        print(table + "\n\n" + notes)
-    else:
-        report(f"Terms fan-out (bench/fanout_bench.py, {n:,} recipients)", table, notes)
+    report(
+        f"Terms fan-out (bench/fanout_bench.py, {n:,} recipients)",
+        table,
+        notes,
+        append=not args.no_report,
+    )
     return 0
 
 

@@ -15,7 +15,7 @@ publisher confirms to ``billing.in``, as the billing system would. Measured:
   ``INSERT ... SELECT FROM unnest`` (500 rows a statement), and by ``COPY``, through asyncpg.
 
 ``--skip-live`` measures the backlog and the baselines only; ``--profile`` records billing with
-py-spy (``pip install py-spy``) while it drains the backlog; ``--no-report`` prints the table
+py-spy (installed by ``make install``) while it drains the backlog; ``--no-report`` prints the table
 without appending it to docs/performance.md (for runs while developing).
 """
 
@@ -344,10 +344,7 @@ def run(
         "from start to ready in the backlog run. Each invoice has three lines (water, sewage, "
         "subscription fee). The live figure includes publishing on the same 2 cores."
     )
-    if no_report:
-        print(table + "\n\n" + notes)
-    else:
-        report("Billing import (bench/ingest_bench.py)", table, notes)
+    report("Billing import (bench/ingest_bench.py)", table, notes, append=not no_report)
 
 
 def main() -> None:

@@ -57,6 +57,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--customers", type=int, default=200)
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--no-report", action="store_true", help="print only; docs untouched")
     parser.add_argument(
         "--profile",
         type=Path,
@@ -177,7 +178,7 @@ def main() -> None:
     notes = "Where the cores went at 64 connections (CPU seconds):\n\n" + "\n".join(
         f"- {name}: {cpu.line()}" for name, cpu in shares.items()
     )
-    report("Invoice list (bench/invoices_bench.py)", table, notes)
+    report("Invoice list (bench/invoices_bench.py)", table, notes, append=not args.no_report)
 
 
 if __name__ == "__main__":

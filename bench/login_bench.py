@@ -44,6 +44,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--no-report", action="store_true", help="print only; docs untouched")
     args = parser.parse_args()
     defaults = Settings()
     with sandbox() as infra, tempfile.TemporaryDirectory() as tmp:
@@ -107,7 +108,7 @@ def main() -> None:
             f"{statistics.median(samples):.1f} / {percentile(samples, 99):.1f} / {max(samples):.1f} ms "
             f"({idle:.1f} ms) |\n"
         )
-    report("Login (bench/login_bench.py)", table)
+    report("Login (bench/login_bench.py)", table, append=not args.no_report)
 
 
 def health_latencies_once(url: str) -> float:

@@ -332,10 +332,7 @@ def main() -> None:
         f"{cpu.line()} (first request until the queue held every reading; `postgres` and "
         "`rabbitmq` are the machine's, other work on them included)."
     )
-    if args.no_report:
-        print(table + "\n" + notes)
-    else:
-        report("Readings burst (bench/readings_bench.py)", table, notes)
+    report("Readings burst (bench/readings_bench.py)", table, notes, append=not args.no_report)
 
 
 if __name__ == "__main__":
