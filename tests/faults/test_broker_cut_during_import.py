@@ -97,6 +97,12 @@ def _invoices(customers: list[tuple[str, str]]) -> list[InvoiceIssued]:
     return invoices
 
 
+def log_lines(system: System, service: str, event: str) -> list[str]:
+    assert system.log_dir is not None
+    text = (system.log_dir / f"{service}.log").read_text(errors="replace")
+    return [line for line in text.splitlines() if event in line]
+
+
 def _applied_deliveries(billing: System) -> int:
     """Deliveries billing's batch consumer applied and acknowledged (no-op repeats included)."""
     with urllib.request.urlopen(f"{billing.url('billing')}/metrics", timeout=5) as answer:
@@ -197,3 +203,6 @@ async def test_billing_import_with_the_broker_stopped_twice_applies_every_invoic
     assert topology.DEAD_LETTER_QUEUE in depths
     assert dead == 0 and billing_in == 0
     assert billing.processes["billing"].poll() is None, "billing died"
+    # The consumer recovers from a stall by itself (IBOK_BATCH_STALL_SECONDS), but one here
+    # is a bug to find, not a pass.
+    assert log_lines(billing, "billing", "batch_consumer.stalled") == []
