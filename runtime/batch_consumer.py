@@ -11,23 +11,32 @@ message object of its own, no acknowledgement). Each batch is settled once its `
   its reason;
 - the rest is acknowledged after ``apply`` returned (its transaction committed) with a single
   ``basic.ack`` with ``multiple`` set, for the highest delivery tag of the batch. That is safe
-  because every lower tag of the channel is settled by then: deliveries are batched in tag
-  order, batches are settled in order, the batch's requeued messages are nacked first, and a
-  delivery whose tag does not follow the previous one's on its channel turns the batch back to
-  one acknowledgement per message.
+  because every lower tag of the channel is settled by then: the consumer counts, per channel,
+  the tags settled so far, and acknowledges with ``multiple`` only a batch whose tags run on
+  from them without a gap (the batch's requeued messages nacked first). A batch that does not
+  (a delivery before it was never settled: its apply was interrupted, or it never reached the
+  batch) is acknowledged one message at a time, and its channel is then closed, which hands
+  the unsettled deliveries back to the queue; so is the channel of a batch left unsettled.
 
 Nothing is acknowledged before its batch commits, so a process that dies loses nothing: the
 broker delivers the unacknowledged messages again and the inbox (``first_deliveries``) makes
 those already applied no-ops. The consumer reconnects after the broker or the network drops
-it. Deliveries of a lost channel whose batch has not started are dropped (the broker has
-requeued them and delivers them again); a batch already being applied when its channel goes
-commits and is acknowledged by nobody (its second delivery is a no-op).
+it. Deliveries of a lost channel whose batch has not
+started are dropped (the broker has requeued them and delivers them again); a batch already
+being applied when its channel goes commits and is acknowledged by nobody (its second delivery
+is a no-op).
+
+A consumer must never sit on deliveries in silence: when the current channel holds deliveries
+not yet settled and neither a delivery nor the batch worker has made progress for
+``stall_after`` seconds, it logs ``batch_consumer.stalled``, is not ready, starts a new batch
+worker and reconnects (the broker hands the deliveries out again).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -61,7 +70,6 @@ def _deliveries(message: DeliveredMessage) -> int:
 class _Delivery:
     message: DeliveredMessage
     refused: str | None  # why it is dead-lettered without being applied
-    in_order: bool  # its delivery tag follows the previous delivery's on the same channel
 
     @property
     def tag(self) -> int:
@@ -112,6 +120,7 @@ class BatchConsumer:
         name: str = "ibok",
         reconnect_interval: float = 1.0,
         connect_timeout: float = 10.0,
+        stall_after: float = 60.0,
     ) -> None:
         self._url = url
         self._queue = queue
@@ -121,6 +130,7 @@ class BatchConsumer:
         self._name = name
         self._reconnect_interval = reconnect_interval
         self._connect_timeout = connect_timeout
+        self._stall_after = stall_after
         self._batcher: Batcher[_Delivery] = Batcher(
             apply,
             self._settle,
@@ -128,14 +138,22 @@ class BatchConsumer:
             max_wait=max_wait,
             on_transient=on_transient,
             # Read before the channel was lost: it comes again, so applying it now is wasted.
-            keep=lambda delivery: not delivery.message.channel.is_closed,
+            keep=lambda delivery: self._open(delivery.message.channel),
+            unsettled=self._hand_back,
         )
         self._connection: AbstractConnection | None = None
         self._channel: AbstractChannel | None = None
         self._consumer_tag: str | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._stopping = False
-        self._last: tuple[AbstractChannel | None, int] = (None, 0)
+        # Per channel: the highest delivery tag received, and the tag up to which every
+        # delivery is settled (acknowledged, requeued or dead-lettered).
+        self._received: dict[AbstractChannel, int] = {}
+        self._settled: dict[AbstractChannel, int] = {}
+        self._progress = time.monotonic()  # the last settlement, or a delivery after a pause
+        self._stalled = False
+        self._closing: set[asyncio.Task[bool]] = set()
+        self._abandoned: set[AbstractChannel] = set()  # being closed: its deliveries come again
         self._messages = Counter(
             "ibok_batched_messages",
             "Messages a batched consumer took, by outcome",
@@ -166,7 +184,8 @@ class BatchConsumer:
 
     @property
     def ready(self) -> bool:
-        return self._channel is not None and not self._channel.is_closed
+        channel = self._channel
+        return channel is not None and not channel.is_closed and not self._stalled
 
     async def _connect(self) -> None:
         connection = await aiormq.connect(
@@ -179,6 +198,10 @@ class BatchConsumer:
         except BaseException:
             await _through(connection.close())
             raise
+        for counts in (self._received, self._settled):
+            for lost in [c for c in counts if c.is_closed]:
+                del counts[lost]
+        self._abandoned = {c for c in self._abandoned if not c.is_closed}
         self._connection, self._channel = connection, channel
         self._consumer_tag = consuming.consumer_tag
 
@@ -187,10 +210,16 @@ class BatchConsumer:
         while not self._stopping:
             assert self._connection is not None and self._channel is not None
             watching = (self._connection.closing, self._channel.closing)
-            await asyncio.wait(watching, return_when=asyncio.FIRST_COMPLETED)
+            check = min(5.0, self._stall_after / 4)
+            while not self._stalled_now():
+                done, _ = await asyncio.wait(watching, timeout=check)
+                if done:
+                    log.warning("batch_consumer.disconnected", queue=self._queue)
+                    break
+            else:
+                await self._report_stall()
             for observer in watching:
                 observer.cancel()
-            log.warning("batch_consumer.disconnected", queue=self._queue)
             await _through(self._connection.close())
             while not self._stopping:
                 await asyncio.sleep(self._reconnect_interval)
@@ -199,12 +228,51 @@ class BatchConsumer:
                     break
                 log.warning("batch_consumer.reconnect_failed", queue=self._queue)
 
+    def _stalled_now(self) -> bool:
+        """The current channel holds deliveries not settled, and nothing moved for a while."""
+        channel = self._channel
+        if channel is None or self._received.get(channel, 0) <= self._settled.get(channel, 0):
+            return False
+        moved = max(self._progress, self._batcher.last_progress)
+        return time.monotonic() - moved > self._stall_after
+
+    async def _report_stall(self) -> None:
+        channel = self._channel
+        assert channel is not None
+        self._stalled = True
+        log.error(
+            "batch_consumer.stalled",
+            queue=self._queue,
+            received=self._received.get(channel, 0),
+            settled=self._settled.get(channel, 0),
+            seconds=round(self._stall_after),
+        )
+        await self._batcher.restart_worker()
+
+    def _open(self, channel: AbstractChannel) -> bool:
+        return not channel.is_closed and channel not in self._abandoned
+
+    def _close_soon(self, channel: AbstractChannel) -> None:
+        """Close a channel from a callback (not from aiormq's reader, which the close awaits)."""
+        self._abandoned.add(channel)
+        if not channel.is_closed:
+            task = asyncio.create_task(_through(channel.close()))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+
+    def _hand_back(self, items: list[_Delivery]) -> None:
+        """A batch left unsettled: its channels go, so the broker delivers it again (and no
+        later acknowledgement with ``multiple`` can cover it)."""
+        for channel in {delivery.message.channel for delivery in items}:
+            log.warning("batch.unsettled_channel_closed", queue=self._queue)
+            self._close_soon(channel)
+
     async def _on_delivery(self, message: DeliveredMessage) -> None:
         # No await before ``add``: deliveries reach the batcher in their tag order.
         channel, tag = message.channel, message.delivery_tag or 0
-        last_channel, last_tag = self._last
-        in_order = tag == (last_tag + 1 if channel is last_channel else 1)
-        self._last = (channel, tag)
+        if self._received.get(channel, 0) <= self._settled.get(channel, 0):
+            self._progress = time.monotonic()  # the first to wait since all were settled
+        self._received[channel] = max(tag, self._received.get(channel, 0))
         try:
             parsed = envelope_or_reason(
                 message.body, message.routing_key or "", self._by_schema, self._refuse
@@ -212,9 +280,9 @@ class BatchConsumer:
         except Exception as exc:  # never leave a delivery out of the order of its batch
             parsed = f"unreadable: {type(exc).__name__}: {exc}"
         if isinstance(parsed, str):
-            self._batcher.add(_Delivery(message, parsed, in_order), None)
+            self._batcher.add(_Delivery(message, parsed), None)
         else:
-            self._batcher.add(_Delivery(message, None, in_order), parsed)
+            self._batcher.add(_Delivery(message, None), parsed)
 
     async def _settle(self, batch: list[tuple[_Delivery, Failure | None]]) -> None:
         try:
@@ -252,32 +320,55 @@ class BatchConsumer:
                     nacks.append(delivery)
                 else:
                     acks.append(delivery)
+        lost: set[AbstractChannel] = set()  # a channel with a delivery we failed to settle
         for delivery in nacks:
-            await _through(delivery.message.channel.basic_nack(delivery.tag, wait=False))
-        await self._acknowledge(batch, acks)
+            channel = delivery.message.channel
+            if not await _through(channel.basic_nack(delivery.tag, wait=False)):
+                lost.add(channel)
+        await self._acknowledge(batch, acks, lost)
+        self._progress = time.monotonic()
+        self._stalled = False
         self._messages.labels(self._queue, "applied").inc(applied)
         self._messages.labels(self._queue, "requeued").inc(len(nacks))
         self._messages.labels(self._queue, "dead_lettered").inc(len(acks) - applied)
 
     async def _acknowledge(
-        self, batch: list[tuple[_Delivery, Failure | None]], acks: list[_Delivery]
+        self,
+        batch: list[tuple[_Delivery, Failure | None]],
+        acks: list[_Delivery],
+        lost: set[AbstractChannel],
     ) -> None:
         """One ``basic.ack`` with ``multiple`` per channel of the batch when its tags run on
-        from the previous batch's without a gap; else one per message."""
-        by_channel: dict[AbstractChannel, list[_Delivery]] = {}
-        for delivery in acks:
-            by_channel.setdefault(delivery.message.channel, []).append(delivery)
-        for channel, settled in by_channel.items():
-            if all(d.in_order for d, _ in batch if d.message.channel is channel):
-                acked = await _through(
-                    channel.basic_ack(max(d.tag for d in settled), multiple=True, wait=False)
+        from the tags settled before without a gap; else one per message, and the channel
+        closes: a delivery below or between them was never settled, and must come again."""
+        tags: dict[AbstractChannel, list[int]] = {}
+        for delivery, _ in batch:
+            tags.setdefault(delivery.message.channel, []).append(delivery.tag)
+        for channel, batch_tags in tags.items():
+            settled = [d.tag for d in acks if d.message.channel is channel]
+            after = self._settled.get(channel, 0)
+            batch_tags.sort()
+            following = batch_tags == list(range(after + 1, after + 1 + len(batch_tags)))
+            acked = True
+            if settled and following:
+                acked = await _through(channel.basic_ack(max(settled), multiple=True, wait=False))
+            elif settled:
+                log.warning(
+                    "batch.tags_not_following",
+                    queue=self._queue,
+                    settled_to=after,
+                    first=batch_tags[0],
+                    size=len(batch_tags),
                 )
-            else:
-                log.warning("batch.tags_out_of_order", size=len(settled))
-                for delivery in settled:
-                    acked = await _through(channel.basic_ack(delivery.tag, wait=False))
+                for tag in settled:
+                    acked = await _through(channel.basic_ack(tag, wait=False)) and acked
             if not acked:
                 log.info("batch.ack_lost_with_channel", size=len(settled))
+            if following and acked and channel not in lost:
+                self._settled[channel] = batch_tags[-1]
+            elif not channel.is_closed:
+                log.warning("batch.unsettled_channel_closed", queue=self._queue)
+                await _through(channel.close())
 
     async def _dead_letter(self, delivery: _Delivery, reason: str) -> None:
         """Park a message with its reason (as ``messaging.dead_letter`` does), confirmed."""

@@ -9,6 +9,11 @@ of a batch to one ``apply`` call (one transaction) and the batch with each messa
 applied in turn (and so on, down to the message that fails alone), so one bad message cannot
 hold back the others; while the database is unreachable a batch is held and retried (not the
 messages' fault), and handed back as such after ``max_transient_wait``.
+
+A batch the worker could not settle (its ``apply`` interrupted) is handed to ``unsettled``, so
+its owner can give its messages back to the broker; the worker notes its progress
+(``last_progress``) so that its owner can tell a worker that has stopped from a busy one, and a
+worker that died is started again with the next batch.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -50,7 +56,9 @@ class Batcher(Generic[T]):
     ``settle`` receives each batch's items with their outcome once its ``apply`` is over.
     ``keep`` says whether an item is still to be applied when its batch's turn comes; those it
     turns down are neither applied nor settled (a delivery whose channel was lost meanwhile:
-    the broker hands it out again).
+    the broker hands it out again). ``unsettled`` receives the items of a batch that was neither
+    settled nor dropped (its apply was interrupted): they must not stay with the broker as if
+    they were being handled.
     """
 
     def __init__(
@@ -63,10 +71,12 @@ class Batcher(Generic[T]):
         on_transient: Callable[[], None] = lambda: None,
         max_transient_wait: float = 60.0,
         keep: Callable[[T], bool] = lambda item: True,
+        unsettled: Callable[[list[T]], None] = lambda items: None,
     ) -> None:
         self._apply = apply
         self._settle = settle
         self._keep = keep
+        self._unsettled = unsettled
         self._max_batch = max_batch
         self._max_wait = max_wait
         self._on_transient = on_transient
@@ -76,6 +86,8 @@ class Batcher(Generic[T]):
         self._timer: asyncio.TimerHandle | None = None
         self._batches: asyncio.Queue[tuple[list[T], list[Envelope | None]]] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
+        # When the worker last took a batch, tried an apply or settled (time.monotonic()).
+        self.last_progress = time.monotonic()
 
     def add(self, item: T, envelope: Envelope | None) -> None:
         self._items.append(item)
@@ -103,34 +115,59 @@ class Batcher(Generic[T]):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if not self._items:
+        if self._items:
+            self._batches.put_nowait((self._items, self._envelopes))
+            self._items, self._envelopes = [], []
+        if not self._batches.empty():
+            self._start_worker()
+
+    def _start_worker(self) -> None:
+        worker = self._worker
+        if worker is not None and not worker.done():
             return
-        self._batches.put_nowait((self._items, self._envelopes))
-        self._items, self._envelopes = [], []
-        if self._worker is None:
-            self._worker = asyncio.create_task(self._work(), name="batch-worker")
+        if worker is not None and not worker.cancelled() and worker.exception() is not None:
+            log.error("batch.worker_died", error=repr(worker.exception()))
+        self._worker = asyncio.create_task(self._work(), name="batch-worker")
+
+    async def restart_worker(self) -> None:
+        """Stop the worker wherever it is (a batch it was applying is not settled) and start a
+        new one for the batches waiting: for an owner that found it making no progress."""
+        worker, self._worker = self._worker, None
+        if worker is not None and not worker.done():
+            worker.cancel()
+            await asyncio.wait({worker}, timeout=5)
+        if not self._batches.empty():
+            self._start_worker()
 
     async def _work(self) -> None:
         while True:
             items, envelopes = await self._batches.get()
+            self.last_progress = time.monotonic()
             bind_correlation_id(None)  # one id for the batch's log lines
+            settled = False
             try:
                 kept = [i for i, item in enumerate(items) if self._keep(item)]
                 if len(kept) < len(items):
                     log.info("batch.items_dropped", size=len(items) - len(kept))
                     items, envelopes = [items[i] for i in kept], [envelopes[i] for i in kept]
                 if not items:
+                    settled = True
                     continue
                 outcomes = await self._outcomes(envelopes)
+                settled = True  # from here on ``settle`` answers for every item
                 await self._settle(list(zip(items, outcomes, strict=True)))
+                self.last_progress = time.monotonic()
             except asyncio.CancelledError:
                 if cancelled_from_outside():
                     raise
                 log.warning("batch.settle_interrupted", size=len(items))
             except Exception:
-                # Unsettled messages stay with the broker, which delivers them again.
                 log.exception("batch.settle_failed", size=len(items))
             finally:
+                if not settled:
+                    # Left with the broker as if being handled, a later batch's acknowledgement
+                    # could cover them: the owner hands them back.
+                    self._unsettled(items)
                 self._batches.task_done()
 
     async def _outcomes(self, envelopes: list[Envelope | None]) -> list[Failure | None]:
@@ -170,6 +207,7 @@ class Batcher(Generic[T]):
         """Apply, waiting out a database outage (not the messages' fault) with backoff."""
         delay, waited = 0.2, 0.0
         while True:
+            self.last_progress = time.monotonic()
             try:
                 await self._apply(envelopes)
                 return

@@ -60,6 +60,7 @@ class ServiceRuntime:
             on_transient=self._on_db_trouble,
         )
         self._pool: asyncpg.Pool | None = None
+        self._batch_consumers: list[batch_consumer.BatchConsumer] = []
         self._started = False
         self.relay: OutboxRelay | None = None
 
@@ -106,7 +107,9 @@ class ServiceRuntime:
             on_transient=self._on_db_trouble,
             registry=self.registry,
             name=f"ibok-{self.name}-batches",
+            stall_after=self.settings.batch_stall_seconds,
         )
+        self._batch_consumers.append(consumer)
         # Started once its queue is declared; stopped (finishing its batches) before the pool.
         self.after_start_hooks.append(consumer.start)
         self.shutdown_hooks.insert(0, consumer.stop)
@@ -201,7 +204,9 @@ class ServiceRuntime:
         )
         return {
             "database": database,
-            "broker": bool(broker) and self.rpc_server.ready,
+            "broker": bool(broker)
+            and self.rpc_server.ready
+            and all(consumer.ready for consumer in self._batch_consumers),
             "started": self._started,
         }
 

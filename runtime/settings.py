@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=1000, ge=1)
     batch_wait_ms: int = Field(default=50, ge=1)
     batch_prefetch: int = Field(default=10_000, ge=1)
+    # A batched consumer holding deliveries without settling any for this long reports itself
+    # stalled (not ready), starts a new batch worker and reconnects.
+    batch_stall_seconds: float = Field(default=60.0, gt=0)
     rpc_timeout: float = Field(default=5.0, gt=0)
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
     # Published outbox rows are deleted this long after publishing (hourly): they may carry

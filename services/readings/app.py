@@ -8,14 +8,6 @@ from pathlib import Path
 from faststream.asgi import AsgiFastStream
 
 from contracts import readings, topology
-from contracts.billing_system import (
-    ContractUpserted,
-    ControlReadingRecorded,
-    InvoiceCancelled,
-    InvoiceCorrected,
-    InvoiceIssued,
-    MeterUpserted,
-)
 from contracts.retention import CustomerRetentionEnded
 from runtime.schedule import Repeating
 from runtime.service import ServiceRuntime
@@ -29,18 +21,13 @@ def create_app(settings: Settings | None = None) -> AsgiFastStream:
     )
     r = handlers.Readings(rt)
     # READINGS_SERVICE_MESSAGES, and the invoices: an invoice that settles a period ends the
-    # time in which a reading of that period may be added or replaced (R8).
-    rt.consume(
+    # time in which a reading of that period may be added or replaced (R8). They arrive in bulk
+    # (a nightly load, 100,000 invoices), so they are applied in batches, as billing does.
+    rt.consume_batches(
         topology.billing_in_queue("readings"),
         topology.BILLING_IN_EXCHANGE,
-        {
-            MeterUpserted: partial(handlers.upsert_meter, r),
-            ControlReadingRecorded: partial(handlers.record_control_reading, r),
-            ContractUpserted: partial(handlers.upsert_contract, r),
-            InvoiceIssued: partial(handlers.settle_invoice, r),
-            InvoiceCorrected: partial(handlers.settle_correction, r),
-            InvoiceCancelled: partial(handlers.unsettle_invoice, r),
-        },
+        handlers.BILLING_SYSTEM_MESSAGES,
+        partial(handlers.ingest_batch, r),
     )
     rt.consume(
         topology.events_queue("readings"),

@@ -107,6 +107,15 @@ def require_current_contract(contracts: Iterable[ContractTerm], today: date) -> 
     return contract
 
 
+# --- R8: what an invoice settles -------------------------------------------------------------------
+
+
+def settles_period(period_to: date, issued_on: date) -> bool:
+    """R8: an invoice issued once its period ended settles it (its readings are billed); one
+    issued in advance (a forecast) settles nothing yet."""
+    return period_to <= issued_on
+
+
 # --- R8: validation -------------------------------------------------------------------------------
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from fractions import Fraction
@@ -11,6 +12,7 @@ import asyncpg
 
 from contracts import readings as msgs
 from contracts import topology
+from contracts.base import Envelope
 from contracts.billing_system import (
     ContractUpserted,
     ControlReadingRecorded,
@@ -20,10 +22,10 @@ from contracts.billing_system import (
     MeterUpserted,
     ReadingSubmitted,
 )
+from runtime.batches import first_deliveries
 from runtime.clock import business_today
 from runtime.errors import Conflict, DomainError, NotFound
 from runtime.logs import get_logger
-from runtime.messaging import first_delivery
 from runtime.paging import decode_cursor, encode_cursor
 from runtime.service import ServiceRuntime
 from services.readings import domain, store, views
@@ -50,76 +52,100 @@ class Readings:
 # --- from the billing system ----------------------------------------------------------------------
 
 
-async def upsert_meter(r: Readings, msg: MeterUpserted) -> None:
-    """A meter, and when it replaced another, the exchange's final and initial states."""
-    ex = msg.exchange
+BILLING_SYSTEM_MESSAGES: tuple[type[Envelope], ...] = (
+    MeterUpserted,
+    ControlReadingRecorded,
+    ContractUpserted,
+    InvoiceIssued,
+    InvoiceCorrected,
+    InvoiceCancelled,
+)
+
+
+async def ingest_batch(r: Readings, messages: Sequence[Envelope]) -> None:
+    """The billing system's messages, many at a time, in one transaction, in delivery order.
+
+    Each is applied as it would be alone (a later message about the same meter, contract or
+    invoice wins, as before); the inbox makes a message delivered twice a no-op. The meters
+    the batch touches are locked at once, in one order, before any is changed (submitted
+    readings lock their meter too).
+    """
+    sent = 0
     async with r.pool.acquire() as conn, conn.transaction():
-        await store.lock_meters(conn, msg.serial, *([ex.previous_serial] if ex else []))
-        if not (await first_delivery(conn, msg) and await store.upsert_meter(conn, msg)):
-            return
-        await store.adopt_orphan_readings(conn, msg.serial, msg.customer_number)
-        if ex is not None:
-            previous_customer = await store.meter_customer(conn, ex.previous_serial)
-            for role, serial, customer, value in (
-                ("final", ex.previous_serial, previous_customer, ex.previous_final_reading),
-                ("initial", msg.serial, msg.customer_number, ex.initial_reading),
-            ):
-                external_id = f"meter-exchange:{msg.serial}:{role}"
-                await store.upsert_system_reading(
-                    conn,
-                    reading_id=uuid.uuid5(READING_IDS, external_id),
-                    external_id=external_id,
-                    serial=serial,
-                    customer_number=customer or msg.customer_number,
-                    value=value,
-                    read_on=ex.exchanged_on,
-                    source="meter_exchange",
-                )
-        sent = await remind_legalization(r, conn, business_today(), serial=msg.serial)
+        fresh = await first_deliveries(conn, messages)
+        await store.lock_meters(conn, *meters_touched(fresh))
+        settling = store.SettledInvoices(conn)
+        for msg in fresh:
+            match msg:
+                case InvoiceIssued() if domain.settles_period(msg.period_to, msg.issued_on):
+                    await settling.settle(msg.number, msg.contract_number, msg.period_to)
+                case InvoiceCorrected() if domain.settles_period(
+                    msg.correction.period_to, msg.correction.issued_on
+                ):
+                    c = msg.correction
+                    await settling.settle(c.number, c.contract_number, c.period_to)
+                case InvoiceCancelled():
+                    await settling.cancel(msg.number)
+                case MeterUpserted():
+                    await settling.flush()
+                    sent += await upsert_meter(r, conn, msg)
+                case ControlReadingRecorded():
+                    await settling.flush()
+                    await record_control_reading(conn, msg)
+                case ContractUpserted():
+                    await settling.flush()
+                    await store.upsert_contract(conn, msg)
+        await settling.flush()
     if sent:
         r.rt.published_soon()
+    log.info("readings.ingested", received=len(messages), fresh=len(fresh))
 
 
-async def record_control_reading(r: Readings, msg: ControlReadingRecorded) -> None:
-    """R8 (§3.3): an inspector's reading or an estimate, shown with its source."""
-    async with r.pool.acquire() as conn, conn.transaction():
-        await store.lock_meters(conn, msg.serial)
-        if await first_delivery(conn, msg):
-            customer = await store.meter_customer(conn, msg.serial)
-            reading_id = uuid.uuid5(READING_IDS, f"control:{msg.reading_id}")
-            await store.upsert_control_reading(conn, msg, reading_id, customer)
+def meters_touched(messages: Sequence[Envelope]) -> list[str]:
+    """The serials the batch's meter messages and control readings change."""
+    serials: list[str] = []
+    for msg in messages:
+        if isinstance(msg, MeterUpserted):
+            serials.append(msg.serial)
+            if msg.exchange is not None:
+                serials.append(msg.exchange.previous_serial)
+        elif isinstance(msg, ControlReadingRecorded):
+            serials.append(msg.serial)
+    return serials
 
 
-async def upsert_contract(r: Readings, msg: ContractUpserted) -> None:
-    """R1: which customers hold a current contract for which premises."""
-    async with r.pool.acquire() as conn, conn.transaction():
-        if await first_delivery(conn, msg):
-            await store.upsert_contract(conn, msg)
-
-
-async def settle_invoice(r: Readings, msg: InvoiceIssued) -> None:
-    """An invoice issued after its period ended settles that period: its readings are billed.
-
-    An invoice issued in advance (a forecast) settles nothing yet.
-    """
-    async with r.pool.acquire() as conn, conn.transaction():
-        if await first_delivery(conn, msg) and msg.period_to <= msg.issued_on:
-            await store.record_settling_invoice(
-                conn, msg.number, msg.contract_number, msg.period_to
+async def upsert_meter(r: Readings, conn: asyncpg.Connection, msg: MeterUpserted) -> int:
+    """A meter, and when it replaced another, the exchange's final and initial states; the
+    legalizacja reminders it makes due (how many were queued)."""
+    ex = msg.exchange
+    if not await store.upsert_meter(conn, msg):
+        return 0  # a newer revision is stored
+    await store.adopt_orphan_readings(conn, msg.serial, msg.customer_number)
+    if ex is not None:
+        previous_customer = await store.meter_customer(conn, ex.previous_serial)
+        for role, serial, customer, value in (
+            ("final", ex.previous_serial, previous_customer, ex.previous_final_reading),
+            ("initial", msg.serial, msg.customer_number, ex.initial_reading),
+        ):
+            external_id = f"meter-exchange:{msg.serial}:{role}"
+            await store.upsert_system_reading(
+                conn,
+                reading_id=uuid.uuid5(READING_IDS, external_id),
+                external_id=external_id,
+                serial=serial,
+                customer_number=customer or msg.customer_number,
+                value=value,
+                read_on=ex.exchanged_on,
+                source="meter_exchange",
             )
+    return await remind_legalization(r, conn, business_today(), serial=msg.serial)
 
 
-async def settle_correction(r: Readings, msg: InvoiceCorrected) -> None:
-    c = msg.correction
-    async with r.pool.acquire() as conn, conn.transaction():
-        if await first_delivery(conn, msg) and c.period_to <= c.issued_on:
-            await store.record_settling_invoice(conn, c.number, c.contract_number, c.period_to)
-
-
-async def unsettle_invoice(r: Readings, msg: InvoiceCancelled) -> None:
-    async with r.pool.acquire() as conn, conn.transaction():
-        if await first_delivery(conn, msg):
-            await store.cancel_invoice(conn, msg.number)
+async def record_control_reading(conn: asyncpg.Connection, msg: ControlReadingRecorded) -> None:
+    """R8 (§3.3): an inspector's reading or an estimate, shown with its source."""
+    customer = await store.meter_customer(conn, msg.serial)
+    reading_id = uuid.uuid5(READING_IDS, f"control:{msg.reading_id}")
+    await store.upsert_control_reading(conn, msg, reading_id, customer)
 
 
 # --- R7.6: legalizacja ----------------------------------------------------------------------------

@@ -157,30 +157,43 @@ async def upsert_contract(conn: asyncpg.Connection, msg: ContractUpserted) -> No
     )
 
 
-async def record_settling_invoice(
-    conn: asyncpg.Connection, number: str, contract_number: str, period_to: date
-) -> None:
-    await conn.execute(
-        """
-        INSERT INTO settled_invoices (invoice_number, contract_number, period_to)
-        VALUES ($1, $2, $3)
-        ON CONFLICT (invoice_number) DO UPDATE SET
-            contract_number = EXCLUDED.contract_number, period_to = EXCLUDED.period_to
-        """,
-        number,
-        contract_number,
-        period_to,
-    )
+_SETTLE_INVOICE = """
+    INSERT INTO settled_invoices (invoice_number, contract_number, period_to)
+    VALUES ($1, $2, $3)
+    ON CONFLICT (invoice_number) DO UPDATE SET
+        contract_number = EXCLUDED.contract_number, period_to = EXCLUDED.period_to
+"""
+_CANCEL_INVOICE = """
+    INSERT INTO settled_invoices (invoice_number, cancelled) VALUES ($1, true)
+    ON CONFLICT (invoice_number) DO UPDATE SET cancelled = true
+"""
 
 
-async def cancel_invoice(conn: asyncpg.Connection, number: str) -> None:
-    await conn.execute(
-        """
-        INSERT INTO settled_invoices (invoice_number, cancelled) VALUES ($1, true)
-        ON CONFLICT (invoice_number) DO UPDATE SET cancelled = true
-        """,
-        number,
-    )
+class SettledInvoices:
+    """Invoices that settle a period (R8) and cancellations, written in the order given: each
+    run of the same statement goes in one ``executemany`` (one round trip for a bulk import)."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+        self._sql: str | None = None
+        self._rows: list[tuple[object, ...]] = []
+
+    async def settle(self, number: str, contract_number: str, period_to: date) -> None:
+        await self._add(_SETTLE_INVOICE, (number, contract_number, period_to))
+
+    async def cancel(self, number: str) -> None:
+        await self._add(_CANCEL_INVOICE, (number,))
+
+    async def _add(self, sql: str, row: tuple[object, ...]) -> None:
+        if self._sql != sql:
+            await self.flush()
+        self._sql = sql
+        self._rows.append(row)
+
+    async def flush(self) -> None:
+        if self._rows and self._sql is not None:
+            await self._conn.executemany(self._sql, self._rows)
+        self._sql, self._rows = None, []
 
 
 # --- meters and contracts of a customer -----------------------------------------------------------

@@ -7,13 +7,20 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 
 from contracts import topology
-from contracts.billing_system import InvoiceIssued, InvoiceLine
+from contracts.base import Envelope
+from contracts.billing_system import (
+    InvoiceCancelled,
+    InvoiceCorrected,
+    InvoiceIssued,
+    InvoiceLine,
+)
 from tests.support.customers import logged_in_client, with_active_contract
 from tests.support.infra import Infra
 from tests.support.mail import MailSink
@@ -468,3 +475,106 @@ async def test_reading_of_a_billed_period_can_no_longer_be_replaced(
         # After the settled period readings go on as usual.
         later = await client.post("/api/v1/readings", json={"serial": serial, "value": "10.5"})
         assert later.status_code == 201, later.text
+
+
+async def _billing_rows(db: asyncpg.Connection, serial: str, numbers: list[str]) -> list[Any]:
+    """Everything readings keeps of the meter and invoices (timestamps left out)."""
+    meters = await db.fetch(
+        "SELECT serial, customer_number, legalization_expires, revision FROM readings.meters"
+        " WHERE serial = $1",
+        serial,
+    )
+    readings = await db.fetch(
+        "SELECT external_id, customer_number, value, read_on, source FROM readings.readings"
+        " WHERE serial = $1 ORDER BY external_id",
+        serial,
+    )
+    invoices = await db.fetch(
+        "SELECT invoice_number, contract_number, period_to, cancelled"
+        " FROM readings.settled_invoices WHERE invoice_number = ANY($1::text[])"
+        " ORDER BY invoice_number",
+        numbers,
+    )
+    return [tuple(r) for r in [*meters, *readings, *invoices]]
+
+
+async def test_billing_messages_published_together_apply_in_delivery_order_once(
+    infra: Infra, db: asyncpg.Connection
+) -> None:
+    """One publish, so readings takes them in one batch (or a few): each applied as it would be
+    alone, in delivery order: the control reading finds the meter that came just before it (and
+    so its customer), a correction settles under its own number, the cancellation marks the
+    invoice issued before it, an invoice issued in advance settles nothing (R8), and an older
+    revision of the meter after a newer one changes nothing. The same messages again change no
+    row."""
+    customer = extra_customer("R9000172", contract_start=TODAY - timedelta(days=800))
+    await add_customer(infra, db, customer)
+    contract = customer.contracts[0].contract_number
+    first = meter_for(customer, legalization_expires=TODAY + timedelta(days=900))
+    newer = first.model_copy(
+        update={
+            "revision": 2,
+            "legalization_expires": TODAY + timedelta(days=1000),
+            "message_id": uuid.uuid4(),
+        }
+    )
+    older = first.model_copy(update={"message_id": uuid.uuid4()})
+    reading = control_reading(first.serial, "12.5", TODAY - timedelta(days=1))
+    issued = settling_invoice(customer, TODAY - timedelta(days=40)).model_copy(
+        update={"number": "FV/R9000172/1"}
+    )
+    corrected = InvoiceCorrected(
+        corrected_number=issued.number,
+        correction=issued.model_copy(
+            update={"number": "FV/R9000172/1K", "period_to": TODAY - timedelta(days=35)}
+        ),
+        reason="korekta okresu",
+    )
+    in_advance = settling_invoice(customer, TODAY + timedelta(days=30)).model_copy(
+        update={"number": "FV/R9000172/2"}
+    )
+    to_cancel = settling_invoice(customer, TODAY - timedelta(days=10)).model_copy(
+        update={"number": "FV/R9000172/3"}
+    )
+    cancelled = InvoiceCancelled(number=to_cancel.number, customer_number=customer.number)
+    messages: list[Envelope] = [
+        first,
+        reading,
+        issued,
+        corrected,
+        in_advance,
+        to_cancel,
+        cancelled,
+        newer,
+        older,
+    ]
+    numbers = [issued.number, corrected.correction.number, in_advance.number, to_cancel.number]
+
+    await publish_billing(infra, *messages)
+    await wait_until(
+        db,
+        "SELECT true FROM readings.meters WHERE serial = $1 AND revision = 2",
+        first.serial,
+    )
+    await wait_until(
+        db,
+        "SELECT count(*) = 3 FROM readings.settled_invoices WHERE invoice_number = ANY($1)",
+        numbers,
+    )
+    rows = await _billing_rows(db, first.serial, numbers)
+    assert rows == [
+        (first.serial, customer.number, TODAY + timedelta(days=1000), 2),
+        (reading.reading_id, customer.number, Decimal("12.500"), reading.read_on, "inspector"),
+        (issued.number, contract, TODAY - timedelta(days=40), False),
+        (corrected.correction.number, contract, TODAY - timedelta(days=35), False),
+        (to_cancel.number, contract, TODAY - timedelta(days=10), True),
+    ]
+
+    # Delivered again (same message ids), in one batch: the inbox makes every one a no-op.
+    await publish_billing(infra, *messages)
+    marker = control_reading(first.serial, "13", TODAY)
+    await add_control_readings(infra, db, marker)  # applied after the repeats
+    after = await _billing_rows(db, first.serial, numbers)
+    marker_row = (marker.reading_id, customer.number, Decimal("13.000"), TODAY, "inspector")
+    assert len(after) == len(rows) + 1
+    assert set(after) == {*rows, marker_row}

@@ -1,6 +1,8 @@
 """The batched consumer against the real broker: batches acknowledged whole, one message that
 keeps failing dead-lettered after the delivery limit, invalid ones dead-lettered at once, and
-every other message applied exactly once with nothing left unacknowledged."""
+every other message applied exactly once with nothing left unacknowledged; a batch whose apply
+is interrupted comes again (no later acknowledgement covers it); a batch worker that stops is
+reported (not ready) and replaced; a consumer the broker cancels comes back."""
 
 from __future__ import annotations
 
@@ -111,3 +113,115 @@ async def test_batches_apply_once_each_and_settle_every_delivery(own_vhost: Infr
     assert attempts[POISON] >= topology.DELIVERY_LIMIT
     assert max(batch_sizes) == 200
     print(f"{N} probes applied in {len(batch_sizes)} calls, settled in {took:.1f} s")
+
+
+async def _publish_probes(url: str, numbers: range, queue: str = QUEUE) -> None:
+    connection = await aio_pika.connect(url)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        events = await channel.get_exchange(topology.EVENTS_EXCHANGE)
+        await asyncio.gather(
+            *(
+                events.publish(
+                    aio_pika.Message(
+                        Probe(n=n).to_wire(), delivery_mode=aio_pika.DeliveryMode.PERSISTENT
+                    ),
+                    routing_key=Probe.SCHEMA,
+                )
+                for n in numbers
+            )
+        )
+
+
+async def _declare(url: str) -> None:
+    broker = make_broker(url, "batches-test", prefetch=16)
+    async with broker:
+        await broker.connect()
+        await declare_topology(broker, {QUEUE: (topology.EVENTS_EXCHANGE, [Probe.SCHEMA])})
+
+
+async def _until(condition: Any, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await condition():
+            return True
+        await asyncio.sleep(0.1)
+    return False
+
+
+async def test_a_batch_whose_apply_is_interrupted_comes_again_and_is_never_acknowledged_unapplied(
+    own_vhost: Infra,
+) -> None:
+    """A CancelledError out of apply (not the worker's owner cancelling it) leaves a batch
+    unsettled on a live channel: the next batch's ``multiple`` acknowledgement must not cover
+    it. Before the fix the 100 probes of that batch were acknowledged and never applied."""
+    applied: set[int] = set()
+    interrupted: list[int] = []
+
+    async def apply(batch: Sequence[Envelope]) -> None:
+        numbers = [m.n for m in batch if isinstance(m, Probe)]
+        if 150 in numbers and not interrupted:
+            interrupted.extend(numbers)
+            raise asyncio.CancelledError()  # as aiormq or a library hands one to a task
+        applied.update(numbers)
+
+    await _declare(own_vhost.amqp_url)
+    await _publish_probes(own_vhost.amqp_url, range(1_000))
+    consumer = BatchConsumer(own_vhost.amqp_url, QUEUE, [Probe], apply, max_batch=100)
+    await consumer.start()
+    try:
+
+        async def drained() -> bool:
+            depths = await asyncio.to_thread(queue_messages, own_vhost.vhost)
+            return len(applied) == 1_000 and depths.get(QUEUE) == 0
+
+        settled = await _until(drained, 30)
+    finally:
+        await consumer.stop()
+    assert interrupted, "the apply was never interrupted"
+    assert set(range(1_000)) - applied == set(), "acknowledged without being applied"
+    assert settled, "deliveries left in the queue"
+
+
+async def test_a_batch_worker_that_stops_is_reported_not_ready_and_replaced(
+    own_vhost: Infra,
+) -> None:
+    """An apply that never returns: within ``stall_after`` the consumer says it is not ready,
+    then starts a new worker and reconnects, and every probe is applied."""
+    applied: set[int] = set()
+    hung: list[int] = []
+
+    async def apply(batch: Sequence[Envelope]) -> None:
+        numbers = [m.n for m in batch if isinstance(m, Probe)]
+        if not hung:
+            hung.extend(numbers)
+            await asyncio.Event().wait()  # forever
+        applied.update(numbers)
+
+    await _declare(own_vhost.amqp_url)
+    consumer = BatchConsumer(
+        own_vhost.amqp_url, QUEUE, [Probe], apply, max_batch=100, stall_after=1.0
+    )
+    await consumer.start()
+    try:
+        await _publish_probes(own_vhost.amqp_url, range(500))
+        assert consumer.ready
+
+        async def not_ready() -> bool:
+            return not consumer.ready
+
+        started = time.monotonic()
+        reported = await _until(not_ready, 10)
+        noticed = time.monotonic() - started
+
+        async def recovered() -> bool:
+            depths = await asyncio.to_thread(queue_messages, own_vhost.vhost)
+            return len(applied) == 500 and depths.get(QUEUE) == 0 and consumer.ready
+
+        back = await _until(recovered, 30)
+    finally:
+        await consumer.stop()
+    print(f"stall reported after {noticed:.1f} s")
+    assert hung, "the apply never hung"
+    assert reported, "a stalled consumer stayed ready"
+    assert back, f"not recovered: {len(applied)} of 500 applied, ready={consumer.ready}"

@@ -31,12 +31,19 @@ class TcpProxy:
         if self.cut_off:
             writer.close()
             return
+        self._writers.add(writer)  # a cut while the upstream connects drops this one too
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.upstream)
         except OSError:
+            self._writers.discard(writer)
             writer.close()
             return
-        self._writers.update((writer, up_writer))
+        if self.cut_off or writer.transport.is_closing():
+            self._writers.discard(writer)
+            writer.transport.abort()
+            up_writer.transport.abort()
+            return
+        self._writers.add(up_writer)
         await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
