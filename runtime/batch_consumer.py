@@ -21,10 +21,9 @@ message object of its own, no acknowledgement). Each batch is settled once its `
 Nothing is acknowledged before its batch commits, so a process that dies loses nothing: the
 broker delivers the unacknowledged messages again and the inbox (``first_deliveries``) makes
 those already applied no-ops. The consumer reconnects after the broker or the network drops
-it. Deliveries of a lost channel whose batch has not
-started are dropped (the broker has requeued them and delivers them again); a batch already
-being applied when its channel goes commits and is acknowledged by nobody (its second delivery
-is a no-op).
+it. Deliveries of a lost channel whose batch has not started are dropped (the broker has
+requeued them and delivers them again); a batch already being applied when its channel goes
+commits and is acknowledged by nobody (its second delivery is a no-op).
 
 A consumer must never sit on deliveries in silence: when the current channel holds deliveries
 not yet settled and neither a delivery nor the batch worker has made progress for
