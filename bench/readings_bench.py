@@ -192,6 +192,14 @@ function done(summary, latency, requests)
     e = e + t:get("failed")
   end
   io.write(string.format("STATUSES 201=%d 2xx_other=%d 4xx=%d 5xx=%d\\n", a, b, c, e))
+  -- The highest request number any thread made (threads do not run evenly): the next run
+  -- starts after it, so none of its readings repeats a meter and day of this one.
+  local last = {first} - 1
+  for _, t in ipairs(threads) do
+    local made = t:get("counter")
+    if made > 0 then last = math.max(last, {first} + (made - 1) * {THREADS} + t:get("id")) end
+  end
+  io.write(string.format("LAST %d\\n", last))
 end
 """
 
@@ -275,7 +283,9 @@ def main() -> None:
                 url, connections=args.connections, seconds=2, script=warm_up, threads=THREADS
             )
             script = Path(tmp) / "readings.lua"
-            script.write_text(lua_script(customers, sessions, warm.requests + args.connections))
+            last = re.search(r"LAST (-?\d+)", warm.output)
+            assert last, warm.output
+            script.write_text(lua_script(customers, sessions, int(last.group(1)) + 1))
             stored_before, before = asyncio.run(settled(infra))
             backends = asyncio.run(database_backends(infra))
             cpu = CpuShares(system, groups={"postgres (this database)": backends})
