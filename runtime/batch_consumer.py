@@ -176,8 +176,9 @@ class BatchConsumer:
         if channel is not None and tag is not None and not channel.is_closed:
             await _through(channel.basic_cancel(tag))
         # The last batches are acknowledged before the connection goes (unacknowledged ones
-        # would only come again, and be skipped by the inbox).
-        await self._batcher.close()
+        # would only come again, and be skipped by the inbox), unless that takes longer than a
+        # stall: then they are left to come again.
+        await self._batcher.close(timeout=self._stall_after)
         if self._connection is not None:
             await _through(self._connection.close())
 

@@ -103,8 +103,15 @@ class Batcher(Generic[T]):
         if self._worker is not None:
             await self._batches.join()
 
-    async def close(self) -> None:
-        await self.drain()
+    async def close(self, timeout: float | None = None) -> None:
+        """``drain``, then stop the worker. After ``timeout`` seconds of draining (an apply that
+        hangs) the worker is stopped wherever it is: a shutdown never waits for ever, and what
+        was not settled stays with the broker, which delivers it again."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self.drain()
+        except TimeoutError:
+            log.error("batch.drain_timed_out", seconds=timeout, batches=self._batches.qsize())
         if self._worker is not None:
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -261,10 +268,12 @@ async def first_deliveries(
 
     Call inside the transaction that applies them, so both commit or neither does.
     """
+    # Inserted in id order: two batches that share ids (a redelivery beside its first
+    # delivery, in two processes) take their row locks in one order and cannot deadlock.
     fresh = {
         row[0]
         for row in await conn.fetch(
-            "INSERT INTO inbox (message_id) SELECT unnest($1::uuid[])"
+            "INSERT INTO inbox (message_id) SELECT id FROM unnest($1::uuid[]) AS id ORDER BY id"
             " ON CONFLICT DO NOTHING RETURNING message_id",
             [e.message_id for e in envelopes],
         )

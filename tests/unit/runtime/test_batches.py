@@ -188,3 +188,32 @@ async def test_items_turned_down_when_their_turn_comes_are_neither_applied_nor_s
     await batcher.close()
     assert applied == [messages[0], messages[3]]
     assert settled == [[("m0", None)], [("m3", None)]]
+
+
+async def test_closing_stops_an_apply_that_hangs_after_the_timeout_and_hands_its_batch_back() -> (
+    None
+):
+    started = asyncio.Event()
+
+    async def apply(batch: Sequence[Envelope]) -> None:
+        started.set()
+        await asyncio.Event().wait()  # never returns
+
+    handed_back: list[list[str]] = []
+    settled: list[Settled] = []
+
+    async def settle(batch: Settled) -> None:
+        settled.append(batch)
+
+    batcher: Batcher[str] = Batcher(
+        apply, settle, max_batch=2, max_wait=0.01, unsettled=handed_back.append
+    )
+    for i, message in enumerate(_messages(3)):
+        batcher.add(f"m{i}", message)
+    await asyncio.wait_for(started.wait(), 1)
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    await asyncio.wait_for(batcher.close(timeout=0.2), 2)
+    assert 0.2 <= loop.time() - began < 1.0
+    assert handed_back == [["m0", "m1"]]  # the batch being applied; m2's never started
+    assert settled == []
