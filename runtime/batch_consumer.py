@@ -153,6 +153,13 @@ class BatchConsumer:
         self._stalled = False
         self._closing: set[asyncio.Task[bool]] = set()
         self._abandoned: set[AbstractChannel] = set()  # being closed: its deliveries come again
+        self.stalls = 0  # stalls reported since start
+        self._stall_count = Counter(
+            "ibok_batch_consumer_stalls",
+            "Stalls a batched consumer found (deliveries held with no progress) and recovered from",
+            ["queue"],
+            registry=registry,
+        )
         self._messages = Counter(
             "ibok_batched_messages",
             "Messages a batched consumer took, by outcome",
@@ -204,6 +211,7 @@ class BatchConsumer:
         self._abandoned = {c for c in self._abandoned if not c.is_closed}
         self._connection, self._channel = connection, channel
         self._consumer_tag = consuming.consumer_tag
+        self._stalled = False  # a fresh channel; the watchdog judges it anew
 
     async def _stay_connected(self) -> None:
         """Connect again whenever the connection or the channel is lost, until stopped."""
@@ -212,7 +220,9 @@ class BatchConsumer:
             watching = (self._connection.closing, self._channel.closing)
             check = min(5.0, self._stall_after / 4)
             while not self._stalled_now():
-                done, _ = await asyncio.wait(watching, timeout=check)
+                done, _ = await asyncio.wait(
+                    watching, timeout=check, return_when=asyncio.FIRST_COMPLETED
+                )
                 if done:
                     log.warning("batch_consumer.disconnected", queue=self._queue)
                     break
@@ -240,6 +250,8 @@ class BatchConsumer:
         channel = self._channel
         assert channel is not None
         self._stalled = True
+        self.stalls += 1
+        self._stall_count.labels(self._queue).inc()
         log.error(
             "batch_consumer.stalled",
             queue=self._queue,
@@ -247,13 +259,18 @@ class BatchConsumer:
             settled=self._settled.get(channel, 0),
             seconds=round(self._stall_after),
         )
+        # Abandoned first: a new worker must not apply a later batch of this channel before
+        # the stalled one has come again (the old worker may take a while to unwind).
+        self._close_soon(channel)
         await self._batcher.restart_worker()
 
     def _open(self, channel: AbstractChannel) -> bool:
         return not channel.is_closed and channel not in self._abandoned
 
     def _close_soon(self, channel: AbstractChannel) -> None:
-        """Close a channel from a callback (not from aiormq's reader, which the close awaits)."""
+        """Abandon a channel and close it in a task of its own: its deliveries not yet applied
+        are dropped and come again (called from the batch worker and the watcher, which must
+        not wait for the close)."""
         self._abandoned.add(channel)
         if not channel.is_closed:
             task = asyncio.create_task(_through(channel.close()))

@@ -93,7 +93,9 @@ class RpcClient:
         self, operation: Operation[Any, Any], request: Contract, *, timeout: float | None = None
     ) -> bytes:
         """The reply's JSON as the service wrote it, for a caller that passes it on unchanged
-        (the service validated it against the operation's reply model when it made it)."""
+        (the service made it from the operation's reply model, or, on a hot path, wrote that
+        model's JSON itself: billing's invoice page, whose shape tests/e2e/test_billing.py and
+        the portal's parsing into ``InvoicePage`` check)."""
         if not self.ready or self._channel is None:
             raise RpcUnavailable("broker unreachable")
         timeout = timeout or self._timeout

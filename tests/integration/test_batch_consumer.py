@@ -224,4 +224,5 @@ async def test_a_batch_worker_that_stops_is_reported_not_ready_and_replaced(
     print(f"stall reported after {noticed:.1f} s")
     assert hung, "the apply never hung"
     assert reported, "a stalled consumer stayed ready"
+    assert consumer.stalls == 1, "not ready for another reason than the stall"
     assert back, f"not recovered: {len(applied)} of 500 applied, ready={consumer.ready}"
