@@ -19,6 +19,7 @@ from contracts import topology
 from contracts.base import Envelope
 from runtime.batch_consumer import BatchConsumer
 from runtime.messaging import declare_topology, make_broker
+from tests.support.events import publish_events
 from tests.support.infra import Infra
 from tests.support.probes import Probe
 from tests.support.queues import queue_messages
@@ -54,10 +55,7 @@ async def test_batches_apply_once_each_and_settle_every_delivery(own_vhost: Infr
     def refuse(message: Envelope) -> str | None:
         return "odd one out" if isinstance(message, Probe) and message.n == 7 else None
 
-    broker = make_broker(own_vhost.amqp_url, "batches-test", prefetch=16)
-    async with broker:
-        await broker.connect()
-        await declare_topology(broker, {QUEUE: (topology.EVENTS_EXCHANGE, [Probe.SCHEMA])})
+    await _declare(own_vhost.amqp_url)
     consumer = BatchConsumer(
         own_vhost.amqp_url, QUEUE, [Probe], apply, refuse=refuse, max_batch=200, prefetch=1000
     )
@@ -115,24 +113,6 @@ async def test_batches_apply_once_each_and_settle_every_delivery(own_vhost: Infr
     print(f"{N} probes applied in {len(batch_sizes)} calls, settled in {took:.1f} s")
 
 
-async def _publish_probes(url: str, numbers: range, queue: str = QUEUE) -> None:
-    connection = await aio_pika.connect(url)
-    async with connection:
-        channel = await connection.channel(publisher_confirms=True)
-        events = await channel.get_exchange(topology.EVENTS_EXCHANGE)
-        await asyncio.gather(
-            *(
-                events.publish(
-                    aio_pika.Message(
-                        Probe(n=n).to_wire(), delivery_mode=aio_pika.DeliveryMode.PERSISTENT
-                    ),
-                    routing_key=Probe.SCHEMA,
-                )
-                for n in numbers
-            )
-        )
-
-
 async def _declare(url: str) -> None:
     broker = make_broker(url, "batches-test", prefetch=16)
     async with broker:
@@ -166,7 +146,7 @@ async def test_a_batch_whose_apply_is_interrupted_comes_again_and_is_never_ackno
         applied.update(numbers)
 
     await _declare(own_vhost.amqp_url)
-    await _publish_probes(own_vhost.amqp_url, range(1_000))
+    await publish_events(own_vhost.amqp_url, [Probe(n=n) for n in range(1_000)])
     consumer = BatchConsumer(own_vhost.amqp_url, QUEUE, [Probe], apply, max_batch=100)
     await consumer.start()
     try:
@@ -204,7 +184,7 @@ async def test_a_batch_worker_that_stops_is_reported_not_ready_and_replaced(
     )
     await consumer.start()
     try:
-        await _publish_probes(own_vhost.amqp_url, range(500))
+        await publish_events(own_vhost.amqp_url, [Probe(n=n) for n in range(500)])
         assert consumer.ready
 
         async def not_ready() -> bool:

@@ -11,50 +11,37 @@ import aio_pika
 from tests.support.infra import Infra
 
 
-def queue_messages(vhost: str) -> dict[str, int]:
-    """Messages in every non-exclusive queue of ``vhost``, ready and unacknowledged together
-    (a message being handled is not done). Exclusive queues are reply-to and test taps."""
+def _list_queues(vhost: str, *columns: str) -> list[list[str]]:
+    """``rabbitmqctl list_queues`` of ``vhost``: the queue's name and ``columns``, one list a
+    queue."""
     listed = subprocess.run(
-        ["rabbitmqctl", "-q", "list_queues", "-p", vhost, "name", "messages", "exclusive"],
+        ["rabbitmqctl", "-q", "list_queues", "-p", vhost, "name", *columns],
         check=True,
         capture_output=True,
         text=True,
         timeout=60,
     ).stdout.splitlines()
-    depths = {}
-    for line in listed:
-        fields = line.split("\t")
-        if len(fields) == 3 and fields[1].isdigit() and fields[2] != "true":
-            depths[fields[0]] = int(fields[1])
-    return depths
+    return [line.split("\t") for line in listed]
+
+
+def queue_messages(vhost: str) -> dict[str, int]:
+    """Messages in every non-exclusive queue of ``vhost``, ready and unacknowledged together
+    (a message being handled is not done). Exclusive queues are reply-to and test taps."""
+    return {
+        fields[0]: int(fields[1])
+        for fields in _list_queues(vhost, "messages", "exclusive")
+        if len(fields) == 3 and fields[1].isdigit() and fields[2] != "true"
+    }
 
 
 def queue_states(vhost: str) -> dict[str, tuple[int, int, int]]:
     """(ready, unacknowledged, consumers) of every queue of ``vhost``: what a stuck test shows."""
-    listed = subprocess.run(
-        [
-            "rabbitmqctl",
-            "-q",
-            "list_queues",
-            "-p",
-            vhost,
-            "name",
-            "messages_ready",
-            "messages_unacknowledged",
-            "consumers",
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    ).stdout.splitlines()
-    states = {}
-    for line in listed:
-        name, *figures = line.split("\t")
-        if len(figures) == 3 and all(f.isdigit() for f in figures):
-            ready, unacked, consumers = map(int, figures)
-            states[name] = (ready, unacked, consumers)
-    return states
+    columns = ("messages_ready", "messages_unacknowledged", "consumers")
+    return {
+        name: (int(figures[0]), int(figures[1]), int(figures[2]))
+        for name, *figures in _list_queues(vhost, *columns)
+        if len(figures) == 3 and all(f.isdigit() for f in figures)
+    }
 
 
 async def ready_count(infra: Infra, queue: str) -> int:
