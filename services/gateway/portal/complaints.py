@@ -27,9 +27,7 @@ ANSWER_LABELS = {"body": "complaint.answer"}
 INVOICE_CHOICES = 50
 
 
-async def _invoices(
-    request: Request[Any, Any, Any], rpc: Rpc, visitor: Visitor
-) -> list[tuple[str, str]]:
+async def _invoices(rpc: Rpc, visitor: Visitor) -> list[tuple[str, str]]:
     page = await rpc.billing_view(
         billing.LIST_INVOICES,
         billing.InvoicesQuery(
@@ -67,13 +65,13 @@ class ComplaintPages(Controller):
     @get("/complaints/new", name="portal.complaints.new")
     async def new_complaint(self, request: Request[Any, Any, Any], rpc: Rpc) -> Template:
         visitor = await customer(request, rpc)
-        return self._form(request, visitor, FormState(), await _invoices(request, rpc, visitor))
+        return self._form(request, visitor, FormState(), await _invoices(rpc, visitor))
 
     @post("/complaints", name="portal.complaints.file")
     async def file(self, request: Request[Any, Any, Any], rpc: Rpc) -> Template | Redirect:
         visitor = await customer(request, rpc)
         form = await posted_form(request, tuple(FILE_LABELS), visitor.token)
-        invoices = await _invoices(request, rpc, visitor)
+        invoices = await _invoices(rpc, visitor)
         chosen = form.value("invoice_id")
         # Only one of the customer's own invoices may be named (billing checks again).
         if chosen and chosen not in dict(invoices):

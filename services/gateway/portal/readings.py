@@ -32,9 +32,7 @@ READING_PROBLEM_FIELDS = {
 LEGALIZATION_WARNING_DAYS = 60
 
 
-async def meters_of(
-    request: Request[Any, Any, Any], rpc: Rpc, visitor: Visitor
-) -> list[readings.MeterView]:
+async def meters_of(rpc: Rpc, visitor: Visitor) -> list[readings.MeterView]:
     page = await rpc.call(
         readings.METERS,
         readings.MetersQuery(customer_number=visitor.session.customer_number, limit=100),
@@ -87,7 +85,7 @@ class ReadingPages(Controller):
         status: int,
     ) -> Template:
         lang = lang_of(request)
-        meters = await meters_of(request, rpc, visitor)
+        meters = await meters_of(rpc, visitor)
         return render(
             request,
             "meters.html",
@@ -108,7 +106,7 @@ class ReadingPages(Controller):
         form = await posted_form(request, ("serial", "value", "read_on"), visitor.token)
         serial = form.value("serial")
         if not form.invalid:
-            meters = await meters_of(request, rpc, visitor)
+            meters = await meters_of(rpc, visitor)
             meter = next((m for m in meters if m.serial == serial and m.can_submit), None)
             check_reading(form, meter, lang)
 
@@ -154,7 +152,7 @@ class ReadingPages(Controller):
     ) -> Template:
         visitor = await customer(request, rpc)
         lang = lang_of(request)
-        meters = await meters_of(request, rpc, visitor)
+        meters = await meters_of(rpc, visitor)
         page = await rpc.call(
             readings.READING_HISTORY,
             readings.ReadingHistoryQuery(

@@ -44,7 +44,7 @@ def check_new_password(form: FormState, lang: Lang) -> None:
         form.add("new_password_again", translate("register.passwords_differ", lang))
 
 
-async def _profile(request: Request[Any, Any, Any], rpc: Rpc, visitor: Visitor) -> auth.Profile:
+async def _profile(rpc: Rpc, visitor: Visitor) -> auth.Profile:
     return await rpc.call(auth.PROFILE, auth.ProfileQuery(account_id=visitor.session.account_id))
 
 
@@ -60,7 +60,7 @@ class SettingsPages(Controller):
             "me.html",
             title=translate("me.title", lang),
             visitor=visitor,
-            profile=await _profile(request, rpc, visitor),
+            profile=await _profile(rpc, visitor),
         )
 
     # --- password (R3) ---------------------------------------------------------------------
@@ -167,7 +167,7 @@ class SettingsPages(Controller):
     async def contact_page(self, request: Request[Any, Any, Any], rpc: Rpc) -> Template:
         visitor = await customer(request, rpc)
         lang = lang_of(request)
-        profile = await _profile(request, rpc, visitor)
+        profile = await _profile(rpc, visitor)
         address = profile.correspondence_address
         form = FormState(
             values={
@@ -233,7 +233,7 @@ class SettingsPages(Controller):
             title=translate("contact.title", lang),
             visitor=visitor,
             form=form,
-            profile=await _profile(request, rpc, visitor),
+            profile=await _profile(rpc, visitor),
             status=422,
         )
 

@@ -187,7 +187,7 @@ class StaffPages(Controller):
             found = hits.items
             if len(found) == 1 and not number:
                 number = found[0].customer_number  # one hit: straight to the customer
-        accounts = await self._accounts(request, rpc, number)
+        accounts = await self._accounts(rpc, number)
         return staff_page(
             request,
             "staff/home.html",
@@ -196,16 +196,14 @@ class StaffPages(Controller):
             q=query,
             found=found,
             number=number,
-            overview=await self._overview(request, rpc, number),
+            overview=await self._overview(rpc, number),
             accounts=accounts,
             searched=bool(number),
             form=FormState(values={"identity_check_used": "pesel"}),
         )
 
     @staticmethod
-    async def _overview(
-        request: Request[Any, Any, Any], rpc: Rpc, number: str
-    ) -> billing.CustomerOverview | None:
+    async def _overview(rpc: Rpc, number: str) -> billing.CustomerOverview | None:
         """Billing's view of the customer (address, contracts, balance), or None if unknown."""
         if not number:
             return None
@@ -220,9 +218,7 @@ class StaffPages(Controller):
             raise
 
     @staticmethod
-    async def _accounts(
-        request: Request[Any, Any, Any], rpc: Rpc, number: str
-    ) -> list[auth.CustomerAccount]:
+    async def _accounts(rpc: Rpc, number: str) -> list[auth.CustomerAccount]:
         if not number:
             return []
         try:
@@ -323,8 +319,8 @@ class StaffPages(Controller):
             q="",
             found=None,
             number=number,
-            overview=await self._overview(request, rpc, number),
-            accounts=await self._accounts(request, rpc, number),
+            overview=await self._overview(rpc, number),
+            accounts=await self._accounts(rpc, number),
             searched=True,
             form_login=login,
         )
