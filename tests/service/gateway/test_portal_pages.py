@@ -23,6 +23,7 @@ from tests.service.gateway.conftest import (
     refusal,
 )
 from tests.service.gateway.samples import (
+    ADDRESS,
     NOW,
     flagged_reading,
     invoice_page,
@@ -201,3 +202,61 @@ async def test_the_staff_console_without_a_staff_session_sends_to_staff_login(
     assert response.status_code == 303
     assert response.headers["location"].startswith("/staff/login")
     assert fake.sent(readings.FLAGGED_READINGS) == []
+
+
+async def test_the_account_page_shows_the_sessions_profile(gateway: Client, fake: FakeRpc) -> None:
+    headers = as_customer(fake)
+    fake.answer(auth.PROFILE, profile())
+    response = await gateway.get("/me", headers=headers)
+    assert response.status_code == 200
+    assert "jan@example.com" in response.text
+    assert fake.sent(auth.PROFILE)[0].account_id == CUSTOMER.account_id
+
+
+async def test_a_new_complaint_offers_the_customers_invoices(
+    gateway: Client, fake: FakeRpc
+) -> None:
+    headers = as_customer(fake)
+    fake.answer(billing.LIST_INVOICES, invoice_page("FV/2026/11/0007"))
+    response = await gateway.get("/complaints/new", headers=headers)
+    assert response.status_code == 200
+    assert "FV/2026/11/0007" in response.text
+    assert fake.sent(billing.LIST_INVOICES)[0].customer_number == NUMBER
+
+
+async def test_the_staff_console_shows_a_customer_with_their_account(
+    gateway: Client, fake: FakeRpc
+) -> None:
+    headers = as_staff(fake)
+    fake.answer(
+        billing.CUSTOMER_OVERVIEW,
+        billing.CustomerOverview(
+            customer_number=NUMBER,
+            name="Jan Kowalski",
+            kind="person",
+            address=ADDRESS,
+            contracts=[],
+            balance_grosze=0,
+            overdue_grosze=0,
+            data_as_of=NOW,
+        ),
+    )
+    fake.answer(
+        auth.ACCOUNTS_OF_CUSTOMERS,
+        auth.AccountsOfCustomers(
+            accounts=[
+                auth.CustomerAccount(
+                    customer_number=NUMBER,
+                    login="jan.kowalski",
+                    status="active",
+                    email_verified=True,
+                )
+            ]
+        ),
+    )
+    response = await gateway.get(f"/staff?number={NUMBER.lower()}", headers=headers)
+    assert response.status_code == 200
+    assert "Jan Kowalski" in response.text
+    assert "jan.kowalski" in response.text
+    assert fake.sent(billing.CUSTOMER_OVERVIEW)[0].customer_number == NUMBER
+    assert fake.sent(auth.ACCOUNTS_OF_CUSTOMERS)[0].customer_numbers == [NUMBER]
