@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from litestar import Litestar, Router
 from litestar.config.compression import CompressionConfig
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
@@ -48,6 +49,7 @@ from services.gateway.portal import portal_router, portal_templates
 from services.gateway.portal.errors import page_or_problem
 from services.gateway.problems import EXCEPTION_HANDLERS, from_http
 from services.gateway.protection import RateRule
+from services.gateway.rpc import Rpc, RpcCaller
 from services.gateway.sessions import SessionCache, current_session
 
 log = get_logger(__name__)
@@ -90,25 +92,33 @@ def rate_rules(settings: Settings) -> list[RateRule]:
     ]
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    rpc_client: RpcCaller | None = None,
+    events: GatewayEvents | None = None,
+) -> Litestar:
+    """The gateway; a test passes its own ``rpc_client`` (answers without the broker) and
+    ``events`` (a queue that needs no broker), the real ones otherwise."""
     settings = settings or get_settings()
-    rpc = RpcClient(settings.amqp_url, timeout=settings.rpc_timeout, name="ibok-gateway")
-    events = GatewayEvents(settings.amqp_url)
-    watch = MaintenanceWatch(rpc, events)
+    rpc_client = rpc_client or RpcClient(
+        settings.amqp_url, timeout=settings.rpc_timeout, name="ibok-gateway"
+    )
+    events = events or GatewayEvents(settings.amqp_url)
+    watch = MaintenanceWatch(rpc_client, events)
     session_cache = SessionCache(settings.session_cache_seconds)
     events.follow(auth_contracts.SessionsEnded.SCHEMA, session_cache.on_sessions_ended)
     events.on_reconnect.append(session_cache.clear)
     billing_cache = BillingCache(settings.billing_cache_seconds)
     events.follow(billing_contracts.BillingDataChanged.SCHEMA, billing_cache.on_data_changed)
     events.on_listening.append(billing_cache.on_listening)
+    rpc = Rpc(rpc_client, billing_cache)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        await rpc.start()
-        app.state.rpc = rpc
+        await rpc_client.start()
         app.state.maintenance = watch
         app.state.session_cache = session_cache
-        app.state.billing_cache = billing_cache
         await events.start()
         await watch.start()
         log.info("gateway.started", port=settings.gateway_port)
@@ -117,7 +127,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         finally:
             await watch.stop()
             await events.stop()
-            await rpc.stop()
+            await rpc_client.stop()
 
     class MetricsController(PrometheusController):
         path = "/metrics"
@@ -150,7 +160,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     return Litestar(
         route_handlers=[api, HealthController, MetricsController, portal_router()],
-        dependencies={"settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False)},
+        dependencies={
+            "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
+            "rpc": Provide(lambda: rpc, use_cache=True, sync_to_thread=False),
+        },
+        # Guards get no dependencies: the staff guards find the same client here.
+        state=State({"rpc": rpc}),
         lifespan=[lifespan],
         middleware=[
             edge_middleware(

@@ -23,8 +23,9 @@ from contracts.maintenance import (
     MaintenanceStateQuery,
 )
 from runtime.logs import get_logger
-from runtime.rpc_client import RpcClient, RpcError
+from runtime.rpc_client import RpcError
 from services.gateway.events import GatewayEvents
+from services.gateway.rpc import RpcCaller
 
 log = get_logger(__name__)
 
@@ -34,7 +35,7 @@ OPEN_PREFIXES = ("/health", "/metrics", "/schema", "/api/v1/staff/", "/staff", "
 
 class MaintenanceWatch:
     def __init__(
-        self, rpc: RpcClient, events: GatewayEvents, *, poll_seconds: float = 15.0
+        self, rpc: RpcCaller, events: GatewayEvents, *, poll_seconds: float = 15.0
     ) -> None:
         self._rpc = rpc
         self._poll = poll_seconds

@@ -31,7 +31,7 @@ from litestar.types import Guard
 from contracts import auth
 from contracts.auth import StaffRole
 from runtime.settings import Settings
-from services.gateway.rpc import rpc_of
+from services.gateway.rpc import Rpc
 
 SESSION_COOKIE = "ibok_session"
 STAFF_SESSION_COOKIE = "ibok_staff_session"
@@ -48,7 +48,7 @@ def client_address(request: ASGIConnection[Any, Any, Any, Any]) -> str:
     return (request.client.host if request.client else "")[:64]
 
 
-async def current_session(request: Request[Any, Any, Any]) -> auth.SessionInfo:
+async def current_session(request: Request[Any, Any, Any], rpc: Rpc) -> auth.SessionInfo:
     """The customer's session (cookie ``ibok_session``) or 401."""
     token = usable_token(request.cookies.get(SESSION_COOKIE))
     if token is None:
@@ -57,7 +57,6 @@ async def current_session(request: Request[Any, Any, Any]) -> auth.SessionInfo:
     now = time.monotonic()
     if (known := cache.get(token, now)) is not None:
         return known
-    rpc = rpc_of(request.app.state)
     info = await cache.resolve(
         token, lambda: rpc.call(auth.RESOLVE_SESSION, auth.SessionRef(token=token))
     )
@@ -65,24 +64,27 @@ async def current_session(request: Request[Any, Any, Any]) -> auth.SessionInfo:
     return info
 
 
-async def staff_of(connection: ASGIConnection[Any, Any, Any, Any]) -> auth.StaffInfo:
-    """The staff member's session (cookie ``ibok_staff_session``) or 401, resolved once per request."""
+async def staff_of(
+    connection: ASGIConnection[Any, Any, Any, Any], rpc: Rpc | None = None
+) -> auth.StaffInfo:
+    """The staff member's session (cookie ``ibok_staff_session``) or 401, resolved once per request.
+
+    A guard gets no dependencies, so without ``rpc`` the client comes from the app's state."""
     cached = connection.scope.get("state", {}).get(_STAFF_STATE_KEY)
     if isinstance(cached, auth.StaffInfo):
         return cached
     token = usable_token(connection.cookies.get(STAFF_SESSION_COOKIE))
     if token is None:
         raise NotAuthorizedException("Zaloguj się jako pracownik.")
-    staff = await rpc_of(connection.app.state).call(
-        auth.RESOLVE_STAFF_SESSION, auth.SessionRef(token=token)
-    )
+    client: Rpc = rpc or connection.app.state.rpc
+    staff = await client.call(auth.RESOLVE_STAFF_SESSION, auth.SessionRef(token=token))
     connection.scope.setdefault("state", {})[_STAFF_STATE_KEY] = staff
     return staff
 
 
-async def current_staff(request: Request[Any, Any, Any]) -> auth.StaffInfo:
+async def current_staff(request: Request[Any, Any, Any], rpc: Rpc) -> auth.StaffInfo:
     """Dependency: any logged-in staff member (roles ``care`` and ``admin``)."""
-    return await staff_of(request)
+    return await staff_of(request, rpc)
 
 
 def staff_roles(*roles: StaffRole) -> Guard:
@@ -101,9 +103,9 @@ any_staff = staff_roles("care", "admin")
 admin_only = staff_roles("admin")
 
 
-async def current_admin(request: Request[Any, Any, Any]) -> auth.StaffInfo:
+async def current_admin(request: Request[Any, Any, Any], rpc: Rpc) -> auth.StaffInfo:
     """Dependency: a logged-in admin, or 403 for other staff (401 without a staff session)."""
-    staff = await staff_of(request)
+    staff = await staff_of(request, rpc)
     if staff.role != "admin":
         raise PermissionDeniedException("Brak uprawnień.")
     return staff

@@ -17,7 +17,7 @@ from contracts import auth
 from runtime.rpc_client import RpcProblem
 from runtime.settings import Settings
 from services.gateway.problems import from_rpc_problem
-from services.gateway.rpc import rpc_of
+from services.gateway.rpc import Rpc
 from services.gateway.schemas.auth import (
     CaptchaResponse,
     ChangePasswordRequest,
@@ -71,9 +71,9 @@ class AuthController(Controller):
         "/register", status_code=HTTP_201_CREATED, summary="Register an account (R1, R2, R3, R17)"
     )
     async def register(
-        self, request: Request[Any, Any, Any], data: RegisterRequest
+        self, request: Request[Any, Any, Any], rpc: Rpc, data: RegisterRequest
     ) -> RegisterResponse:
-        reply = await rpc_of(request.app.state).call(
+        reply = await rpc.call(
             auth.REGISTER,
             auth.RegisterAccount(**data.model_dump(), client_address=client_address(request)),
         )
@@ -84,8 +84,10 @@ class AuthController(Controller):
         status_code=HTTP_204_NO_CONTENT,
         summary="Confirm an email address (at registration, R17, or after a change, R16)",
     )
-    async def verify_email(self, request: Request[Any, Any, Any], data: VerifyEmailRequest) -> None:
-        await rpc_of(request.app.state).call(
+    async def verify_email(
+        self, request: Request[Any, Any, Any], rpc: Rpc, data: VerifyEmailRequest
+    ) -> None:
+        await rpc.call(
             auth.VERIFY_EMAIL,
             auth.VerifyEmail(token=data.token, client_address=client_address(request)),
         )
@@ -98,9 +100,9 @@ class AuthController(Controller):
         cache_control=None,
     )
     async def captcha(
-        self, request: Request[Any, Any, Any], audio: bool = Parameter(default=False)
+        self, request: Request[Any, Any, Any], rpc: Rpc, audio: bool = Parameter(default=False)
     ) -> Response[CaptchaResponse]:
-        challenge = await rpc_of(request.app.state).call(
+        challenge = await rpc.call(
             auth.NEW_CAPTCHA,
             auth.CaptchaRequest(audio=audio, client_address=client_address(request)),
         )
@@ -116,9 +118,8 @@ class AuthController(Controller):
         " is told so (`account_blocked`) only after a correct password.",
     )
     async def login(
-        self, request: Request[Any, Any, Any], data: LoginRequest, settings: Settings
+        self, request: Request[Any, Any, Any], rpc: Rpc, data: LoginRequest, settings: Settings
     ) -> Response[Any]:
-        rpc = rpc_of(request.app.state)
         try:
             opened = await rpc.call(
                 auth.LOG_IN,
@@ -147,10 +148,12 @@ class AuthController(Controller):
         status_code=HTTP_204_NO_CONTENT,
         summary="Log out: ends the session on the server",
     )
-    async def logout(self, request: Request[Any, Any, Any], settings: Settings) -> Response[None]:
+    async def logout(
+        self, request: Request[Any, Any, Any], rpc: Rpc, settings: Settings
+    ) -> Response[None]:
         if token := usable_token(request.cookies.get(SESSION_COOKIE)):
             request.app.state.session_cache.forget_token(token)
-            await rpc_of(request.app.state).call(auth.LOG_OUT, auth.SessionRef(token=token))
+            await rpc.call(auth.LOG_OUT, auth.SessionRef(token=token))
         response: Response[None] = Response(None, status_code=HTTP_204_NO_CONTENT)
         clear_session_cookie(response, settings)
         return response
@@ -163,6 +166,7 @@ class AuthController(Controller):
     async def change_password(
         self,
         request: Request[Any, Any, Any],
+        rpc: Rpc,
         data: ChangePasswordRequest,
         session: auth.SessionInfo,
     ) -> Response[None]:
@@ -170,7 +174,7 @@ class AuthController(Controller):
         assert token is not None  # the session dependency resolved it
         del session
         try:
-            await rpc_of(request.app.state).call(
+            await rpc.call(
                 auth.CHANGE_PASSWORD,
                 auth.ChangePassword(
                     token=token,
@@ -194,9 +198,9 @@ class AuthController(Controller):
         " and valid for 30 minutes.",
     )
     async def request_password_reset(
-        self, request: Request[Any, Any, Any], data: PasswordResetRequest
+        self, request: Request[Any, Any, Any], rpc: Rpc, data: PasswordResetRequest
     ) -> None:
-        await rpc_of(request.app.state).call(
+        await rpc.call(
             auth.REQUEST_PASSWORD_RESET,
             auth.RequestPasswordReset(login=data.login, client_address=client_address(request)),
         )
@@ -207,9 +211,9 @@ class AuthController(Controller):
         summary="Set a new password with the emailed link (R3); every session ends",
     )
     async def reset_password(
-        self, request: Request[Any, Any, Any], data: PasswordResetConfirm
+        self, request: Request[Any, Any, Any], rpc: Rpc, data: PasswordResetConfirm
     ) -> None:
-        await rpc_of(request.app.state).call(
+        await rpc.call(
             auth.RESET_PASSWORD,
             auth.ResetPassword(
                 token=data.token,

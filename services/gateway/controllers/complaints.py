@@ -11,8 +11,8 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from contracts import auth, billing, readings
 from contracts.base import Problem
-from runtime.rpc_client import RpcClient, RpcProblem
-from services.gateway.rpc import rpc_of
+from runtime.rpc_client import RpcProblem
+from services.gateway.rpc import Rpc
 from services.gateway.schemas.common import Page
 from services.gateway.schemas.complaints import (
     ComplaintCreate,
@@ -38,7 +38,7 @@ def request_id(request: Request[Any, Any, Any], owner: str) -> UUID:
     return uuid5(NAMESPACE_URL, f"ibok:{owner}:{key}") if key else uuid4()
 
 
-async def check_own_reading(rpc: RpcClient, customer_number: str, reading_id: UUID) -> None:
+async def check_own_reading(rpc: Rpc, customer_number: str, reading_id: UUID) -> None:
     """Only the customer's own reading may be named: looked up in their history (else 404)."""
     cursor: str | None = None
     for _ in range(READING_PAGES):
@@ -88,9 +88,12 @@ class ComplaintsController(Controller):
         + IDEMPOTENCY_DOC,
     )
     async def file(
-        self, request: Request[Any, Any, Any], session: auth.SessionInfo, data: ComplaintCreate
+        self,
+        request: Request[Any, Any, Any],
+        rpc: Rpc,
+        session: auth.SessionInfo,
+        data: ComplaintCreate,
     ) -> ComplaintDetailOut:
-        rpc = rpc_of(request.app.state)
         if data.reading_id is not None:
             await check_own_reading(rpc, session.customer_number, data.reading_id)
         view = await rpc.call(
@@ -107,12 +110,12 @@ class ComplaintsController(Controller):
     @get("", summary="The customer's complaints, newest first, with their deadline and state")
     async def list_complaints(
         self,
-        request: Request[Any, Any, Any],
+        rpc: Rpc,
         session: auth.SessionInfo,
         limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
         cursor: Annotated[str | None, Parameter(max_length=200)] = None,
     ) -> Page[ComplaintOut]:
-        page = await rpc_of(request.app.state).call(
+        page = await rpc.call(
             billing.LIST_COMPLAINTS,
             billing.ComplaintsQuery(
                 customer_number=session.customer_number, limit=limit, cursor=cursor
@@ -124,9 +127,9 @@ class ComplaintsController(Controller):
 
     @get("/{complaint_id:uuid}", summary="One complaint with its messages (hidden ones marked)")
     async def complaint(
-        self, request: Request[Any, Any, Any], session: auth.SessionInfo, complaint_id: UUID
+        self, rpc: Rpc, session: auth.SessionInfo, complaint_id: UUID
     ) -> ComplaintDetailOut:
-        view = await rpc_of(request.app.state).call(
+        view = await rpc.call(
             billing.GET_COMPLAINT,
             billing.ComplaintRef(
                 complaint_id=complaint_id, customer_number=session.customer_number
@@ -143,11 +146,12 @@ class ComplaintsController(Controller):
     async def answer(
         self,
         request: Request[Any, Any, Any],
+        rpc: Rpc,
         session: auth.SessionInfo,
         complaint_id: UUID,
         data: ComplaintMessageCreate,
     ) -> ComplaintDetailOut:
-        view = await rpc_of(request.app.state).call(
+        view = await rpc.call(
             billing.ANSWER_COMPLAINT,
             billing.AnswerComplaint(
                 request_id=request_id(request, session.customer_number),

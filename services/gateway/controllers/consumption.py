@@ -10,7 +10,7 @@ from litestar.params import Parameter
 
 from contracts import auth, readings
 from services.gateway.problems import prefers_english
-from services.gateway.rpc import rpc_of
+from services.gateway.rpc import Rpc
 from services.gateway.schemas.readings import Consumption
 
 Group = Literal["month", "period"]
@@ -28,14 +28,14 @@ class ConsumptionController(Controller):
     )
     async def series(
         self,
-        request: Request[Any, Any, Any],
+        rpc: Rpc,
         session: auth.SessionInfo,
         group: Group = "month",
         date_from: Annotated[date | None, Parameter(query="from")] = None,
         date_to: Annotated[date | None, Parameter(query="to")] = None,
         premises: Annotated[str | None, Parameter(max_length=32)] = None,
     ) -> Consumption:
-        report = await rpc_of(request.app.state).call(
+        report = await rpc.call(
             readings.CONSUMPTION,
             readings.ConsumptionQuery(
                 customer_number=session.customer_number,
@@ -55,13 +55,14 @@ class ConsumptionController(Controller):
     async def chart(
         self,
         request: Request[Any, Any, Any],
+        rpc: Rpc,
         session: auth.SessionInfo,
         group: Group = "month",
         date_from: Annotated[date | None, Parameter(query="from")] = None,
         date_to: Annotated[date | None, Parameter(query="to")] = None,
         premises: Annotated[str | None, Parameter(max_length=32)] = None,
     ) -> Response[str]:
-        chart = await rpc_of(request.app.state).call(
+        chart = await rpc.call(
             readings.CONSUMPTION_CHART,
             readings.ConsumptionChartQuery(
                 customer_number=session.customer_number,

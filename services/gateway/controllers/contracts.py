@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Response, get
 
 from contracts import auth, billing
 from services.gateway.controllers.invoices import rendered_response
-from services.gateway.rpc import billing_view, rpc_of
+from services.gateway.rpc import Rpc
 from services.gateway.schemas.billing import ContractDetailOut, ContractList
 
 
@@ -18,11 +17,8 @@ class ContractsController(Controller):
     tags = ["contracts"]
 
     @get("", summary="The customer's contracts, current and ended (R7.2, R9)")
-    async def list_contracts(
-        self, request: Request[Any, Any, Any], session: auth.SessionInfo
-    ) -> ContractList:
-        reply = await billing_view(
-            request.app.state,
+    async def list_contracts(self, rpc: Rpc, session: auth.SessionInfo) -> ContractList:
+        reply = await rpc.billing_view(
             billing.LIST_CONTRACTS,
             billing.CustomerScope(customer_number=session.customer_number),
         )
@@ -30,10 +26,9 @@ class ContractsController(Controller):
 
     @get("/{contract_id:uuid}", summary="One contract with its tariff and clauses (R7.2)")
     async def contract(
-        self, request: Request[Any, Any, Any], session: auth.SessionInfo, contract_id: UUID
+        self, rpc: Rpc, session: auth.SessionInfo, contract_id: UUID
     ) -> ContractDetailOut:
-        reply = await billing_view(
-            request.app.state,
+        reply = await rpc.billing_view(
             billing.GET_CONTRACT,
             billing.ContractQuery(customer_number=session.customer_number, contract_id=contract_id),
         )
@@ -45,9 +40,9 @@ class ContractsController(Controller):
         response_description="application/pdf",
     )
     async def document(
-        self, request: Request[Any, Any, Any], session: auth.SessionInfo, contract_id: UUID
+        self, rpc: Rpc, session: auth.SessionInfo, contract_id: UUID
     ) -> Response[bytes]:
-        reply = await rpc_of(request.app.state).call(
+        reply = await rpc.call(
             billing.CONTRACT_DOCUMENT,
             billing.ContractQuery(customer_number=session.customer_number, contract_id=contract_id),
             timeout=15,

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from litestar import Controller, Response, get
 
-from litestar import Controller, Request, Response, get
-
-from services.gateway.rpc import rpc_of
+from services.gateway.rpc import Rpc
 from services.gateway.schemas.common import Health
 
 
@@ -20,9 +18,9 @@ class HealthController(Controller):
         return Health(status="live")
 
     @get("/ready")
-    async def ready(self, request: Request[Any, Any, Any]) -> Response[Health]:
+    async def ready(self, rpc: Rpc) -> Response[Health]:
         # The gateway owns no database: it is ready when it can reach the services' broker.
-        broker = rpc_of(request.app.state).ready
+        broker = rpc.ready
         return Response(
             Health(status="ready" if broker else "unavailable", checks={"broker": broker}),
             status_code=200 if broker else 503,

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK
 
 from contracts import auth, notify
-from services.gateway.rpc import rpc_of
+from services.gateway.rpc import Rpc
 from services.gateway.schemas.notify import InboxMessage, InboxPage
 
 
@@ -25,12 +24,12 @@ class InboxController(Controller):
     @get("", summary="The inbox, newest first, with the number of unread messages")
     async def inbox(
         self,
-        request: Request[Any, Any, Any],
+        rpc: Rpc,
         session: auth.SessionInfo,
         limit: int = Parameter(ge=1, le=100, default=20),
         cursor: str | None = Parameter(default=None, max_length=200),
     ) -> InboxPage:
-        page = await rpc_of(request.app.state).call(
+        page = await rpc.call(
             notify.INBOX,
             notify.InboxQuery(customer_number=session.customer_number, limit=limit, cursor=cursor),
         )
@@ -42,9 +41,9 @@ class InboxController(Controller):
 
     @post("/{message_id:uuid}/read", status_code=HTTP_200_OK, summary="Mark a message read")
     async def mark_read(
-        self, request: Request[Any, Any, Any], session: auth.SessionInfo, message_id: UUID
+        self, rpc: Rpc, session: auth.SessionInfo, message_id: UUID
     ) -> InboxMessage:
-        message = await rpc_of(request.app.state).call(
+        message = await rpc.call(
             notify.MARK_READ,
             notify.MarkRead(customer_number=session.customer_number, message_id=message_id),
         )

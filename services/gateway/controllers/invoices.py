@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Response, get
 from litestar.enums import MediaType
 from litestar.exceptions import NotFoundException
 from litestar.openapi.spec import Example
 from litestar.params import Parameter
 
 from contracts import auth, billing
-from services.gateway.rpc import billing_view, billing_view_raw, rpc_of
+from services.gateway.rpc import Rpc
 from services.gateway.schemas.billing import InvoiceDetailOut, InvoicePage
 
 # Rendered documents carry what the billing system sent; nothing in them may run (R12).
@@ -42,7 +42,7 @@ class InvoicesController(Controller):
     @get("", summary="The customer's invoices, newest first (R7.3, R9)")
     async def list_invoices(
         self,
-        request: Request[Any, Any, Any],
+        rpc: Rpc,
         session: auth.SessionInfo,
         status: billing.InvoiceStatus | None = None,
         issued_from: Annotated[date | None, Parameter(description="issued on or after")] = None,
@@ -52,8 +52,7 @@ class InvoicesController(Controller):
     ) -> Response[InvoicePage]:
         # The busiest route: billing's reply has this page's exact shape, so it is passed on
         # as billing wrote it instead of being parsed and written again.
-        page = await billing_view_raw(
-            request.app.state,
+        page = await rpc.billing_view_raw(
             billing.LIST_INVOICES,
             billing.InvoicesQuery(
                 customer_number=session.customer_number,
@@ -78,7 +77,7 @@ class InvoicesController(Controller):
     )
     async def invoice(
         self,
-        request: Request[Any, Any, Any],
+        rpc: Rpc,
         session: auth.SessionInfo,
         invoice_ref: Annotated[
             str,
@@ -93,7 +92,6 @@ class InvoicesController(Controller):
             invoice_id = UUID(stem)
         except ValueError as exc:
             raise NotFoundException() from exc
-        rpc = rpc_of(request.app.state)
         if suffix in ("html", "pdf"):
             document = await rpc.call(
                 billing.INVOICE_DOCUMENT,
@@ -107,8 +105,7 @@ class InvoicesController(Controller):
             return rendered_response(document)
         if suffix:
             raise NotFoundException()
-        detail = await billing_view(
-            request.app.state,
+        detail = await rpc.billing_view(
             billing.GET_INVOICE,
             billing.InvoiceQuery(customer_number=session.customer_number, invoice_id=invoice_id),
         )

@@ -10,7 +10,7 @@ from litestar.params import Parameter
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from contracts import auth
-from services.gateway.rpc import rpc_of
+from services.gateway.rpc import Rpc
 from services.gateway.schemas.auth import ContactRequest, Me, SessionItem
 from services.gateway.schemas.common import Page
 from services.gateway.sessions import SESSION_COOKIE, client_address, usable_token
@@ -21,10 +21,8 @@ class MeController(Controller):
     tags = ["account"]
 
     @get("", summary="The logged-in customer's account, contact data and consent")
-    async def me(self, request: Request[Any, Any, Any], session: auth.SessionInfo) -> Me:
-        profile = await rpc_of(request.app.state).call(
-            auth.PROFILE, auth.ProfileQuery(account_id=session.account_id)
-        )
+    async def me(self, rpc: Rpc, session: auth.SessionInfo) -> Me:
+        profile = await rpc.call(auth.PROFILE, auth.ProfileQuery(account_id=session.account_id))
         return Me(**profile.model_dump())
 
     @put(
@@ -35,9 +33,13 @@ class MeController(Controller):
         " `pending_email` until then).",
     )
     async def update_contact(
-        self, request: Request[Any, Any, Any], data: ContactRequest, session: auth.SessionInfo
+        self,
+        request: Request[Any, Any, Any],
+        rpc: Rpc,
+        data: ContactRequest,
+        session: auth.SessionInfo,
     ) -> Me:
-        profile = await rpc_of(request.app.state).call(
+        profile = await rpc.call(
             auth.UPDATE_CONTACT,
             auth.UpdateContact(
                 account_id=session.account_id,
@@ -51,11 +53,12 @@ class MeController(Controller):
     async def sessions(
         self,
         request: Request[Any, Any, Any],
+        rpc: Rpc,
         session: auth.SessionInfo,
         limit: int = Parameter(default=20, ge=1, le=100),
         cursor: str | None = Parameter(default=None, max_length=200),
     ) -> Page[SessionItem]:
-        page = await rpc_of(request.app.state).call(
+        page = await rpc.call(
             auth.SESSIONS,
             auth.SessionsQuery(
                 account_id=session.account_id,
@@ -75,9 +78,9 @@ class MeController(Controller):
         summary="End one of the customer's sessions (R13)",
     )
     async def end_session(
-        self, request: Request[Any, Any, Any], session_id: UUID, session: auth.SessionInfo
+        self, request: Request[Any, Any, Any], rpc: Rpc, session_id: UUID, session: auth.SessionInfo
     ) -> None:
-        await rpc_of(request.app.state).call(
+        await rpc.call(
             auth.END_SESSION,
             auth.EndSession(
                 account_id=session.account_id,

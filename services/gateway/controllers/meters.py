@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from litestar import Controller, Request, get
+from litestar import Controller, get
 from litestar.params import Parameter
 
 from contracts import auth, readings
-from services.gateway.rpc import rpc_of
+from services.gateway.rpc import Rpc
 from services.gateway.schemas.common import Page
 from services.gateway.schemas.readings import Meter
 
@@ -20,12 +20,12 @@ class MetersController(Controller):
     @get("", summary="The customer's meters with legalizacja expiry and days left (R7.6)")
     async def meters(
         self,
-        request: Request[Any, Any, Any],
+        rpc: Rpc,
         session: auth.SessionInfo,
         limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
         cursor: Annotated[str | None, Parameter(max_length=200)] = None,
     ) -> Page[Meter]:
-        page = await rpc_of(request.app.state).call(
+        page = await rpc.call(
             readings.METERS,
             readings.MetersQuery(
                 customer_number=session.customer_number, limit=limit, cursor=cursor

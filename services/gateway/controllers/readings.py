@@ -11,7 +11,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from contracts import auth, readings
 from services.gateway.problems import prefers_english
-from services.gateway.rpc import rpc_of
+from services.gateway.rpc import Rpc
 from services.gateway.schemas.common import Page
 from services.gateway.schemas.readings import Reading, ReadingAccepted, SubmitReadingRequest
 
@@ -23,7 +23,7 @@ class ReadingsController(Controller):
     @get("", summary="Reading history of every source, newest first (R7.5, R8)")
     async def history(
         self,
-        request: Request[Any, Any, Any],
+        rpc: Rpc,
         session: auth.SessionInfo,
         serial: Annotated[str | None, Parameter(max_length=32)] = None,
         date_from: Annotated[date | None, Parameter(query="from")] = None,
@@ -31,7 +31,7 @@ class ReadingsController(Controller):
         limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
         cursor: Annotated[str | None, Parameter(max_length=200)] = None,
     ) -> Page[Reading]:
-        page = await rpc_of(request.app.state).call(
+        page = await rpc.call(
             readings.READING_HISTORY,
             readings.ReadingHistoryQuery(
                 customer_number=session.customer_number,
@@ -57,10 +57,11 @@ class ReadingsController(Controller):
     async def submit(
         self,
         request: Request[Any, Any, Any],
+        rpc: Rpc,
         session: auth.SessionInfo,
         data: SubmitReadingRequest,
     ) -> Response[ReadingAccepted]:
-        accepted = await rpc_of(request.app.state).call(
+        accepted = await rpc.call(
             readings.SUBMIT_READING,
             readings.SubmitReading(
                 customer_number=session.customer_number,

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from litestar import Controller, Request, get
+from litestar import Controller, get
 
 from contracts import auth, billing
-from services.gateway.rpc import billing_view
+from services.gateway.rpc import Rpc
 from services.gateway.schemas.billing import SettlementOut
 
 
@@ -16,11 +14,8 @@ class SettlementController(Controller):
     tags = ["settlement"]
 
     @get("", summary="Balance, due and overdue invoices, recent charges and payments (R7.4)")
-    async def settlement(
-        self, request: Request[Any, Any, Any], session: auth.SessionInfo
-    ) -> SettlementOut:
-        reply = await billing_view(
-            request.app.state,
+    async def settlement(self, rpc: Rpc, session: auth.SessionInfo) -> SettlementOut:
+        reply = await rpc.billing_view(
             billing.GET_SETTLEMENT,
             billing.CustomerScope(customer_number=session.customer_number),
         )

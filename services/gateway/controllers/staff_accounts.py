@@ -10,7 +10,7 @@ from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from contracts import auth
-from services.gateway.rpc import rpc_of
+from services.gateway.rpc import Rpc
 from services.gateway.schemas.common import Page
 from services.gateway.schemas.staff import (
     AuditEntryOut,
@@ -42,11 +42,12 @@ class StaffAccountsController(Controller):
     async def block(
         self,
         request: Request[Any, Any, Any],
+        rpc: Rpc,
         login: str,
         data: BlockRequest,
         staff: auth.StaffInfo,
     ) -> BlockResponse:
-        reply = await rpc_of(request.app.state).call(
+        reply = await rpc.call(
             auth.BLOCK_ACCOUNT,
             auth.BlockAccount(
                 actor_id=staff.staff_id,
@@ -71,11 +72,12 @@ class StaffAccountsController(Controller):
     async def unblock(
         self,
         request: Request[Any, Any, Any],
+        rpc: Rpc,
         login: str,
         data: UnblockRequest,
         staff: auth.StaffInfo,
     ) -> BlockResponse:
-        reply = await rpc_of(request.app.state).call(
+        reply = await rpc.call(
             auth.UNBLOCK_ACCOUNT,
             auth.UnblockAccount(
                 actor_id=staff.staff_id,
@@ -89,13 +91,13 @@ class StaffAccountsController(Controller):
     @get("/{login:str}/audit", summary="An account's audit trail, newest first")
     async def audit(
         self,
-        request: Request[Any, Any, Any],
+        rpc: Rpc,
         login: str,
         staff: auth.StaffInfo,
         limit: int = Parameter(default=20, ge=1, le=100),
         cursor: str | None = Parameter(default=None, max_length=200),
     ) -> Page[AuditEntryOut]:
-        page = await rpc_of(request.app.state).call(
+        page = await rpc.call(
             auth.ACCOUNT_AUDIT,
             auth.AccountAuditQuery(
                 actor_id=staff.staff_id, login=login, limit=limit, cursor=cursor
@@ -117,9 +119,13 @@ class StaffUsersController(Controller):
 
     @post("", status_code=HTTP_201_CREATED, summary="Create a staff user (admin)")
     async def create(
-        self, request: Request[Any, Any, Any], data: StaffUserCreate, staff: auth.StaffInfo
+        self,
+        request: Request[Any, Any, Any],
+        rpc: Rpc,
+        data: StaffUserCreate,
+        staff: auth.StaffInfo,
     ) -> StaffUserOut:
-        user = await rpc_of(request.app.state).call(
+        user = await rpc.call(
             auth.CREATE_STAFF_USER,
             auth.CreateStaffUser(
                 actor_id=staff.staff_id, **data.model_dump(), client_address=client_address(request)
@@ -130,12 +136,12 @@ class StaffUsersController(Controller):
     @get("", summary="Staff users by login (admin)")
     async def list_users(
         self,
-        request: Request[Any, Any, Any],
+        rpc: Rpc,
         staff: auth.StaffInfo,
         limit: int = Parameter(default=20, ge=1, le=100),
         cursor: str | None = Parameter(default=None, max_length=200),
     ) -> Page[StaffUserOut]:
-        page = await rpc_of(request.app.state).call(
+        page = await rpc.call(
             auth.STAFF_USERS,
             auth.StaffUsersQuery(actor_id=staff.staff_id, limit=limit, cursor=cursor),
         )

@@ -12,7 +12,7 @@ from contracts import auth
 from runtime.rpc_client import RpcProblem
 from runtime.settings import Settings
 from services.gateway.controllers.auth import login_refusal
-from services.gateway.rpc import rpc_of
+from services.gateway.rpc import Rpc
 from services.gateway.schemas.staff import StaffLoginRequest, StaffLoginResponse, StaffMe
 from services.gateway.sessions import (
     STAFF_SESSION_COOKIE,
@@ -36,9 +36,8 @@ class StaffAuthController(Controller):
         " a new session id. The cookie `ibok_staff_session` opens staff routes only.",
     )
     async def login(
-        self, request: Request[Any, Any, Any], data: StaffLoginRequest, settings: Settings
+        self, request: Request[Any, Any, Any], rpc: Rpc, data: StaffLoginRequest, settings: Settings
     ) -> Response[Any]:
-        rpc = rpc_of(request.app.state)
         try:
             opened = await rpc.call(
                 auth.STAFF_LOG_IN,
@@ -61,9 +60,9 @@ class StaffAuthController(Controller):
         )
 
     @post("/logout", status_code=HTTP_204_NO_CONTENT, summary="Staff logout")
-    async def logout(self, request: Request[Any, Any, Any]) -> Response[None]:
+    async def logout(self, request: Request[Any, Any, Any], rpc: Rpc) -> Response[None]:
         if token := usable_token(request.cookies.get(STAFF_SESSION_COOKIE)):
-            await rpc_of(request.app.state).call(auth.STAFF_LOG_OUT, auth.SessionRef(token=token))
+            await rpc.call(auth.STAFF_LOG_OUT, auth.SessionRef(token=token))
         response: Response[None] = Response(None, status_code=HTTP_204_NO_CONTENT)
         clear_staff_session_cookie(response)
         return response

@@ -14,7 +14,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from contracts import auth, billing
 from services.gateway.controllers.complaints import IDEMPOTENCY_DOC, request_id
-from services.gateway.rpc import rpc_of
+from services.gateway.rpc import Rpc
 from services.gateway.schemas.common import Page
 from services.gateway.schemas.complaints import (
     HideRequest,
@@ -51,9 +51,13 @@ class StaffComplaintsController(Controller):
         + IDEMPOTENCY_DOC,
     )
     async def file(
-        self, request: Request[Any, Any, Any], data: StaffComplaintCreate, staff: auth.StaffInfo
+        self,
+        request: Request[Any, Any, Any],
+        rpc: Rpc,
+        data: StaffComplaintCreate,
+        staff: auth.StaffInfo,
     ) -> StaffComplaintDetailOut:
-        view = await rpc_of(request.app.state).call(
+        view = await rpc.call(
             billing.FILE_COMPLAINT,
             billing.FileComplaint(
                 request_id=request_id(request, f"staff:{staff.staff_id}"),
@@ -71,14 +75,14 @@ class StaffComplaintsController(Controller):
     )
     async def list_complaints(
         self,
-        request: Request[Any, Any, Any],
+        rpc: Rpc,
         staff: auth.StaffInfo,
         status: Literal["open", "filed", "waiting_for_customer", "settled"] | None = None,
         due_before: date | None = None,
         limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
         cursor: Annotated[str | None, Parameter(max_length=200)] = None,
     ) -> Page[StaffComplaintOut]:
-        page = await rpc_of(request.app.state).call(
+        page = await rpc.call(
             billing.STAFF_COMPLAINTS,
             billing.StaffComplaintsQuery(
                 status=status, due_before=due_before, limit=limit, cursor=cursor
@@ -90,9 +94,9 @@ class StaffComplaintsController(Controller):
 
     @get("/{complaint_id:uuid}", summary="One complaint with its thread and the hiding audit")
     async def complaint(
-        self, request: Request[Any, Any, Any], complaint_id: UUID, staff: auth.StaffInfo
+        self, rpc: Rpc, complaint_id: UUID, staff: auth.StaffInfo
     ) -> StaffComplaintDetailOut:
-        view = await rpc_of(request.app.state).call(
+        view = await rpc.call(
             billing.GET_COMPLAINT, billing.ComplaintRef(complaint_id=complaint_id, staff_view=True)
         )
         return staff_detail(view)
@@ -106,11 +110,12 @@ class StaffComplaintsController(Controller):
     async def request_info(
         self,
         request: Request[Any, Any, Any],
+        rpc: Rpc,
         complaint_id: UUID,
         data: InformationRequest,
         staff: auth.StaffInfo,
     ) -> StaffComplaintDetailOut:
-        view = await rpc_of(request.app.state).call(
+        view = await rpc.call(
             billing.REQUEST_COMPLAINT_INFORMATION,
             billing.RequestComplaintInformation(
                 request_id=request_id(request, f"staff:{staff.staff_id}"),
@@ -130,12 +135,12 @@ class StaffComplaintsController(Controller):
     )
     async def settle(
         self,
-        request: Request[Any, Any, Any],
+        rpc: Rpc,
         complaint_id: UUID,
         data: SettleRequest,
         staff: auth.StaffInfo,
     ) -> StaffComplaintDetailOut:
-        view = await rpc_of(request.app.state).call(
+        view = await rpc.call(
             billing.SETTLE_COMPLAINT,
             billing.SettleComplaint(
                 staff_id=staff.staff_id,
@@ -153,13 +158,13 @@ class StaffComplaintsController(Controller):
     )
     async def hide(
         self,
-        request: Request[Any, Any, Any],
+        rpc: Rpc,
         complaint_id: UUID,
         message_id: UUID,
         data: HideRequest,
         staff: auth.StaffInfo,
     ) -> StaffComplaintDetailOut:
-        view = await rpc_of(request.app.state).call(
+        view = await rpc.call(
             billing.HIDE_COMPLAINT_MESSAGE,
             billing.HideComplaintMessage(
                 staff_id=staff.staff_id,

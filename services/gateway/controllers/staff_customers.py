@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Annotated
 
-from litestar import Controller, Request, get
+from litestar import Controller, get
 from litestar.di import Provide
 from litestar.exceptions import NotFoundException
 from litestar.params import Parameter
 from pydantic import ValidationError
 
 from contracts import auth, billing
-from services.gateway.rpc import rpc_of
+from services.gateway.rpc import Rpc
 from services.gateway.schemas.staff_customers import (
     AccountState,
     CustomerHit,
@@ -44,12 +44,11 @@ class StaffCustomersController(Controller):
     @get("", summary="Find customers by number (prefix) or name (any part)")
     async def search(
         self,
-        request: Request[Any, Any, Any],
+        rpc: Rpc,
         staff: auth.StaffInfo,
         q: Annotated[str, Parameter(min_length=2, max_length=100)],
         limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
     ) -> CustomerHits:
-        rpc = rpc_of(request.app.state)
         found = await rpc.call(billing.SEARCH_CUSTOMERS, billing.CustomerSearch(q=q, limit=limit))
         numbers = [c.customer_number for c in found.items]
         accounts = (
@@ -70,10 +69,7 @@ class StaffCustomersController(Controller):
         )
 
     @get("/{number:str}", summary="A customer: contracts, balance and the IBOK account's state")
-    async def customer(
-        self, request: Request[Any, Any, Any], staff: auth.StaffInfo, number: str
-    ) -> StaffCustomerView:
-        rpc = rpc_of(request.app.state)
+    async def customer(self, rpc: Rpc, staff: auth.StaffInfo, number: str) -> StaffCustomerView:
         try:
             scope = billing.CustomerScope(customer_number=number)
         except ValidationError as exc:

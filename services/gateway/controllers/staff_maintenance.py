@@ -14,7 +14,7 @@ from contracts.maintenance import (
     MaintenanceStateQuery,
     SetMaintenance,
 )
-from services.gateway.rpc import rpc_of
+from services.gateway.rpc import Rpc
 from services.gateway.schemas.staff import MaintenanceOut, MaintenanceRequest
 from services.gateway.sessions import admin_only, any_staff, client_address, current_staff
 
@@ -25,8 +25,8 @@ class StaffMaintenanceController(Controller):
     dependencies = {"staff": Provide(current_staff)}
 
     @get("", guards=[any_staff], summary="The maintenance state every gateway follows")
-    async def state(self, request: Request[Any, Any, Any], staff: auth.StaffInfo) -> MaintenanceOut:
-        state = await rpc_of(request.app.state).call(GET_MAINTENANCE, MaintenanceStateQuery())
+    async def state(self, rpc: Rpc, staff: auth.StaffInfo) -> MaintenanceOut:
+        state = await rpc.call(GET_MAINTENANCE, MaintenanceStateQuery())
         return MaintenanceOut(**state.model_dump())
 
     @put(
@@ -37,9 +37,13 @@ class StaffMaintenanceController(Controller):
         " end) and the message; staff and health routes keep working, on every gateway process.",
     )
     async def switch(
-        self, request: Request[Any, Any, Any], staff: auth.StaffInfo, data: MaintenanceRequest
+        self,
+        request: Request[Any, Any, Any],
+        rpc: Rpc,
+        staff: auth.StaffInfo,
+        data: MaintenanceRequest,
     ) -> MaintenanceOut:
-        state = await rpc_of(request.app.state).call(
+        state = await rpc.call(
             SET_MAINTENANCE,
             SetMaintenance(
                 **data.model_dump(),

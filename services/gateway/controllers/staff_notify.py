@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
 from litestar.di import Provide
 from litestar.status_codes import HTTP_202_ACCEPTED
 
 from contracts import auth, notify
-from services.gateway.rpc import rpc_of
+from services.gateway.rpc import Rpc
 from services.gateway.schemas.notify import (
     AnnouncementRequest,
     AnnouncementResponse,
@@ -38,11 +37,11 @@ class StaffNotifyController(Controller):
     )
     async def publish_terms(
         self,
-        request: Request[Any, Any, Any],
+        rpc: Rpc,
         staff: auth.StaffInfo,
         data: PublishTermsRequest,
     ) -> TermsPublishedResponse:
-        published = await rpc_of(request.app.state).call(
+        published = await rpc.call(
             notify.PUBLISH_TERMS,
             notify.PublishTerms(
                 text=data.text, effective_on=data.effective_on, published_by=staff.login
@@ -57,21 +56,17 @@ class StaffNotifyController(Controller):
     )
     async def announce(
         self,
-        request: Request[Any, Any, Any],
+        rpc: Rpc,
         staff: auth.StaffInfo,
         data: AnnouncementRequest,
     ) -> AnnouncementResponse:
-        sent = await rpc_of(request.app.state).call(
+        sent = await rpc.call(
             notify.SEND_ANNOUNCEMENT,
             notify.SendAnnouncement(subject=data.subject, body=data.body, sent_by=staff.login),
         )
         return AnnouncementResponse(**sent.model_dump())
 
     @get("/fanouts/{job_id:uuid}", summary="Progress of a message to every customer")
-    async def fanout(
-        self, request: Request[Any, Any, Any], staff: auth.StaffInfo, job_id: UUID
-    ) -> FanoutStatus:
-        status = await rpc_of(request.app.state).call(
-            notify.FANOUT_STATUS, notify.FanoutStatusQuery(job_id=job_id)
-        )
+    async def fanout(self, rpc: Rpc, staff: auth.StaffInfo, job_id: UUID) -> FanoutStatus:
+        status = await rpc.call(notify.FANOUT_STATUS, notify.FanoutStatusQuery(job_id=job_id))
         return FanoutStatus(**status.model_dump())

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
 from litestar.di import Provide
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK
 
 from contracts import auth, readings
-from services.gateway.rpc import rpc_of
+from services.gateway.rpc import Rpc
 from services.gateway.schemas.common import Page
 from services.gateway.schemas.readings import FlaggedReading, ReviewReadingRequest
 from services.gateway.sessions import any_staff, current_staff
@@ -28,13 +28,13 @@ class StaffReadingsController(Controller):
     @get("/flagged", summary="Readings flagged as implausible jumps, oldest first (R8)")
     async def flagged(
         self,
-        request: Request[Any, Any, Any],
+        rpc: Rpc,
         staff: auth.StaffInfo,
         status: Literal["pending_review", "all"] = "pending_review",
         limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
         cursor: Annotated[str | None, Parameter(max_length=200)] = None,
     ) -> Page[FlaggedReading]:
-        page = await rpc_of(request.app.state).call(
+        page = await rpc.call(
             readings.FLAGGED_READINGS,
             readings.FlaggedReadingsQuery(status=status, limit=limit, cursor=cursor),
         )
@@ -50,12 +50,12 @@ class StaffReadingsController(Controller):
     )
     async def review(
         self,
-        request: Request[Any, Any, Any],
+        rpc: Rpc,
         staff: auth.StaffInfo,
         reading_id: UUID,
         data: ReviewReadingRequest,
     ) -> FlaggedReading:
-        reviewed = await rpc_of(request.app.state).call(
+        reviewed = await rpc.call(
             readings.REVIEW_READING,
             readings.ReviewReading(
                 reading_id=reading_id,

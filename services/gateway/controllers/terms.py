@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from litestar import Controller, Request, get
+from litestar import Controller, get
 from litestar.params import Parameter
 
 from contracts import notify
-from services.gateway.rpc import rpc_of
+from services.gateway.rpc import Rpc
 from services.gateway.schemas.common import Page
 from services.gateway.schemas.notify import TermsVersion, TermsVersionSummary
 
@@ -18,20 +16,18 @@ class TermsController(Controller):
     tags = ["terms"]
 
     @get("", summary="The terms of service in force today (Warsaw)")
-    async def in_force(self, request: Request[Any, Any, Any]) -> TermsVersion:
-        terms = await rpc_of(request.app.state).call(
-            notify.TERMS_IN_FORCE, notify.TermsInForceQuery()
-        )
+    async def in_force(self, rpc: Rpc) -> TermsVersion:
+        terms = await rpc.call(notify.TERMS_IN_FORCE, notify.TermsInForceQuery())
         return TermsVersion(**terms.model_dump())
 
     @get("/versions", summary="Every version of the terms, newest first")
     async def versions(
         self,
-        request: Request[Any, Any, Any],
+        rpc: Rpc,
         limit: int = Parameter(ge=1, le=100, default=20),
         cursor: str | None = Parameter(default=None, max_length=200),
     ) -> Page[TermsVersionSummary]:
-        page = await rpc_of(request.app.state).call(
+        page = await rpc.call(
             notify.TERMS_VERSIONS, notify.TermsVersionsQuery(limit=limit, cursor=cursor)
         )
         return Page[TermsVersionSummary](
@@ -41,9 +37,7 @@ class TermsController(Controller):
 
     @get("/versions/{version:int}", summary="One version of the terms, in force or not")
     async def version(
-        self, request: Request[Any, Any, Any], version: int = Parameter(ge=1, le=2_147_483_647)
+        self, rpc: Rpc, version: int = Parameter(ge=1, le=2_147_483_647)
     ) -> TermsVersion:
-        terms = await rpc_of(request.app.state).call(
-            notify.TERMS_VERSION, notify.TermsVersionQuery(version=version)
-        )
+        terms = await rpc.call(notify.TERMS_VERSION, notify.TermsVersionQuery(version=version))
         return TermsVersion(**terms.model_dump())

@@ -15,7 +15,7 @@ from runtime.settings import Settings
 from services.gateway.portal.forms import FormState, posted_form, submit_form
 from services.gateway.portal.i18n import LANG_COOKIE, LANGUAGES, safe_next, translate
 from services.gateway.portal.pages import client_address, lang_of, redirect, render, visitor_of
-from services.gateway.rpc import rpc_of
+from services.gateway.rpc import Rpc
 from services.gateway.sessions import SESSION_COOKIE, clear_session_cookie, session_cookie
 
 REGISTER_FIELDS = (
@@ -65,9 +65,9 @@ def _uuid(text: str) -> UUID | None:
         return None
 
 
-async def new_captcha(request: Request[Any, Any, Any]) -> auth.CaptchaChallenge:
+async def new_captcha(request: Request[Any, Any, Any], rpc: Rpc) -> auth.CaptchaChallenge:
     """R4: a fresh challenge, with its spoken version for people who cannot read the picture."""
-    return await rpc_of(request.app.state).call(
+    return await rpc.call(
         auth.NEW_CAPTCHA,
         auth.CaptchaRequest(audio=True, client_address=client_address(request)),
     )
@@ -80,10 +80,11 @@ class AccountPages(Controller):
     async def login_page(
         self,
         request: Request[Any, Any, Any],
+        rpc: Rpc,
         settings: Settings,
         next_page: Annotated[str | None, QueryParameter(name="next", max_length=300)] = None,
     ) -> Template | Redirect:
-        if await visitor_of(request) is not None:
+        if await visitor_of(request, rpc) is not None:
             return redirect(safe_next(next_page))
         lang = lang_of(request)
         return render(
@@ -96,7 +97,7 @@ class AccountPages(Controller):
         )
 
     @post("/login", name="portal.login.submit")
-    async def login(self, request: Request[Any, Any, Any], settings: Settings) -> Any:
+    async def login(self, request: Request[Any, Any, Any], rpc: Rpc, settings: Settings) -> Any:
         lang = lang_of(request)
         form = await posted_form(
             request, ("login", "password", "next", "captcha_id", "captcha_answer"), None
@@ -109,6 +110,7 @@ class AccountPages(Controller):
                 form.add("password", translate("login.password_missing", lang))
         opened = await submit_form(
             request,
+            rpc,
             form,
             auth.LOG_IN,
             lambda: auth.LogIn(
@@ -124,7 +126,7 @@ class AccountPages(Controller):
         if opened is not None:
             # R13: a new session id at every login; an earlier session of this browser ends.
             if (old := request.cookies.get(SESSION_COOKIE)) and 20 <= len(old) <= 100:
-                await rpc_of(request.app.state).call(auth.LOG_OUT, auth.SessionRef(token=old))
+                await rpc.call(auth.LOG_OUT, auth.SessionRef(token=old))
             return redirect(target, cookies=[session_cookie(settings, opened.token)])
         form.values["password"] = ""  # never sent back to the browser
         form.values["captcha_answer"] = ""  # a used challenge cannot be answered again
@@ -132,7 +134,7 @@ class AccountPages(Controller):
         # A fresh challenge after a refusal that asks for one, or when the form carried one
         # (refused before auth was asked).
         if form.problem_code in CAPTCHA_CODES or form.value("captcha_id"):
-            challenge = await new_captcha(request)
+            challenge = await new_captcha(request, rpc)
         return render(
             request,
             "login.html",
@@ -145,12 +147,14 @@ class AccountPages(Controller):
         )
 
     @post("/logout", name="portal.logout")
-    async def logout(self, request: Request[Any, Any, Any], settings: Settings) -> Redirect:
+    async def logout(
+        self, request: Request[Any, Any, Any], rpc: Rpc, settings: Settings
+    ) -> Redirect:
         token = request.cookies.get(SESSION_COOKIE, "")
         if token and 20 <= len(token) <= 100:
             if (await posted_form(request, (), token)).invalid:
                 return redirect("/")
-            await rpc_of(request.app.state).call(auth.LOG_OUT, auth.SessionRef(token=token))
+            await rpc.call(auth.LOG_OUT, auth.SessionRef(token=token))
         response = redirect("/login", flash="flash.logged_out")
         clear_session_cookie(response, settings)
         return response
@@ -167,13 +171,16 @@ class AccountPages(Controller):
         )
 
     @post("/register", name="portal.register.submit")
-    async def register(self, request: Request[Any, Any, Any], settings: Settings) -> Template:
+    async def register(
+        self, request: Request[Any, Any, Any], rpc: Rpc, settings: Settings
+    ) -> Template:
         lang = lang_of(request)
         form = await posted_form(request, REGISTER_FIELDS, None)
         if not form.invalid and form.value("password") != form.value("password_again"):
             form.add("password_again", translate("register.passwords_differ", lang))
         registered = await submit_form(
             request,
+            rpc,
             form,
             auth.REGISTER,
             lambda: auth.RegisterAccount(
@@ -226,13 +233,19 @@ class AccountPages(Controller):
         )
 
     @post("/verify-email", name="portal.verify_email.submit")
-    async def verify_email(self, request: Request[Any, Any, Any], settings: Settings) -> Any:
+    async def verify_email(
+        self, request: Request[Any, Any, Any], rpc: Rpc, settings: Settings
+    ) -> Any:
         lang = lang_of(request)
         form = await posted_form(request, ("token",), None)
         if not form.invalid and not 20 <= len(form.value("token")) <= 100:
             form.add(None, translate("verify.token_invalid", lang))
         verified = await submit_form(
-            request, form, auth.VERIFY_EMAIL, lambda: auth.VerifyEmail(token=form.value("token"))
+            request,
+            rpc,
+            form,
+            auth.VERIFY_EMAIL,
+            lambda: auth.VerifyEmail(token=form.value("token")),
         )
         if verified is not None:
             return redirect("/login", flash="flash.email_verified")

@@ -13,7 +13,7 @@ from litestar.response import Template
 from contracts import billing
 from services.gateway.portal.i18n import translate
 from services.gateway.portal.pages import customer, lang_of, render
-from services.gateway.rpc import billing_view, rpc_of
+from services.gateway.rpc import Rpc
 
 STATUSES = ("issued", "corrected", "cancelled")
 
@@ -40,15 +40,15 @@ class BillingPages(Controller):
     async def invoices(
         self,
         request: Request[Any, Any, Any],
+        rpc: Rpc,
         status: Annotated[str | None, QueryParameter(max_length=20)] = None,
         issued_from: Annotated[date | None, QueryParameter(name="from")] = None,
         issued_to: Annotated[date | None, QueryParameter(name="to")] = None,
         cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
     ) -> Template:
-        visitor = await customer(request)
+        visitor = await customer(request, rpc)
         lang = lang_of(request)
-        page = await billing_view(
-            request.app.state,
+        page = await rpc.billing_view(
             billing.LIST_INVOICES,
             billing.InvoicesQuery(
                 customer_number=visitor.session.customer_number,
@@ -72,11 +72,12 @@ class BillingPages(Controller):
         )
 
     @get("/invoices/{invoice_id:uuid}", name="portal.invoice")
-    async def invoice(self, request: Request[Any, Any, Any], invoice_id: UUID) -> Template:
-        visitor = await customer(request)
+    async def invoice(
+        self, request: Request[Any, Any, Any], rpc: Rpc, invoice_id: UUID
+    ) -> Template:
+        visitor = await customer(request, rpc)
         lang = lang_of(request)
-        detail = await billing_view(
-            request.app.state,
+        detail = await rpc.billing_view(
             billing.GET_INVOICE,
             billing.InvoiceQuery(
                 customer_number=visitor.session.customer_number, invoice_id=invoice_id
@@ -92,10 +93,10 @@ class BillingPages(Controller):
 
     @get("/invoices/{invoice_id:uuid}/pdf", name="portal.invoice.pdf")
     async def invoice_pdf(
-        self, request: Request[Any, Any, Any], invoice_id: UUID
+        self, request: Request[Any, Any, Any], rpc: Rpc, invoice_id: UUID
     ) -> Response[bytes]:
-        visitor = await customer(request)
-        document = await rpc_of(request.app.state).call(
+        visitor = await customer(request, rpc)
+        document = await rpc.call(
             billing.INVOICE_DOCUMENT,
             billing.InvoiceDocumentQuery(
                 customer_number=visitor.session.customer_number,
@@ -106,11 +107,10 @@ class BillingPages(Controller):
         return document_response(document, download=False)
 
     @get("/contracts", name="portal.contracts")
-    async def contracts(self, request: Request[Any, Any, Any]) -> Template:
-        visitor = await customer(request)
+    async def contracts(self, request: Request[Any, Any, Any], rpc: Rpc) -> Template:
+        visitor = await customer(request, rpc)
         lang = lang_of(request)
-        found = await billing_view(
-            request.app.state,
+        found = await rpc.billing_view(
             billing.LIST_CONTRACTS,
             billing.CustomerScope(customer_number=visitor.session.customer_number),
         )
@@ -123,11 +123,12 @@ class BillingPages(Controller):
         )
 
     @get("/contracts/{contract_id:uuid}", name="portal.contract")
-    async def contract(self, request: Request[Any, Any, Any], contract_id: UUID) -> Template:
-        visitor = await customer(request)
+    async def contract(
+        self, request: Request[Any, Any, Any], rpc: Rpc, contract_id: UUID
+    ) -> Template:
+        visitor = await customer(request, rpc)
         lang = lang_of(request)
-        detail = await billing_view(
-            request.app.state,
+        detail = await rpc.billing_view(
             billing.GET_CONTRACT,
             billing.ContractQuery(
                 customer_number=visitor.session.customer_number, contract_id=contract_id
@@ -143,10 +144,10 @@ class BillingPages(Controller):
 
     @get("/contracts/{contract_id:uuid}/document", name="portal.contract.document")
     async def contract_document(
-        self, request: Request[Any, Any, Any], contract_id: UUID
+        self, request: Request[Any, Any, Any], rpc: Rpc, contract_id: UUID
     ) -> Response[bytes]:
-        visitor = await customer(request)
-        document = await rpc_of(request.app.state).call(
+        visitor = await customer(request, rpc)
+        document = await rpc.call(
             billing.CONTRACT_DOCUMENT,
             billing.ContractQuery(
                 customer_number=visitor.session.customer_number, contract_id=contract_id
@@ -155,11 +156,10 @@ class BillingPages(Controller):
         return document_response(document, download=False)
 
     @get("/settlement", name="portal.settlement")
-    async def settlement(self, request: Request[Any, Any, Any]) -> Template:
-        visitor = await customer(request)
+    async def settlement(self, request: Request[Any, Any, Any], rpc: Rpc) -> Template:
+        visitor = await customer(request, rpc)
         lang = lang_of(request)
-        found = await billing_view(
-            request.app.state,
+        found = await rpc.billing_view(
             billing.GET_SETTLEMENT,
             billing.CustomerScope(customer_number=visitor.session.customer_number),
         )

@@ -14,7 +14,7 @@ from contracts import billing
 from services.gateway.portal.forms import FormState, posted_form, submit_form
 from services.gateway.portal.i18n import translate
 from services.gateway.portal.pages import Visitor, customer, lang_of, redirect, render
-from services.gateway.rpc import billing_view, rpc_of
+from services.gateway.rpc import Rpc
 
 FILE_LABELS = {
     "subject": "complaints.subject",
@@ -27,9 +27,8 @@ ANSWER_LABELS = {"body": "complaint.answer"}
 INVOICE_CHOICES = 50
 
 
-async def _invoices(request: Request[Any, Any, Any], visitor: Visitor) -> list[tuple[str, str]]:
-    page = await billing_view(
-        request.app.state,
+async def _invoices(rpc: Rpc, visitor: Visitor) -> list[tuple[str, str]]:
+    page = await rpc.billing_view(
         billing.LIST_INVOICES,
         billing.InvoicesQuery(
             customer_number=visitor.session.customer_number, limit=INVOICE_CHOICES
@@ -45,10 +44,11 @@ class ComplaintPages(Controller):
     async def complaints(
         self,
         request: Request[Any, Any, Any],
+        rpc: Rpc,
         cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
     ) -> Template:
-        visitor = await customer(request)
-        page = await rpc_of(request.app.state).call(
+        visitor = await customer(request, rpc)
+        page = await rpc.call(
             billing.LIST_COMPLAINTS,
             billing.ComplaintsQuery(
                 customer_number=visitor.session.customer_number, limit=20, cursor=cursor
@@ -63,21 +63,22 @@ class ComplaintPages(Controller):
         )
 
     @get("/complaints/new", name="portal.complaints.new")
-    async def new_complaint(self, request: Request[Any, Any, Any]) -> Template:
-        visitor = await customer(request)
-        return self._form(request, visitor, FormState(), await _invoices(request, visitor))
+    async def new_complaint(self, request: Request[Any, Any, Any], rpc: Rpc) -> Template:
+        visitor = await customer(request, rpc)
+        return self._form(request, visitor, FormState(), await _invoices(rpc, visitor))
 
     @post("/complaints", name="portal.complaints.file")
-    async def file(self, request: Request[Any, Any, Any]) -> Template | Redirect:
-        visitor = await customer(request)
+    async def file(self, request: Request[Any, Any, Any], rpc: Rpc) -> Template | Redirect:
+        visitor = await customer(request, rpc)
         form = await posted_form(request, tuple(FILE_LABELS), visitor.token)
-        invoices = await _invoices(request, visitor)
+        invoices = await _invoices(rpc, visitor)
         chosen = form.value("invoice_id")
         # Only one of the customer's own invoices may be named (billing checks again).
         if chosen and chosen not in dict(invoices):
             form.add("invoice_id", translate("complaints.invoice_unknown", lang_of(request)))
         view = await submit_form(
             request,
+            rpc,
             form,
             billing.FILE_COMPLAINT,
             lambda: billing.FileComplaint(
@@ -115,18 +116,21 @@ class ComplaintPages(Controller):
         )
 
     @get("/complaints/{complaint_id:uuid}", name="portal.complaint")
-    async def complaint(self, request: Request[Any, Any, Any], complaint_id: UUID) -> Template:
-        visitor = await customer(request)
-        return await self._detail(request, visitor, complaint_id, FormState())
+    async def complaint(
+        self, request: Request[Any, Any, Any], rpc: Rpc, complaint_id: UUID
+    ) -> Template:
+        visitor = await customer(request, rpc)
+        return await self._detail(request, rpc, visitor, complaint_id, FormState())
 
     @post("/complaints/{complaint_id:uuid}/messages", name="portal.complaint.answer")
     async def answer(
-        self, request: Request[Any, Any, Any], complaint_id: UUID
+        self, request: Request[Any, Any, Any], rpc: Rpc, complaint_id: UUID
     ) -> Template | Redirect:
-        visitor = await customer(request)
+        visitor = await customer(request, rpc)
         form = await posted_form(request, tuple(ANSWER_LABELS), visitor.token)
         answered = await submit_form(
             request,
+            rpc,
             form,
             billing.ANSWER_COMPLAINT,
             lambda: billing.AnswerComplaint(
@@ -140,18 +144,19 @@ class ComplaintPages(Controller):
         )
         if answered is not None:
             return redirect(f"/complaints/{complaint_id}", flash="flash.complaint_answered")
-        return await self._detail(request, visitor, complaint_id, form, status=422)
+        return await self._detail(request, rpc, visitor, complaint_id, form, status=422)
 
     @staticmethod
     async def _detail(
         request: Request[Any, Any, Any],
+        rpc: Rpc,
         visitor: Visitor,
         complaint_id: UUID,
         form: FormState,
         status: int = 200,
     ) -> Template:
         # Scoped by the session's customer: another customer's complaint is "not found" (404).
-        view = await rpc_of(request.app.state).call(
+        view = await rpc.call(
             billing.GET_COMPLAINT,
             billing.ComplaintRef(
                 complaint_id=complaint_id, customer_number=visitor.session.customer_number

@@ -19,7 +19,7 @@ from runtime.rpc_client import RpcProblem
 from runtime.settings import Settings
 from services.gateway.portal.i18n import Lang, language_of, translate
 from services.gateway.protection import csrf_token_for
-from services.gateway.rpc import rpc_of
+from services.gateway.rpc import Rpc
 
 # Anonymous forms (login, registration, email verification, password reset) have no session to
 # derive a token from: a random token in a SameSite=Strict cookie, repeated in a hidden field.
@@ -162,6 +162,7 @@ Rep = TypeVar("Rep", bound=Contract)
 
 async def submit_form(
     request: Request[Any, Any, Any],
+    rpc: Rpc,
     form: FormState,
     operation: Operation[Req, Rep],
     build: Callable[[], Req],
@@ -187,7 +188,7 @@ async def submit_form(
         add_validation_errors(form, exc, labels or {}, lang)
         return None
     try:
-        return await rpc_of(request.app.state).call(operation, command)
+        return await rpc.call(operation, command)
     except RpcProblem as exc:
         if not_found_is_page and exc.problem.status == 404:
             raise

@@ -17,7 +17,7 @@ from runtime.logs import get_logger
 from runtime.rpc_client import RpcError
 from services.gateway.portal.i18n import translate
 from services.gateway.portal.pages import lang_of, redirect, render, visitor_of
-from services.gateway.rpc import billing_view, rpc_of
+from services.gateway.rpc import Rpc
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -58,18 +58,16 @@ class HomePage(Controller):
     include_in_schema = False
 
     @get("/", name="portal.home")
-    async def home(self, request: Request[Any, Any, Any]) -> Template | Redirect:
-        visitor = await visitor_of(request)
+    async def home(self, request: Request[Any, Any, Any], rpc: Rpc) -> Template | Redirect:
+        visitor = await visitor_of(request, rpc)
         if visitor is None:
             return redirect("/login")
         lang = lang_of(request)
-        rpc = rpc_of(request.app.state)
         number = visitor.session.customer_number
         profile, settlement, meters, inbox, contracts = await asyncio.gather(
             rpc.call(auth.PROFILE, auth.ProfileQuery(account_id=visitor.session.account_id)),
             optional(
-                billing_view(
-                    request.app.state,
+                rpc.billing_view(
                     billing.GET_SETTLEMENT,
                     billing.CustomerScope(customer_number=number),
                 ),
@@ -84,8 +82,7 @@ class HomePage(Controller):
                 "inbox",
             ),
             optional(
-                billing_view(
-                    request.app.state,
+                rpc.billing_view(
                     billing.LIST_CONTRACTS,
                     billing.CustomerScope(customer_number=number),
                 ),

@@ -16,6 +16,7 @@ from runtime.settings import Settings
 from services.gateway.portal.forms import FormState, anonymous_cookie, anonymous_token
 from services.gateway.portal.i18n import Lang, language_of, translate
 from services.gateway.protection import csrf_token_for
+from services.gateway.rpc import Rpc
 from services.gateway.sessions import SESSION_COOKIE, current_session
 
 FLASH_COOKIE = "ibok_flash"
@@ -87,11 +88,11 @@ class LoginRequired(NotAuthorizedException):
     """A page for logged-in customers was asked for without a (valid) session."""
 
 
-async def visitor_of(request: Request[Any, Any, Any]) -> Visitor | None:
+async def visitor_of(request: Request[Any, Any, Any], rpc: Rpc) -> Visitor | None:
     """The customer behind the session cookie, resolved as the API resolves it (auth, through the
     gateway's session cache that a logout or a block empties at once)."""
     try:
-        session = await current_session(request)
+        session = await current_session(request, rpc)
     except NotAuthorizedException:
         return None
     except RpcProblem as exc:
@@ -102,9 +103,9 @@ async def visitor_of(request: Request[Any, Any, Any]) -> Visitor | None:
     return Visitor(token=token, session=session) if session.kind == "customer" else None
 
 
-async def customer(request: Request[Any, Any, Any]) -> Visitor:
+async def customer(request: Request[Any, Any, Any], rpc: Rpc) -> Visitor:
     """The logged-in customer, or the login page (then back here) when there is none."""
-    found = await visitor_of(request)
+    found = await visitor_of(request, rpc)
     if found is None:
         raise LoginRequired()
     return found

@@ -16,7 +16,7 @@ from services.gateway.portal.formatting import parse_decimal
 from services.gateway.portal.forms import FormState, posted_form, submit_form
 from services.gateway.portal.i18n import Lang, translate
 from services.gateway.portal.pages import Visitor, customer, lang_of, redirect, render
-from services.gateway.rpc import rpc_of
+from services.gateway.rpc import Rpc
 
 # Which field a refusal of the readings service is about.
 READING_PROBLEM_FIELDS = {
@@ -32,8 +32,8 @@ READING_PROBLEM_FIELDS = {
 LEGALIZATION_WARNING_DAYS = 60
 
 
-async def meters_of(request: Request[Any, Any, Any], visitor: Visitor) -> list[readings.MeterView]:
-    page = await rpc_of(request.app.state).call(
+async def meters_of(rpc: Rpc, visitor: Visitor) -> list[readings.MeterView]:
+    page = await rpc.call(
         readings.METERS,
         readings.MetersQuery(customer_number=visitor.session.customer_number, limit=100),
     )
@@ -71,20 +71,21 @@ class ReadingPages(Controller):
     include_in_schema = False
 
     @get("/meters", name="portal.meters")
-    async def meters(self, request: Request[Any, Any, Any]) -> Template:
-        visitor = await customer(request)
-        return await self._meters_page(request, visitor, FormState(), None, 200)
+    async def meters(self, request: Request[Any, Any, Any], rpc: Rpc) -> Template:
+        visitor = await customer(request, rpc)
+        return await self._meters_page(request, rpc, visitor, FormState(), None, 200)
 
     async def _meters_page(
         self,
         request: Request[Any, Any, Any],
+        rpc: Rpc,
         visitor: Visitor,
         form: FormState,
         serial: str | None,
         status: int,
     ) -> Template:
         lang = lang_of(request)
-        meters = await meters_of(request, visitor)
+        meters = await meters_of(rpc, visitor)
         return render(
             request,
             "meters.html",
@@ -99,13 +100,13 @@ class ReadingPages(Controller):
         )
 
     @post("/readings", name="portal.readings.submit")
-    async def submit(self, request: Request[Any, Any, Any]) -> Any:
-        visitor = await customer(request)
+    async def submit(self, request: Request[Any, Any, Any], rpc: Rpc) -> Any:
+        visitor = await customer(request, rpc)
         lang = lang_of(request)
         form = await posted_form(request, ("serial", "value", "read_on"), visitor.token)
         serial = form.value("serial")
         if not form.invalid:
-            meters = await meters_of(request, visitor)
+            meters = await meters_of(rpc, visitor)
             meter = next((m for m in meters if m.serial == serial and m.can_submit), None)
             check_reading(form, meter, lang)
 
@@ -122,6 +123,7 @@ class ReadingPages(Controller):
 
         accepted = await submit_form(
             request,
+            rpc,
             form,
             readings.SUBMIT_READING,
             reading,
@@ -136,21 +138,22 @@ class ReadingPages(Controller):
                 else "flash.reading_saved"
             )
             return redirect(f"/readings?serial={quote(serial)}", flash=flash)
-        return await self._meters_page(request, visitor, form, serial, 422)
+        return await self._meters_page(request, rpc, visitor, form, serial, 422)
 
     @get("/readings", name="portal.readings")
     async def history(
         self,
         request: Request[Any, Any, Any],
+        rpc: Rpc,
         serial: Annotated[str | None, QueryParameter(max_length=32)] = None,
         date_from: Annotated[date | None, QueryParameter(name="from")] = None,
         date_to: Annotated[date | None, QueryParameter(name="to")] = None,
         cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
     ) -> Template:
-        visitor = await customer(request)
+        visitor = await customer(request, rpc)
         lang = lang_of(request)
-        meters = await meters_of(request, visitor)
-        page = await rpc_of(request.app.state).call(
+        meters = await meters_of(rpc, visitor)
+        page = await rpc.call(
             readings.READING_HISTORY,
             readings.ReadingHistoryQuery(
                 customer_number=visitor.session.customer_number,
@@ -181,14 +184,13 @@ class ReadingPages(Controller):
     async def consumption(
         self,
         request: Request[Any, Any, Any],
+        rpc: Rpc,
         group: Annotated[str, QueryParameter(pattern="^(month|period)$")] = "month",
         premises: Annotated[str | None, QueryParameter(max_length=32)] = None,
     ) -> Template:
-        visitor = await customer(request)
+        visitor = await customer(request, rpc)
         lang = lang_of(request)
-        report = await rpc_of(request.app.state).call(
-            readings.CONSUMPTION, self._query(visitor, group, premises)
-        )
+        report = await rpc.call(readings.CONSUMPTION, self._query(visitor, group, premises))
         return render(
             request,
             "consumption.html",
@@ -203,12 +205,13 @@ class ReadingPages(Controller):
     async def chart(
         self,
         request: Request[Any, Any, Any],
+        rpc: Rpc,
         group: Annotated[str, QueryParameter(pattern="^(month|period)$")] = "month",
         premises: Annotated[str | None, QueryParameter(max_length=32)] = None,
     ) -> Response[str] | Redirect:
-        visitor = await customer(request)
+        visitor = await customer(request, rpc)
         query = self._query(visitor, group, premises)
-        chart = await rpc_of(request.app.state).call(
+        chart = await rpc.call(
             readings.CONSUMPTION_CHART,
             readings.ConsumptionChartQuery(**query.model_dump(), language=lang_of(request)),
         )

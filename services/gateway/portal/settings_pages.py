@@ -23,7 +23,7 @@ from services.gateway.portal.pages import (
     redirect,
     render,
 )
-from services.gateway.rpc import rpc_of
+from services.gateway.rpc import Rpc
 
 CONTACT_FIELDS = ("email", "phone", "street", "postal_code", "city", "marketing_consent")
 CONTACT_LABELS = {
@@ -44,40 +44,40 @@ def check_new_password(form: FormState, lang: Lang) -> None:
         form.add("new_password_again", translate("register.passwords_differ", lang))
 
 
-async def _profile(request: Request[Any, Any, Any], visitor: Visitor) -> auth.Profile:
-    return await rpc_of(request.app.state).call(
-        auth.PROFILE, auth.ProfileQuery(account_id=visitor.session.account_id)
-    )
+async def _profile(rpc: Rpc, visitor: Visitor) -> auth.Profile:
+    return await rpc.call(auth.PROFILE, auth.ProfileQuery(account_id=visitor.session.account_id))
 
 
 class SettingsPages(Controller):
     include_in_schema = False
 
     @get("/me", name="portal.me")
-    async def me(self, request: Request[Any, Any, Any]) -> Template:
-        visitor = await customer(request)
+    async def me(self, request: Request[Any, Any, Any], rpc: Rpc) -> Template:
+        visitor = await customer(request, rpc)
         lang = lang_of(request)
         return render(
             request,
             "me.html",
             title=translate("me.title", lang),
             visitor=visitor,
-            profile=await _profile(request, visitor),
+            profile=await _profile(rpc, visitor),
         )
 
     # --- password (R3) ---------------------------------------------------------------------
 
     @get("/me/password", name="portal.password")
-    async def password_page(self, request: Request[Any, Any, Any]) -> Template:
-        visitor = await customer(request)
+    async def password_page(self, request: Request[Any, Any, Any], rpc: Rpc) -> Template:
+        visitor = await customer(request, rpc)
         lang = lang_of(request)
         return render(
             request, "password.html", title=translate("password.title", lang), visitor=visitor
         )
 
     @post("/me/password", name="portal.password.submit")
-    async def change_password(self, request: Request[Any, Any, Any]) -> Template | Redirect:
-        visitor = await customer(request)
+    async def change_password(
+        self, request: Request[Any, Any, Any], rpc: Rpc
+    ) -> Template | Redirect:
+        visitor = await customer(request, rpc)
         lang = lang_of(request)
         form = await posted_form(
             request, ("current_password", "new_password", "new_password_again"), visitor.token
@@ -88,6 +88,7 @@ class SettingsPages(Controller):
             check_new_password(form, lang)
         changed = await submit_form(
             request,
+            rpc,
             form,
             auth.CHANGE_PASSWORD,
             lambda: auth.ChangePassword(
@@ -120,11 +121,12 @@ class SettingsPages(Controller):
     async def sessions(
         self,
         request: Request[Any, Any, Any],
+        rpc: Rpc,
         cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
     ) -> Template:
-        visitor = await customer(request)
+        visitor = await customer(request, rpc)
         lang = lang_of(request)
-        page = await rpc_of(request.app.state).call(
+        page = await rpc.call(
             auth.SESSIONS,
             auth.SessionsQuery(
                 account_id=visitor.session.account_id,
@@ -142,11 +144,13 @@ class SettingsPages(Controller):
         )
 
     @post("/me/sessions/{session_id:uuid}/end", name="portal.sessions.end")
-    async def end_session(self, request: Request[Any, Any, Any], session_id: UUID) -> Redirect:
-        visitor = await customer(request)
+    async def end_session(
+        self, request: Request[Any, Any, Any], rpc: Rpc, session_id: UUID
+    ) -> Redirect:
+        visitor = await customer(request, rpc)
         form = await posted_form(request, (), visitor.token)
         if not form.invalid:
-            await rpc_of(request.app.state).call(
+            await rpc.call(
                 auth.END_SESSION,
                 auth.EndSession(
                     account_id=visitor.session.account_id,
@@ -160,10 +164,10 @@ class SettingsPages(Controller):
     # --- contact data and consent (R15, R16) -----------------------------------------------
 
     @get("/me/contact", name="portal.contact")
-    async def contact_page(self, request: Request[Any, Any, Any]) -> Template:
-        visitor = await customer(request)
+    async def contact_page(self, request: Request[Any, Any, Any], rpc: Rpc) -> Template:
+        visitor = await customer(request, rpc)
         lang = lang_of(request)
-        profile = await _profile(request, visitor)
+        profile = await _profile(rpc, visitor)
         address = profile.correspondence_address
         form = FormState(
             values={
@@ -185,8 +189,10 @@ class SettingsPages(Controller):
         )
 
     @post("/me/contact", name="portal.contact.submit")
-    async def update_contact(self, request: Request[Any, Any, Any]) -> Template | Redirect:
-        visitor = await customer(request)
+    async def update_contact(
+        self, request: Request[Any, Any, Any], rpc: Rpc
+    ) -> Template | Redirect:
+        visitor = await customer(request, rpc)
         lang = lang_of(request)
         form = await posted_form(request, CONTACT_FIELDS, visitor.token)
         address_parts = [form.value(n) for n in ("street", "postal_code", "city")]
@@ -196,6 +202,7 @@ class SettingsPages(Controller):
                     form.add(name, translate("contact.address_incomplete", lang))
         updated = await submit_form(
             request,
+            rpc,
             form,
             auth.UPDATE_CONTACT,
             lambda: auth.UpdateContact(
@@ -226,7 +233,7 @@ class SettingsPages(Controller):
             title=translate("contact.title", lang),
             visitor=visitor,
             form=form,
-            profile=await _profile(request, visitor),
+            profile=await _profile(rpc, visitor),
             status=422,
         )
 
@@ -255,7 +262,7 @@ class PasswordResetPages(Controller):
 
     @post("/password-reset", name="portal.password_reset.submit")
     async def submit(
-        self, request: Request[Any, Any, Any], settings: Settings
+        self, request: Request[Any, Any, Any], rpc: Rpc, settings: Settings
     ) -> Template | Redirect:
         lang = lang_of(request)
         form = await posted_form(
@@ -267,7 +274,7 @@ class PasswordResetPages(Controller):
                 form.add("login", translate("login.login_missing", lang))
             else:
                 # The answer is the same whether or not the login exists (no enumeration).
-                await rpc_of(request.app.state).call(
+                await rpc.call(
                     auth.REQUEST_PASSWORD_RESET,
                     auth.RequestPasswordReset(
                         login=form.value("login")[:64], client_address=client_address(request)
@@ -287,6 +294,7 @@ class PasswordResetPages(Controller):
                 form.add(None, translate("verify.token_invalid", lang))
         reset = await submit_form(
             request,
+            rpc,
             form,
             auth.RESET_PASSWORD,
             lambda: auth.ResetPassword(

@@ -20,7 +20,7 @@ from services.gateway.portal.forms import FormState, posted_form, submit_form
 from services.gateway.portal.i18n import safe_next, translate
 from services.gateway.portal.pages import client_address, lang_of, redirect, render
 from services.gateway.protection import csrf_token_for
-from services.gateway.rpc import rpc_of
+from services.gateway.rpc import Rpc
 from services.gateway.sessions import (
     STAFF_SESSION_COOKIE,
     clear_staff_session_cookie,
@@ -49,14 +49,12 @@ class StaffLoginRequired(NotAuthorizedException):
     """A console page without a staff session: the staff login page, then back."""
 
 
-async def staff_visitor_of(request: Request[Any, Any, Any]) -> StaffVisitor | None:
+async def staff_visitor_of(request: Request[Any, Any, Any], rpc: Rpc) -> StaffVisitor | None:
     token = usable_token(request.cookies.get(STAFF_SESSION_COOKIE))
     if token is None:
         return None
     try:
-        info = await rpc_of(request.app.state).call(
-            auth.RESOLVE_STAFF_SESSION, auth.SessionRef(token=token)
-        )
+        info = await rpc.call(auth.RESOLVE_STAFF_SESSION, auth.SessionRef(token=token))
     except RpcProblem as exc:
         if exc.problem.status in (401, 403, 404):
             return None
@@ -64,8 +62,10 @@ async def staff_visitor_of(request: Request[Any, Any, Any]) -> StaffVisitor | No
     return StaffVisitor(token, info)
 
 
-async def staff_member(request: Request[Any, Any, Any], *, admin: bool = False) -> StaffVisitor:
-    found = await staff_visitor_of(request)
+async def staff_member(
+    request: Request[Any, Any, Any], rpc: Rpc, *, admin: bool = False
+) -> StaffVisitor:
+    found = await staff_visitor_of(request, rpc)
     if found is None:
         raise StaffLoginRequired()
     if admin and not found.is_admin:
@@ -104,10 +104,11 @@ class StaffPages(Controller):
     async def login_page(
         self,
         request: Request[Any, Any, Any],
+        rpc: Rpc,
         settings: Settings,
         next_page: Annotated[str | None, QueryParameter(name="next", max_length=300)] = None,
     ) -> Template | Redirect:
-        if await staff_visitor_of(request) is not None:
+        if await staff_visitor_of(request, rpc) is not None:
             return redirect(safe_next(next_page, "/staff"))
         return render(
             request,
@@ -118,7 +119,7 @@ class StaffPages(Controller):
         )
 
     @post("/login", name="staff.login.submit")
-    async def login(self, request: Request[Any, Any, Any], settings: Settings) -> Any:
+    async def login(self, request: Request[Any, Any, Any], rpc: Rpc, settings: Settings) -> Any:
         lang = lang_of(request)
         form = await posted_form(request, ("login", "password", "next"), None)
         target = safe_next(form.value("next"), "/staff")
@@ -129,6 +130,7 @@ class StaffPages(Controller):
             )
         opened = await submit_form(
             request,
+            rpc,
             form,
             auth.STAFF_LOG_IN,
             lambda: auth.StaffLogIn(
@@ -140,7 +142,7 @@ class StaffPages(Controller):
         )
         if opened is not None:
             if old := usable_token(request.cookies.get(STAFF_SESSION_COOKIE)):
-                await rpc_of(request.app.state).call(auth.STAFF_LOG_OUT, auth.SessionRef(token=old))
+                await rpc.call(auth.STAFF_LOG_OUT, auth.SessionRef(token=old))
             return redirect(target, cookies=[staff_session_cookie(settings, opened.token)])
         form.values["password"] = ""
         return render(
@@ -154,12 +156,12 @@ class StaffPages(Controller):
         )
 
     @post("/logout", name="staff.logout")
-    async def logout(self, request: Request[Any, Any, Any]) -> Redirect:
+    async def logout(self, request: Request[Any, Any, Any], rpc: Rpc) -> Redirect:
         token = usable_token(request.cookies.get(STAFF_SESSION_COOKIE))
         if token is not None:
             if (await posted_form(request, (), token)).invalid:
                 return redirect("/staff")
-            await rpc_of(request.app.state).call(auth.STAFF_LOG_OUT, auth.SessionRef(token=token))
+            await rpc.call(auth.STAFF_LOG_OUT, auth.SessionRef(token=token))
         response = redirect("/staff/login", flash="flash.logged_out")
         clear_staff_session_cookie(response)
         return response
@@ -170,21 +172,22 @@ class StaffPages(Controller):
     async def home(
         self,
         request: Request[Any, Any, Any],
+        rpc: Rpc,
         number: Annotated[str | None, QueryParameter(max_length=32)] = None,
         q: Annotated[str | None, QueryParameter(max_length=100)] = None,
     ) -> Template:
-        staff = await staff_member(request)
+        staff = await staff_member(request, rpc)
         number = (number or "").strip().upper()
         query = (q or "").strip()
         found: list[billing.CustomerFound] | None = None
         if len(query) >= 2:
-            hits = await rpc_of(request.app.state).call(
+            hits = await rpc.call(
                 billing.SEARCH_CUSTOMERS, billing.CustomerSearch(q=query, limit=50)
             )
             found = hits.items
             if len(found) == 1 and not number:
                 number = found[0].customer_number  # one hit: straight to the customer
-        accounts = await self._accounts(request, number)
+        accounts = await self._accounts(rpc, number)
         return staff_page(
             request,
             "staff/home.html",
@@ -193,22 +196,20 @@ class StaffPages(Controller):
             q=query,
             found=found,
             number=number,
-            overview=await self._overview(request, number),
+            overview=await self._overview(rpc, number),
             accounts=accounts,
             searched=bool(number),
             form=FormState(values={"identity_check_used": "pesel"}),
         )
 
     @staticmethod
-    async def _overview(
-        request: Request[Any, Any, Any], number: str
-    ) -> billing.CustomerOverview | None:
+    async def _overview(rpc: Rpc, number: str) -> billing.CustomerOverview | None:
         """Billing's view of the customer (address, contracts, balance), or None if unknown."""
         if not number:
             return None
         try:
             scope = billing.CustomerScope(customer_number=number)
-            return await rpc_of(request.app.state).call(billing.CUSTOMER_OVERVIEW, scope)
+            return await rpc.call(billing.CUSTOMER_OVERVIEW, scope)
         except ValidationError:
             return None
         except RpcProblem as exc:
@@ -217,19 +218,21 @@ class StaffPages(Controller):
             raise
 
     @staticmethod
-    async def _accounts(request: Request[Any, Any, Any], number: str) -> list[auth.CustomerAccount]:
+    async def _accounts(rpc: Rpc, number: str) -> list[auth.CustomerAccount]:
         if not number:
             return []
         try:
             query = auth.AccountsOfCustomersQuery(customer_numbers=[number])
         except ValidationError:
             return []
-        found = await rpc_of(request.app.state).call(auth.ACCOUNTS_OF_CUSTOMERS, query)
+        found = await rpc.call(auth.ACCOUNTS_OF_CUSTOMERS, query)
         return found.accounts
 
     @post("/accounts/{login:str}/block", name="staff.block")
-    async def block(self, request: Request[Any, Any, Any], login: str) -> Template | Redirect:
-        staff = await staff_member(request)
+    async def block(
+        self, request: Request[Any, Any, Any], rpc: Rpc, login: str
+    ) -> Template | Redirect:
+        staff = await staff_member(request, rpc)
         lang = lang_of(request)
         form = await posted_form(
             request,
@@ -253,6 +256,7 @@ class StaffPages(Controller):
                 form.add("until", translate("staff.block.until_required", lang))
         blocked = await submit_form(
             request,
+            rpc,
             form,
             auth.BLOCK_ACCOUNT,
             lambda: auth.BlockAccount(
@@ -275,14 +279,14 @@ class StaffPages(Controller):
             return redirect(
                 f"/staff?number={form.value('customer_number')}", flash="flash.account_blocked"
             )
-        return await self._customer_with_errors(request, staff, form, login)
+        return await self._customer_with_errors(request, rpc, staff, form, login)
 
     @post("/accounts/{login:str}/unblock", name="staff.unblock")
-    async def unblock(self, request: Request[Any, Any, Any], login: str) -> Redirect:
-        staff = await staff_member(request)
+    async def unblock(self, request: Request[Any, Any, Any], rpc: Rpc, login: str) -> Redirect:
+        staff = await staff_member(request, rpc)
         form = await posted_form(request, ("customer_number", "reason"), staff.token)
         if not form.invalid:
-            await rpc_of(request.app.state).call(
+            await rpc.call(
                 auth.UNBLOCK_ACCOUNT,
                 auth.UnblockAccount(
                     actor_id=staff.staff.staff_id,
@@ -297,7 +301,12 @@ class StaffPages(Controller):
         return redirect(f"/staff?number={form.value('customer_number')}")
 
     async def _customer_with_errors(
-        self, request: Request[Any, Any, Any], staff: StaffVisitor, form: FormState, login: str
+        self,
+        request: Request[Any, Any, Any],
+        rpc: Rpc,
+        staff: StaffVisitor,
+        form: FormState,
+        login: str,
     ) -> Template:
         number = form.value("customer_number")
         return staff_page(
@@ -310,8 +319,8 @@ class StaffPages(Controller):
             q="",
             found=None,
             number=number,
-            overview=await self._overview(request, number),
-            accounts=await self._accounts(request, number),
+            overview=await self._overview(rpc, number),
+            accounts=await self._accounts(rpc, number),
             searched=True,
             form_login=login,
         )

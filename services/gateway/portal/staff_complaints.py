@@ -16,7 +16,7 @@ from services.gateway.portal.forms import FormState, posted_form, submit_form
 from services.gateway.portal.i18n import translate
 from services.gateway.portal.pages import lang_of, redirect, render
 from services.gateway.portal.staff import StaffVisitor, staff_member, staff_page
-from services.gateway.rpc import rpc_of
+from services.gateway.rpc import Rpc
 
 QUEUE_FILTERS = ("open", "filed", "waiting_for_customer", "settled")
 QUESTION_LABELS = {"question": "staff.complaint.question"}
@@ -35,12 +35,13 @@ class StaffComplaintPages(Controller):
     async def queue(
         self,
         request: Request[Any, Any, Any],
+        rpc: Rpc,
         status: Annotated[str | None, QueryParameter(max_length=30)] = "open",
         cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
     ) -> Template:
-        staff = await staff_member(request)
+        staff = await staff_member(request, rpc)
         chosen = status if status in QUEUE_FILTERS else None
-        page = await rpc_of(request.app.state).call(
+        page = await rpc.call(
             billing.STAFF_COMPLAINTS,
             billing.StaffComplaintsQuery(
                 status=chosen,  # type: ignore[arg-type]
@@ -59,18 +60,21 @@ class StaffComplaintPages(Controller):
         )
 
     @get("/{complaint_id:uuid}", name="staff.complaint")
-    async def complaint(self, request: Request[Any, Any, Any], complaint_id: UUID) -> Template:
-        staff = await staff_member(request)
-        return await _detail(request, staff, complaint_id)
+    async def complaint(
+        self, request: Request[Any, Any, Any], rpc: Rpc, complaint_id: UUID
+    ) -> Template:
+        staff = await staff_member(request, rpc)
+        return await _detail(request, rpc, staff, complaint_id)
 
     @post("/{complaint_id:uuid}/request-info", name="staff.complaint.request_info")
     async def request_info(
-        self, request: Request[Any, Any, Any], complaint_id: UUID
+        self, request: Request[Any, Any, Any], rpc: Rpc, complaint_id: UUID
     ) -> Template | Redirect:
-        staff = await staff_member(request)
+        staff = await staff_member(request, rpc)
         form = await posted_form(request, tuple(QUESTION_LABELS), staff.token)
         asked = await submit_form(
             request,
+            rpc,
             form,
             billing.REQUEST_COMPLAINT_INFORMATION,
             lambda: billing.RequestComplaintInformation(
@@ -84,16 +88,17 @@ class StaffComplaintPages(Controller):
         )
         if asked is not None:
             return _back(complaint_id, "flash.complaint_info_requested")
-        return await _detail(request, staff, complaint_id, question_form=form)
+        return await _detail(request, rpc, staff, complaint_id, question_form=form)
 
     @post("/{complaint_id:uuid}/settle", name="staff.complaint.settle")
     async def settle(
-        self, request: Request[Any, Any, Any], complaint_id: UUID
+        self, request: Request[Any, Any, Any], rpc: Rpc, complaint_id: UUID
     ) -> Template | Redirect:
-        staff = await staff_member(request)
+        staff = await staff_member(request, rpc)
         form = await posted_form(request, tuple(SETTLE_LABELS), staff.token)
         settled = await submit_form(
             request,
+            rpc,
             form,
             billing.SETTLE_COMPLAINT,
             lambda: billing.SettleComplaint(
@@ -107,18 +112,19 @@ class StaffComplaintPages(Controller):
         )
         if settled is not None:
             return _back(complaint_id, "flash.complaint_settled")
-        return await _detail(request, staff, complaint_id, settle_form=form)
+        return await _detail(request, rpc, staff, complaint_id, settle_form=form)
 
     @post(
         "/{complaint_id:uuid}/messages/{message_id:uuid}/hide", name="staff.complaint.hide_message"
     )
     async def hide_message(
-        self, request: Request[Any, Any, Any], complaint_id: UUID, message_id: UUID
+        self, request: Request[Any, Any, Any], rpc: Rpc, complaint_id: UUID, message_id: UUID
     ) -> Template | Redirect:
-        staff = await staff_member(request)
+        staff = await staff_member(request, rpc)
         form = await posted_form(request, tuple(HIDE_LABELS), staff.token)
         hidden = await submit_form(
             request,
+            rpc,
             form,
             billing.HIDE_COMPLAINT_MESSAGE,
             lambda: billing.HideComplaintMessage(
@@ -133,7 +139,7 @@ class StaffComplaintPages(Controller):
         if hidden is not None:
             return _back(complaint_id, "flash.complaint_message_hidden", f"#message-{message_id}")
         form.prefix = hide_prefix(message_id)
-        return await _detail(request, staff, complaint_id, hide_form=(message_id, form))
+        return await _detail(request, rpc, staff, complaint_id, hide_form=(message_id, form))
 
 
 def hide_prefix(message_id: UUID) -> str:
@@ -147,6 +153,7 @@ def _back(complaint_id: UUID, flash: str, anchor: str = "") -> Redirect:
 
 async def _detail(
     request: Request[Any, Any, Any],
+    rpc: Rpc,
     staff: StaffVisitor,
     complaint_id: UUID,
     *,
@@ -155,7 +162,7 @@ async def _detail(
     hide_form: tuple[UUID, FormState] | None = None,
 ) -> Template:
     """The complaint's page; with a refused form (its errors shown, the others empty): 422."""
-    view = await rpc_of(request.app.state).call(
+    view = await rpc.call(
         billing.GET_COMPLAINT, billing.ComplaintRef(complaint_id=complaint_id, staff_view=True)
     )
     # R12: only a customer's message that is still shown can be hidden.

@@ -21,7 +21,7 @@ from services.gateway.portal.forms import FormState, posted_form, submit_form
 from services.gateway.portal.i18n import translate
 from services.gateway.portal.pages import client_address, lang_of, redirect
 from services.gateway.portal.staff import WARSAW, staff_member, staff_page
-from services.gateway.rpc import rpc_of
+from services.gateway.rpc import Rpc
 
 
 class StaffContentPages(Controller):
@@ -34,22 +34,21 @@ class StaffContentPages(Controller):
     async def flagged(
         self,
         request: Request[Any, Any, Any],
+        rpc: Rpc,
         cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
     ) -> Template:
-        staff = await staff_member(request)
-        page = await rpc_of(request.app.state).call(
+        staff = await staff_member(request, rpc)
+        page = await rpc.call(
             readings.FLAGGED_READINGS, readings.FlaggedReadingsQuery(limit=50, cursor=cursor)
         )
         return staff_page(request, "staff/flagged.html", "staff.flagged.title", staff, page=page)
 
     @post("/readings/{reading_id:uuid}/review", name="staff.review")
-    async def review(self, request: Request[Any, Any, Any], reading_id: UUID) -> Redirect:
-        staff = await staff_member(request)
+    async def review(self, request: Request[Any, Any, Any], rpc: Rpc, reading_id: UUID) -> Redirect:
+        staff = await staff_member(request, rpc)
         form = await posted_form(request, ("decision", "reason"), staff.token)
         if not form.invalid and form.value("decision") in ("accepted", "rejected"):
-            await rpc_of(
-                request.app.state
-            ).call(
+            await rpc.call(
                 readings.REVIEW_READING,
                 readings.ReviewReading(
                     reading_id=reading_id,
@@ -64,9 +63,9 @@ class StaffContentPages(Controller):
     # --- maintenance (R6, admins) --------------------------------------------------------
 
     @get("/maintenance", name="staff.maintenance")
-    async def maintenance_page(self, request: Request[Any, Any, Any]) -> Template:
-        staff = await staff_member(request, admin=True)
-        state = await rpc_of(request.app.state).call(GET_MAINTENANCE, MaintenanceStateQuery())
+    async def maintenance_page(self, request: Request[Any, Any, Any], rpc: Rpc) -> Template:
+        staff = await staff_member(request, rpc, admin=True)
+        state = await rpc.call(GET_MAINTENANCE, MaintenanceStateQuery())
         end = (
             state.expected_end.astimezone(WARSAW).strftime("%Y-%m-%dT%H:%M")
             if state.expected_end
@@ -90,8 +89,10 @@ class StaffContentPages(Controller):
         )
 
     @post("/maintenance", name="staff.maintenance.set")
-    async def set_maintenance(self, request: Request[Any, Any, Any]) -> Template | Redirect:
-        staff = await staff_member(request, admin=True)
+    async def set_maintenance(
+        self, request: Request[Any, Any, Any], rpc: Rpc
+    ) -> Template | Redirect:
+        staff = await staff_member(request, rpc, admin=True)
         lang = lang_of(request)
         form = await posted_form(
             request, ("on", "message", "message_en", "expected_end"), staff.token
@@ -104,6 +105,7 @@ class StaffContentPages(Controller):
                 form.add("expected_end", translate("staff.maintenance.end_invalid", lang))
         saved = await submit_form(
             request,
+            rpc,
             form,
             SET_MAINTENANCE,
             lambda: SetMaintenance(
@@ -121,7 +123,7 @@ class StaffContentPages(Controller):
         )
         if saved is not None:
             return redirect("/staff/maintenance", flash="flash.maintenance_saved")
-        state = await rpc_of(request.app.state).call(GET_MAINTENANCE, MaintenanceStateQuery())
+        state = await rpc.call(GET_MAINTENANCE, MaintenanceStateQuery())
         return staff_page(
             request,
             "staff/maintenance.html",

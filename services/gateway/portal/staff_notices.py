@@ -13,7 +13,7 @@ from services.gateway.portal.forms import posted_form, submit_form
 from services.gateway.portal.i18n import translate
 from services.gateway.portal.pages import lang_of, redirect
 from services.gateway.portal.staff import staff_member, staff_page
-from services.gateway.rpc import rpc_of
+from services.gateway.rpc import Rpc
 
 
 class StaffNoticePages(Controller):
@@ -23,18 +23,16 @@ class StaffNoticePages(Controller):
     # --- terms (R11) and announcements (R15) ---------------------------------------------
 
     @get("/terms", name="staff.terms")
-    async def terms_page(self, request: Request[Any, Any, Any]) -> Template:
-        staff = await staff_member(request)
-        versions = await rpc_of(request.app.state).call(
-            notify.TERMS_VERSIONS, notify.TermsVersionsQuery(limit=100)
-        )
+    async def terms_page(self, request: Request[Any, Any, Any], rpc: Rpc) -> Template:
+        staff = await staff_member(request, rpc)
+        versions = await rpc.call(notify.TERMS_VERSIONS, notify.TermsVersionsQuery(limit=100))
         return staff_page(
             request, "staff/terms.html", "staff.terms.title", staff, versions=versions.items
         )
 
     @post("/terms", name="staff.terms.publish")
-    async def publish_terms(self, request: Request[Any, Any, Any]) -> Template | Redirect:
-        staff = await staff_member(request)
+    async def publish_terms(self, request: Request[Any, Any, Any], rpc: Rpc) -> Template | Redirect:
+        staff = await staff_member(request, rpc)
         lang = lang_of(request)
         form = await posted_form(request, ("text", "effective_on"), staff.token)
         try:
@@ -45,6 +43,7 @@ class StaffNoticePages(Controller):
             form.add("text", translate("staff.terms.text_required", lang))
         published = await submit_form(
             request,
+            rpc,
             form,
             notify.PUBLISH_TERMS,
             lambda: notify.PublishTerms(
@@ -55,9 +54,7 @@ class StaffNoticePages(Controller):
         )
         if published is not None:
             return redirect("/staff/terms", flash="flash.terms_published")
-        versions = await rpc_of(request.app.state).call(
-            notify.TERMS_VERSIONS, notify.TermsVersionsQuery(limit=100)
-        )
+        versions = await rpc.call(notify.TERMS_VERSIONS, notify.TermsVersionsQuery(limit=100))
         return staff_page(
             request,
             "staff/terms.html",
@@ -69,16 +66,19 @@ class StaffNoticePages(Controller):
         )
 
     @get("/announcements", name="staff.announcements")
-    async def announcements_page(self, request: Request[Any, Any, Any]) -> Template:
-        staff = await staff_member(request)
+    async def announcements_page(self, request: Request[Any, Any, Any], rpc: Rpc) -> Template:
+        staff = await staff_member(request, rpc)
         return staff_page(request, "staff/announcements.html", "staff.announcements.title", staff)
 
     @post("/announcements", name="staff.announcements.send")
-    async def send_announcement(self, request: Request[Any, Any, Any]) -> Template | Redirect:
-        staff = await staff_member(request)
+    async def send_announcement(
+        self, request: Request[Any, Any, Any], rpc: Rpc
+    ) -> Template | Redirect:
+        staff = await staff_member(request, rpc)
         form = await posted_form(request, ("subject", "body"), staff.token)
         sent = await submit_form(
             request,
+            rpc,
             form,
             notify.SEND_ANNOUNCEMENT,
             lambda: notify.SendAnnouncement(
