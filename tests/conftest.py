@@ -76,6 +76,7 @@ def system_env(infra: Infra, mail_sink: MailSink, **overrides: str) -> dict[str,
     }
     for service in ("gateway", "auth", "readings", "billing", "notify"):
         env[f"IBOK_{service.upper()}_PORT"] = str(free_port())
+    env["IBOK_GATEWAY_METRICS_PORT"] = str(free_port())
     env["IBOK_PUBLIC_URL"] = f"http://127.0.0.1:{env['IBOK_GATEWAY_PORT']}"
     env.update(overrides)
     return env
@@ -97,6 +98,12 @@ def system(
 @pytest.fixture(scope="session")
 def gateway(system: System) -> str:
     return system.url("gateway")
+
+
+@pytest.fixture(scope="session")
+def gateway_metrics(system: System) -> str:
+    """The gateway's /metrics, on its own port (IBOK_GATEWAY_METRICS_PORT)."""
+    return system.metrics_url("gateway")
 
 
 @pytest.fixture(scope="session")

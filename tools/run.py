@@ -134,7 +134,7 @@ def main() -> int:
     asyncio.run(migrate_all(settings.postgres_dsn))
     busy = busy_ports(
         {s: settings.port_of(s) for s in ("gateway", "auth", "readings", "billing", "notify")}
-        | {"SMTP sink": settings.smtp_port}
+        | {"gateway metrics": settings.gateway_metrics_port, "SMTP sink": settings.smtp_port}
     )
     if busy:
         print(
@@ -167,6 +167,8 @@ def main() -> int:
             f"  in a browser:   {gateway}/   (customer office; staff console at {gateway}/staff)\n"
             f"  API:            {gateway}/api/v1   (docs: {gateway}/schema)\n"
             f"  health:         {gateway}/health/ready and ports 8001-8004\n"
+            f"  metrics:        http://127.0.0.1:{settings.gateway_metrics_port}/metrics (gateway),"
+            f" /metrics on ports 8001-8004\n"
             f"  demo customer:  login {DEMO_LOGIN!r}, password {DEMO_PASSWORD!r}\n"
             f"  demo staff:     login {DEMO_STAFF_LOGIN!r} (admin), password {DEMO_STAFF_PASSWORD!r}"
             f" at /api/v1/staff/auth/login\n"

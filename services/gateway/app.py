@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
 
 from litestar import Litestar, Router
 from litestar.config.compression import CompressionConfig
@@ -11,7 +13,7 @@ from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
-from litestar.plugins.prometheus import PrometheusController
+from prometheus_client import start_wsgi_server
 
 from contracts import auth as auth_contracts
 from contracts import billing as billing_contracts
@@ -40,8 +42,9 @@ from services.gateway.controllers.staff_maintenance import StaffMaintenanceContr
 from services.gateway.controllers.staff_notify import StaffNotifyController
 from services.gateway.controllers.staff_readings import StaffReadingsController
 from services.gateway.controllers.terms import TermsController
-from services.gateway.edge import edge_middleware
+from services.gateway.edge import edge_middleware, wrap_edge
 from services.gateway.events import GatewayEvents
+from services.gateway.forwarded import ProxyTrust, parse_proxies
 from services.gateway.limits import Limit
 from services.gateway.maintenance import MaintenanceWatch
 from services.gateway.portal import portal_router, portal_templates
@@ -53,6 +56,7 @@ from services.gateway.sessions import SessionCache, current_session
 log = get_logger(__name__)
 
 
+MAX_BODY = 64 * 1024
 ALL_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 SENSITIVE_PATHS = (
     "/api/v1/auth/",
@@ -111,17 +115,22 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.billing_cache = billing_cache
         await events.start()
         await watch.start()
-        log.info("gateway.started", port=settings.gateway_port)
+        metrics_server, _ = start_wsgi_server(
+            settings.gateway_metrics_port, addr=settings.http_host
+        )
+        log.info(
+            "gateway.started",
+            port=settings.gateway_port,
+            metrics_port=settings.gateway_metrics_port,
+        )
         try:
             yield
         finally:
+            await asyncio.to_thread(metrics_server.shutdown)
+            metrics_server.server_close()
             await watch.stop()
             await events.stop()
             await rpc.stop()
-
-    class MetricsController(PrometheusController):
-        path = "/metrics"
-        include_in_schema = False
 
     api = Router(
         path="/api/v1",
@@ -148,17 +157,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         dependencies={"session": Provide(current_session)},
     )
-    return Litestar(
-        route_handlers=[api, HealthController, MetricsController, portal_router()],
+    app = Litestar(
+        route_handlers=[api, HealthController, portal_router()],
         dependencies={"settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False)},
         lifespan=[lifespan],
-        middleware=[
-            edge_middleware(
-                always_hsts=settings.hsts,
-                rules=rate_rules(settings),
-                watch_of=lambda scope: getattr(scope["app"].state, "maintenance", None),
-            )
-        ],
         # Paths no route matches get an HTML page where a person browses, a problem under /api.
         exception_handlers={**EXCEPTION_HANDLERS, HTTPException: page_or_problem(from_http)},
         template_config=portal_templates(),
@@ -170,6 +172,21 @@ def create_app(settings: Settings | None = None) -> Litestar:
             render_plugins=[ScalarRenderPlugin()],
         ),
         compression_config=CompressionConfig(backend="gzip", minimum_size=1024),
-        request_max_body_size=64 * 1024,
+        request_max_body_size=MAX_BODY,
         debug=False,
     )
+    edge = edge_middleware(
+        always_hsts=settings.hsts,
+        rules=rate_rules(settings),
+        watch_of=lambda scope: getattr(scope["app"].state, "maintenance", None),
+        proxies=ProxyTrust(parse_proxies(settings.trusted_proxies), settings.trusted_proxy_header),
+        public_origin=public_origin(settings.public_url),
+        max_body=MAX_BODY,
+    )
+    return wrap_edge(app, edge)
+
+
+def public_origin(url: str) -> str:
+    """``https://portal.example.org`` of ``https://portal.example.org/ibok/``."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
