@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     rate_limit_sensitive_per_minute: int = Field(default=30, ge=1)
     rate_limit_expensive_per_minute: int = Field(default=60, ge=1)
     rate_limit_general_per_minute: int = Field(default=3000, ge=1)
+    # Registration attempts per customer number an hour (whoever sends them, API and portal).
+    registrations_per_customer_per_hour: int = Field(default=10, ge=1)
     # Send Strict-Transport-Security on every answer (it is always sent on https requests).
     hsts: bool = False
 

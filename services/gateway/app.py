@@ -45,7 +45,7 @@ from services.gateway.controllers.terms import TermsController
 from services.gateway.edge import edge_middleware, wrap_edge
 from services.gateway.events import GatewayEvents
 from services.gateway.forwarded import ProxyTrust, parse_proxies
-from services.gateway.limits import Limit
+from services.gateway.limits import Limit, SlidingWindowLimiter
 from services.gateway.maintenance import MaintenanceWatch
 from services.gateway.portal import portal_router, portal_templates
 from services.gateway.portal.errors import page_or_problem
@@ -113,6 +113,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.maintenance = watch
         app.state.session_cache = session_cache
         app.state.billing_cache = billing_cache
+        app.state.registrations = SlidingWindowLimiter(
+            Limit(settings.registrations_per_customer_per_hour, 3600)
+        )
         await events.start()
         await watch.start()
         metrics_server, _ = start_wsgi_server(

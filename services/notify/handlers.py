@@ -17,6 +17,7 @@ from contracts.auth import (
     CustomerContactChanged,
     EmailVerificationRequested,
     PasswordResetRequested,
+    RegistrationRepeated,
 )
 from contracts.base import Envelope
 from contracts.billing import ComplaintInformationRequested, ComplaintOutcome
@@ -77,6 +78,26 @@ async def _send_link_email(
             _, email_id = domain.event_message_ids(msg.message_id)
             await store.queue_email(
                 conn, email_id, str(msg.email), template, email, account_id=msg.account_id
+            )
+    n.sender.wake()
+
+
+async def warn_registration_repeated(n: Notify, msg: RegistrationRepeated) -> None:
+    """Someone proved the customer's identity at registration, but the account exists: its
+    owner is told (the form itself answered as for a mismatch)."""
+    email = domain.render_email(
+        "registration_repeated", msg.language, login=msg.login, link=n.link("/password-reset")
+    )
+    async with n.rt.pool.acquire() as conn, conn.transaction():
+        if await first_delivery(conn, msg):
+            _, email_id = domain.event_message_ids(msg.message_id)
+            await store.queue_email(
+                conn,
+                email_id,
+                str(msg.email),
+                "registration_repeated",
+                email,
+                account_id=msg.account_id,
             )
     n.sender.wake()
 

@@ -10,14 +10,14 @@ import httpx
 import pytest
 
 from tests.conftest import staff_client, system_env
-from tests.support.customers import logged_in_client, with_active_contract
+from tests.support.customers import logged_in_client, registration, with_active_contract
 from tests.support.infra import Infra
-from tests.support.mail import MailSink
+from tests.support.mail import MailSink, text_part
 from tools.billing_sim.dataset import Dataset
 from tools.system import System
 
 # The data set's customers of this file (indexes no other test uses).
-PROXY_CUSTOMER, INPUT_CUSTOMER, COOKIE_CUSTOMER = 25, 26, 27
+PROXY_CUSTOMER, INPUT_CUSTOMER, COOKIE_CUSTOMER, OWNER_CUSTOMER = 25, 26, 27, 29
 
 
 def _gateway(
@@ -42,7 +42,7 @@ def unproxied_gateway(
     system: System, infra: Infra, mail_sink: MailSink, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """No proxy configured (the default): forwarded headers are the client's own words."""
-    for running in _gateway(infra, mail_sink, tmp_path_factory):
+    for running in _gateway(infra, mail_sink, tmp_path_factory, IBOK_TRUSTED_PROXIES=""):
         yield running.url("gateway")
 
 
@@ -51,8 +51,23 @@ def proxied_gateway(
     system: System, infra: Infra, mail_sink: MailSink, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """127.0.0.1 configured as the proxy: every test request arrives as if through it."""
-    for running in _gateway(infra, mail_sink, tmp_path_factory, IBOK_TRUSTED_PROXIES="127.0.0.1"):
+    for running in _gateway(
+        infra,
+        mail_sink,
+        tmp_path_factory,
+        IBOK_TRUSTED_PROXIES="127.0.0.1",
+        IBOK_REGISTRATIONS_PER_CUSTOMER_PER_HOUR="3",
+    ):
         yield running.url("gateway")
+
+
+def other_pesel(pesel: str) -> str:
+    """Another well-formed PESEL (its check digit right), not this one."""
+    digits = [int(c) for c in pesel[:10]]
+    digits[9] = (digits[9] + 1) % 10
+    weights = (1, 3, 7, 9, 1, 3, 7, 9, 1, 3)
+    check = (10 - sum(d * w for d, w in zip(digits, weights, strict=True)) % 10) % 10
+    return "".join(map(str, digits)) + str(check)
 
 
 def _login_statuses(gateway: str, forwarded_for: list[str]) -> list[int]:
@@ -60,10 +75,10 @@ def _login_statuses(gateway: str, forwarded_for: list[str]) -> list[int]:
         return [
             client.post(
                 "/api/v1/auth/login",
-                json={"login": "nobody.here", "password": "Wrong1234"},
+                json={"login": f"nobody.{n}", "password": "Wrong1234"},
                 headers={"X-Forwarded-For": address},
             ).status_code
-            for address in forwarded_for
+            for n, address in enumerate(forwarded_for)
         ]
 
 
@@ -84,7 +99,7 @@ def test_behind_a_configured_proxy_each_client_has_its_own_limit_and_spoofing_th
     # Eight clients behind the proxy: none is limited by the others.
     assert _login_statuses(proxied_gateway, [f"192.0.2.{i}" for i in range(1, 9)]) == [401] * 8
     # One client that prepends made-up addresses: the proxy's right-most entry is the client.
-    spoofed = [f"10.9.9.{i}, 203.0.113.50" for i in range(1, 9)]
+    spoofed = [f"10.9.9.{i}, 192.0.2.200" for i in range(1, 9)]
     statuses = _login_statuses(proxied_gateway, spoofed)
     assert statuses[:5] == [401] * 5
     assert statuses[5:] == [429, 429, 429]
@@ -92,39 +107,114 @@ def test_behind_a_configured_proxy_each_client_has_its_own_limit_and_spoofing_th
 
 async def test_sessions_record_the_address_the_configured_proxy_vouches_for(
     gateway: str,
+    unproxied_gateway: str,
     proxied_gateway: str,
     mail_sink: MailSink,
     billing_data: Dataset,
 ) -> None:
     customer = with_active_contract(billing_data, PROXY_CUSTOMER)
-    direct = await logged_in_client(gateway, mail_sink, customer, "edge.proxy")
+    client = await logged_in_client(gateway, mail_sink, customer, "edge.proxy")
+    credentials = {"login": "edge.proxy", "password": "Woda2026"}
+
+    async def addresses() -> set[str]:
+        sessions = (await client.get("/api/v1/me/sessions")).json()["items"]
+        return {s["client_address"] for s in sessions}
+
     try:
-        # Straight to the suite's gateway (no proxy configured): the header is ignored.
-        again = await direct.post(
-            "/api/v1/auth/login",
-            json={"login": "edge.proxy", "password": "Woda2026"},
-            headers={"X-Forwarded-For": "203.0.113.77"},
-        )
-        assert again.status_code == 200
-        addresses = {
-            s["client_address"] for s in (await direct.get("/api/v1/me/sessions")).json()["items"]
-        }
-        assert "203.0.113.77" not in addresses
-        assert "127.0.0.1" in addresses
+        # No proxy configured: the header is the client's own word, and ignored; the session
+        # has the address the connection came from (127.0.0.2, its own rate-limit bucket).
+        async with httpx.AsyncClient(
+            base_url=unproxied_gateway,
+            timeout=15,
+            transport=httpx.AsyncHTTPTransport(local_address="127.0.0.2"),
+        ) as direct:
+            login = await direct.post(
+                "/api/v1/auth/login", json=credentials, headers={"X-Forwarded-For": "203.0.113.77"}
+            )
+            assert login.status_code == 200, login.text
+        seen = await addresses()
+        assert "127.0.0.2" in seen
+        assert "203.0.113.77" not in seen
+        # Through the configured proxy: the right-most address it vouches for, not the left.
         async with httpx.AsyncClient(base_url=proxied_gateway, timeout=15) as proxied:
             login = await proxied.post(
                 "/api/v1/auth/login",
-                json={"login": "edge.proxy", "password": "Woda2026"},
+                json=credentials,
                 headers={"X-Forwarded-For": "10.1.1.1, 203.0.113.88"},
             )
             assert login.status_code == 200, login.text
-        addresses = {
-            s["client_address"] for s in (await direct.get("/api/v1/me/sessions")).json()["items"]
-        }
-        assert "203.0.113.88" in addresses
-        assert "10.1.1.1" not in addresses
+        seen = await addresses()
+        assert "203.0.113.88" in seen
+        assert "10.1.1.1" not in seen
     finally:
-        await direct.aclose()
+        await client.aclose()
+
+
+# --- 2. registration tells nobody whether a customer or a login has an account -----------------
+
+
+async def test_registration_answers_alike_for_no_customer_a_wrong_pesel_and_an_account(
+    gateway: str, mail_sink: MailSink, billing_data: Dataset
+) -> None:
+    owner = with_active_contract(billing_data, OWNER_CUSTOMER)
+    async with httpx.AsyncClient(base_url=gateway, timeout=15) as client:
+
+        async def register(**changes: str) -> httpx.Response:
+            body = registration(owner, "edge.owner") | changes
+            return await client.post("/api/v1/auth/register", json=body)
+
+        wrong_pesel = await register(identity_number=other_pesel(owner.identity_number))
+        no_customer = await register(customer_number="K999999")
+        assert (await register()).status_code == 201
+        # The customer has an account now: the right PESEL with a new login, and with the
+        # taken login, answer exactly as the mismatches did.
+        again = await register(login="edge.owner.again", email="someone.else@example.com")
+        taken_by_stranger = await register(identity_number=other_pesel(owner.identity_number))
+        other = with_active_contract(billing_data, INPUT_CUSTOMER)
+        login_probe = await client.post(
+            "/api/v1/auth/register",
+            json=registration(other, "edge.owner")
+            | {"identity_number": other_pesel(other.identity_number)},
+        )
+    answers = [wrong_pesel, no_customer, again, taken_by_stranger, login_probe]
+    assert {a.status_code for a in answers} == {422}
+    assert len({a.content for a in answers}) == 1
+    assert wrong_pesel.json()["code"] == "registration_not_eligible"
+    # The owner learns of the attempt with the right data, at the account's address.
+    warning = mail_sink.wait_for("edge.owner@example.com", subject_contains="zarejestrować")
+    assert "edge.owner" in text_part(warning)
+    with pytest.raises(AssertionError):
+        mail_sink.wait_for("someone.else@example.com", timeout=1)
+
+
+def test_registration_attempts_are_limited_per_customer_number_whatever_the_address(
+    proxied_gateway: str,
+) -> None:
+    body = {
+        "customer_number": "K000777",
+        "contract_number": "U/1/1",
+        "identity_kind": "pesel",
+        "identity_number": "44051401359",
+        "login": "edge.limit",
+        "password": "Woda2026",
+        "email": "edge.limit@example.com",
+    }
+    with httpx.Client(base_url=proxied_gateway, timeout=15) as client:
+        statuses = [
+            client.post(
+                "/api/v1/auth/register",
+                json=body,
+                headers={"X-Forwarded-For": f"198.51.100.{100 + n}"},
+            ).status_code
+            for n in range(5)
+        ]
+        other_customer = client.post(
+            "/api/v1/auth/register",
+            json=body | {"customer_number": "K000778"},
+            headers={"X-Forwarded-For": "198.51.100.200"},
+        )
+    assert statuses == [422, 422, 422, 429, 429]
+    assert other_customer.status_code == 422
 
 
 # --- 3. JSON only, no cross-site posts ---------------------------------------------------------
