@@ -12,7 +12,6 @@ from litestar.config.compression import CompressionConfig
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
 from prometheus_client import start_wsgi_server
 
 from contracts import auth as auth_contracts
@@ -20,6 +19,7 @@ from contracts import billing as billing_contracts
 from runtime.logs import get_logger
 from runtime.rpc_client import RpcClient
 from runtime.settings import Settings, get_settings
+from services.gateway.api_reference import ApiReferencePlugin
 from services.gateway.billing_cache import BillingCache
 from services.gateway.controllers import contracts as contract_views
 from services.gateway.controllers import invoices, settlement
@@ -172,7 +172,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             version="1.0.0",
             description="Internetowe Biuro Obsługi Klienta: the customer and staff API.",
             path="/schema",
-            render_plugins=[ScalarRenderPlugin()],
+            render_plugins=[ApiReferencePlugin()],
         ),
         compression_config=CompressionConfig(backend="gzip", minimum_size=1024),
         request_max_body_size=MAX_BODY,

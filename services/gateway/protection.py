@@ -21,8 +21,13 @@ PAGE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
-# The interactive API docs page loads its viewer from a CDN; it shows no personal data.
-DOCS_CSP = "default-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: https:; style-src 'self' 'unsafe-inline' https:; frame-ancestors 'none'"
+# The API reference (/schema): Swagger UI's files come from the gateway itself
+# (services/gateway/api_reference); its pages show no personal data but may call the API.
+DOCS_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+    "form-action 'self'"
+)
 
 
 def security_headers(*, hsts: bool) -> list[tuple[bytes, bytes]]:

@@ -4,6 +4,9 @@ the CSRF cookies (docs/security.md, "Edge hardening")."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from collections.abc import Iterator
 
 import httpx
@@ -440,3 +443,24 @@ async def test_customer_and_staff_csrf_cookies_are_apart_and_end_with_their_sess
         assert "ibok_csrf" not in client.cookies
     finally:
         await client.aclose()
+
+
+# --- 6. the API reference from the gateway itself ----------------------------------------------
+
+
+def test_the_api_reference_names_no_outside_origin_and_checks_its_files(gateway: str) -> None:
+    page = httpx.get(f"{gateway}/schema")
+    assert page.status_code == 200
+    csp = page.headers["content-security-policy"]
+    assert "http" not in csp and "*" not in csp and "unsafe" not in csp
+    assert "script-src 'self'" in csp
+    assert "http" not in page.text.replace('href="/', "").split("<body>")[0]
+    sources = re.findall(r'(?:src|href)="([^"]+)" integrity="(sha384-[^"]+)"', page.text)
+    assert len(sources) == 3  # Swagger UI's script and styles, and the script that starts it
+    for url, integrity in sources:
+        assert url.startswith("/schema/assets/")
+        asset = httpx.get(f"{gateway}{url}")
+        assert asset.status_code == 200
+        digest = base64.b64encode(hashlib.sha384(asset.content).digest()).decode()
+        assert integrity == f"sha384-{digest}"
+    assert "<script>" not in page.text  # no inline script: the CSP allows none
