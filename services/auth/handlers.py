@@ -20,7 +20,7 @@ from contracts.rpc import Empty
 from runtime.clock import business_today, utc_now
 from runtime.errors import Conflict, DomainError, NotFound, Unauthorized
 from runtime.logs import get_logger
-from runtime.paging import decode_cursor, encode_cursor
+from runtime.paging import decode_cursor, encode_cursor, invalid_cursor
 from runtime.rpc_client import RpcClient, RpcProblem, RpcTimeout, RpcUnavailable
 from runtime.service import ServiceRuntime
 from services.auth import domain, store
@@ -435,9 +435,7 @@ def session_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
         created_at, session_id = key
         return datetime.fromisoformat(created_at), uuid.UUID(session_id)
     except (TypeError, ValueError) as exc:
-        raise DomainError(
-            "invalid_cursor", "Nieprawidłowy kursor strony.", detail_en="Invalid page cursor."
-        ) from exc
+        raise invalid_cursor() from exc
 
 
 async def end_session(a: Auth, cmd: msgs.EndSession) -> Empty:

@@ -19,6 +19,7 @@ from contracts import billing as billing_contracts
 from runtime.logs import get_logger
 from runtime.rpc_client import RpcClient
 from runtime.settings import Settings, get_settings
+from services.gateway.answers import SECURITY_SCHEMES, declare_answers
 from services.gateway.api_reference import ApiReferencePlugin
 from services.gateway.billing_cache import BillingCache
 from services.gateway.controllers import contracts as contract_views
@@ -173,6 +174,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             description="Internetowe Biuro Obsługi Klienta: the customer and staff API.",
             path="/schema",
             render_plugins=[ApiReferencePlugin()],
+            components=SECURITY_SCHEMES,
         ),
         compression_config=CompressionConfig(backend="gzip", minimum_size=1024),
         request_max_body_size=MAX_BODY,
@@ -186,6 +188,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         public_origin=public_origin(settings.public_url),
         max_body=MAX_BODY,
     )
+    declare_answers(app)
     return wrap_edge(app, edge)
 
 

@@ -24,10 +24,10 @@ from contracts.billing import ComplaintInformationRequested, ComplaintOutcome
 from contracts.readings import LegalizationExpiring, ReadingFlagged
 from contracts.retention import CustomerRetentionEnded
 from runtime.clock import WARSAW, business_today
-from runtime.errors import DomainError, NotFound
+from runtime.errors import NotFound
 from runtime.logs import get_logger
 from runtime.messaging import first_delivery
-from runtime.paging import decode_cursor, encode_cursor
+from runtime.paging import decode_cursor, encode_cursor, invalid_cursor
 from runtime.retention import log_erased
 from runtime.service import ServiceRuntime
 from services.notify import domain, store
@@ -259,13 +259,7 @@ def _inbox_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
         created_at, message_id = key
         return datetime.fromisoformat(created_at), uuid.UUID(message_id)
     except (TypeError, ValueError) as exc:
-        raise _invalid_cursor() from exc
-
-
-def _invalid_cursor() -> DomainError:
-    return DomainError(
-        "invalid_cursor", "Nieprawidłowy kursor strony.", detail_en="Invalid page cursor."
-    )
+        raise invalid_cursor() from exc
 
 
 async def mark_read(n: Notify, cmd: msgs.MarkRead) -> msgs.InboxMessage:
@@ -302,7 +296,7 @@ async def terms_versions(n: Notify, q: msgs.TermsVersionsQuery) -> msgs.TermsVer
     before: int | None = None
     if key is not None:
         if len(key) != 1 or not isinstance(key[0], int):
-            raise _invalid_cursor()
+            raise invalid_cursor()
         before = key[0]
     rows = await store.terms_versions_page(n.rt.pool, q.limit + 1, before)
     current = await store.terms_in_force(n.rt.pool, business_today())
