@@ -15,6 +15,17 @@ def encode_cursor(*sort_key: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(sort_key, default=str).encode()).decode().rstrip("=")
 
 
+def invalid_cursor() -> DomainError:
+    """A cursor this service did not give out. The cursor is an opaque string to the client
+    (any string is well-formed), so it is refused as unknown content, 422, not as malformed."""
+    return DomainError(
+        "invalid_cursor",
+        "Nieprawidłowy kursor strony.",
+        detail_en="Invalid page cursor.",
+        status=422,
+    )
+
+
 def decode_cursor(cursor: str | None) -> list[Any] | None:
     """The sort key of the last row of the previous page; None for the first page."""
     if not cursor:
@@ -23,17 +34,7 @@ def decode_cursor(cursor: str | None) -> list[Any] | None:
         padded = cursor + "=" * (-len(cursor) % 4)
         value = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except ValueError as exc:
-        raise DomainError(
-            "invalid_cursor",
-            "Nieprawidłowy kursor strony.",
-            detail_en="Invalid page cursor.",
-            status=400,
-        ) from exc
+        raise invalid_cursor() from exc
     if not isinstance(value, list):
-        raise DomainError(
-            "invalid_cursor",
-            "Nieprawidłowy kursor strony.",
-            detail_en="Invalid page cursor.",
-            status=400,
-        )
+        raise invalid_cursor()
     return value

@@ -267,6 +267,7 @@ def run(app: Any, service: str, settings: Settings) -> None:
         loop="uvloop",
         lifespan="on",
         timeout_graceful_shutdown=10,
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
+        # The gateway reads forwarded headers itself, from the proxies it trusts
+        # (services/gateway/forwarded.py); the services' health ports have no proxy.
+        proxy_headers=False,
     )

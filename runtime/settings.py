@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -23,8 +24,12 @@ class Settings(BaseSettings):
     readings_port: int = SERVICE_PORTS["readings"]
     billing_port: int = SERVICE_PORTS["billing"]
     notify_port: int = SERVICE_PORTS["notify"]
-    # Proxies whose X-Forwarded-For/-Proto the HTTP server trusts (comma-separated, or "*").
-    forwarded_allow_ips: str = "127.0.0.1"
+    # The gateway's /metrics, on a port of its own (not the one customers reach).
+    gateway_metrics_port: int = 8005
+    # Proxies (addresses or networks, comma-separated) whose forwarded headers the gateway
+    # believes; none by default. The header they write: x-forwarded-for or forwarded (RFC 7239).
+    trusted_proxies: str = ""
+    trusted_proxy_header: Literal["x-forwarded-for", "forwarded"] = "x-forwarded-for"
     # The address customers reach the gateway at; links in emails point here.
     public_url: str = "http://127.0.0.1:8000"
 
@@ -72,6 +77,8 @@ class Settings(BaseSettings):
     rate_limit_sensitive_per_minute: int = Field(default=30, ge=1)
     rate_limit_expensive_per_minute: int = Field(default=60, ge=1)
     rate_limit_general_per_minute: int = Field(default=3000, ge=1)
+    # Registration attempts per customer number an hour (whoever sends them, API and portal).
+    registrations_per_customer_per_hour: int = Field(default=10, ge=1)
     # Send Strict-Transport-Security on every answer (it is always sent on https requests).
     hsts: bool = False
 

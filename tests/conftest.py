@@ -64,10 +64,14 @@ def system_env(infra: Infra, mail_sink: MailSink, **overrides: str) -> dict[str,
         # Fast argon2 parameters keep the suite quick; the production defaults are in settings.
         "IBOK_ARGON2_MEMORY_KIB": "8192",
         "IBOK_ARGON2_TIME_COST": "1",
+        # The tests stand where a proxy would (127.0.0.1): they give each simulated client its
+        # own address with X-Forwarded-For. test_edge_hardening.py runs a gateway without it.
+        "IBOK_TRUSTED_PROXIES": "127.0.0.1",
         # Every test request comes from 127.0.0.1; the rate-limit tests run their own gateway.
         "IBOK_RATE_LIMIT_SENSITIVE_PER_MINUTE": "100000",
         "IBOK_RATE_LIMIT_EXPENSIVE_PER_MINUTE": "100000",
         "IBOK_RATE_LIMIT_GENERAL_PER_MINUTE": "1000000",
+        "IBOK_REGISTRATIONS_PER_CUSTOMER_PER_HOUR": "1000",
         # The suite's gateway asks auth on every request, so tests that move the session clock
         # in the database see the effect at once; second_gateway caches (test_session_cache.py).
         "IBOK_SESSION_CACHE_SECONDS": "0",
@@ -76,6 +80,7 @@ def system_env(infra: Infra, mail_sink: MailSink, **overrides: str) -> dict[str,
     }
     for service in ("gateway", "auth", "readings", "billing", "notify"):
         env[f"IBOK_{service.upper()}_PORT"] = str(free_port())
+    env["IBOK_GATEWAY_METRICS_PORT"] = str(free_port())
     env["IBOK_PUBLIC_URL"] = f"http://127.0.0.1:{env['IBOK_GATEWAY_PORT']}"
     env.update(overrides)
     return env
@@ -97,6 +102,12 @@ def system(
 @pytest.fixture(scope="session")
 def gateway(system: System) -> str:
     return system.url("gateway")
+
+
+@pytest.fixture(scope="session")
+def gateway_metrics(system: System) -> str:
+    """The gateway's /metrics, on its own port (IBOK_GATEWAY_METRICS_PORT)."""
+    return system.metrics_url("gateway")
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ from typing import IO
 
 SERVICE_ORDER = ("billing", "readings", "notify", "auth", "gateway")
 DEFAULT_PORTS = {"gateway": 8000, "auth": 8001, "readings": 8002, "billing": 8003, "notify": 8004}
+DEFAULT_METRICS_PORT = 8005  # the gateway's /metrics (IBOK_GATEWAY_METRICS_PORT)
 
 
 def _end_with_parent() -> None:
@@ -39,6 +40,13 @@ class System:
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.port(service)}"
+
+    def metrics_url(self, service: str) -> str:
+        """Where ``service`` answers ``/metrics``: the gateway on a port of its own."""
+        if service == "gateway":
+            port = int(self.env.get("IBOK_GATEWAY_METRICS_PORT", DEFAULT_METRICS_PORT))
+            return f"http://127.0.0.1:{port}/metrics"
+        return f"{self.url(service)}/metrics"
 
     def start(self, service: str) -> None:
         out: IO[bytes] | int | None = None

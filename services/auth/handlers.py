@@ -20,7 +20,7 @@ from contracts.rpc import Empty
 from runtime.clock import business_today, utc_now
 from runtime.errors import Conflict, DomainError, NotFound, Unauthorized
 from runtime.logs import get_logger
-from runtime.paging import decode_cursor, encode_cursor
+from runtime.paging import decode_cursor, encode_cursor, invalid_cursor
 from runtime.rpc_client import RpcClient, RpcProblem, RpcTimeout, RpcUnavailable
 from runtime.service import ServiceRuntime
 from services.auth import domain, store
@@ -124,6 +124,49 @@ def blocked_now(row: asyncpg.Record) -> bool:
 # --- registration ------------------------------------------------------------------------------
 
 
+def registration_refused() -> DomainError:
+    """One answer for no such customer, a wrong identity number and a customer who already has
+    an account, so the form confirms nobody's PESEL or account (the owner hears by email)."""
+    return DomainError(
+        "registration_not_eligible",
+        "Nie można założyć konta dla tych danych. Sprawdź numer klienta, numer umowy i"
+        " PESEL/NIP. Jeśli dla tej umowy istnieje już konto, jego właściciel dostanie wiadomość"
+        " e-mail; zaloguj się lub ustaw nowe hasło.",
+        detail_en="An account cannot be opened for these data. Check the customer number, the"
+        " contract number and the PESEL/NIP. If an account already exists for this contract,"
+        " its owner gets an email; log in or set a new password.",
+        status=422,
+    )
+
+
+async def _already_registered(a: Auth, cmd: msgs.RegisterAccount) -> bool:
+    """The customer (identity proven) has an account: tell its owner by email and record it."""
+    async with a.rt.pool.acquire() as conn, conn.transaction():
+        owner = await store.account_of_customer(conn, cmd.customer_number)
+        if owner is None:
+            return False
+        await a.rt.emit(
+            conn,
+            topology.EVENTS_EXCHANGE,
+            msgs.RegistrationRepeated(
+                account_id=owner["id"],
+                login=owner["login"],
+                email=owner["email"],
+                language=owner["language"],
+            ),
+        )
+        await store.audit(
+            conn,
+            "registration_repeated",
+            actor_kind="anonymous",
+            account_id=owner["id"],
+            client_address=cmd.client_address,
+        )
+    a.rt.published_soon()
+    log.info("register.repeated", account_id=str(owner["id"]))
+    return True
+
+
 async def register(a: Auth, cmd: msgs.RegisterAccount) -> msgs.AccountRegistered:
     """R1, R2, R3, R17: a current contract holder chooses a login and verifies the email."""
     domain.check_password_policy(cmd.password)
@@ -146,14 +189,9 @@ async def register(a: Auth, cmd: msgs.RegisterAccount) -> msgs.AccountRegistered
             status=503,
         ) from exc
     if not eligibility.eligible:
-        # One answer for every mismatch, so the form reveals nothing about other customers.
-        raise DomainError(
-            "registration_not_eligible",
-            "Dane nie pasują do aktywnej umowy. Sprawdź numer klienta, numer umowy i PESEL/NIP.",
-            detail_en="The data match no active contract. Check the customer number, the"
-            " contract number and the PESEL/NIP.",
-            status=422,
-        )
+        raise registration_refused()
+    if await _already_registered(a, cmd):
+        raise registration_refused()
     password_hash = await a.passwords.hash(cmd.password)
     account_id = uuid.uuid4()
     token = domain.new_token()
@@ -201,14 +239,11 @@ async def register(a: Auth, cmd: msgs.RegisterAccount) -> msgs.AccountRegistered
             )
     except asyncpg.UniqueViolationError as exc:
         if "login_key" in (exc.constraint_name or ""):
+            # Only a caller who proved the customer's identity learns that a login is taken.
             raise Conflict(
                 "login_taken", "Ten login jest już zajęty.", detail_en="This login is taken."
             ) from exc
-        raise Conflict(
-            "already_registered",
-            "Dla tego klienta istnieje już konto w IBOK.",
-            detail_en="This customer already has an IBOK account.",
-        ) from exc
+        raise registration_refused() from exc
     a.rt.published_soon()
     log.info("account.registered", account_id=str(account_id))
     return msgs.AccountRegistered(login=cmd.login, email=str(cmd.email))
@@ -400,9 +435,7 @@ def session_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
         created_at, session_id = key
         return datetime.fromisoformat(created_at), uuid.UUID(session_id)
     except (TypeError, ValueError) as exc:
-        raise DomainError(
-            "invalid_cursor", "Nieprawidłowy kursor strony.", detail_en="Invalid page cursor."
-        ) from exc
+        raise invalid_cursor() from exc
 
 
 async def end_session(a: Auth, cmd: msgs.EndSession) -> Empty:

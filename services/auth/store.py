@@ -167,6 +167,13 @@ async def account_by_login(db: Db, key: str) -> asyncpg.Record | None:
     )
 
 
+async def account_of_customer(db: Db, customer_number: str) -> asyncpg.Record | None:
+    return await db.fetchrow(
+        "SELECT id, login, email, language FROM accounts WHERE customer_number = $1",
+        customer_number,
+    )
+
+
 async def account_by_id(db: Db, account_id: UUID) -> asyncpg.Record | None:
     return await db.fetchrow(f"SELECT {_CONTACT} FROM accounts a WHERE a.id = $1", account_id)
 

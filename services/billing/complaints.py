@@ -17,9 +17,9 @@ import asyncpg
 from contracts import billing, billing_system, topology
 from contracts.base import Envelope
 from runtime.clock import business_today
-from runtime.errors import DomainError, NotFound
+from runtime.errors import NotFound
 from runtime.logs import get_logger
-from runtime.paging import decode_cursor, encode_cursor
+from runtime.paging import decode_cursor, encode_cursor, invalid_cursor
 from runtime.service import ServiceRuntime
 from services.billing import complaints_domain as rules
 from services.billing import complaints_store as store
@@ -185,7 +185,7 @@ def _customer_page_start(cursor: str | None) -> tuple[datetime, UUID] | None:
     try:
         return datetime.fromisoformat(key[0]), UUID(key[1])
     except (TypeError, ValueError, IndexError) as exc:
-        raise _bad_cursor() from exc
+        raise invalid_cursor() from exc
 
 
 def _staff_page_start(cursor: str | None) -> tuple[date, datetime, UUID] | None:
@@ -195,13 +195,7 @@ def _staff_page_start(cursor: str | None) -> tuple[date, datetime, UUID] | None:
     try:
         return date.fromisoformat(key[0]), datetime.fromisoformat(key[1]), UUID(key[2])
     except (TypeError, ValueError, IndexError) as exc:
-        raise _bad_cursor() from exc
-
-
-def _bad_cursor() -> DomainError:
-    return DomainError(
-        "invalid_cursor", "Nieprawidłowy kursor strony.", detail_en="Invalid page cursor."
-    )
+        raise invalid_cursor() from exc
 
 
 async def list_complaints(

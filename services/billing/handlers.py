@@ -41,9 +41,9 @@ from contracts.billing_system import (
     InvoiceLine,
 )
 from runtime.clock import business_today
-from runtime.errors import DomainError, NotFound
+from runtime.errors import NotFound
 from runtime.logs import get_logger
-from runtime.paging import decode_cursor, encode_cursor
+from runtime.paging import decode_cursor, encode_cursor, invalid_cursor
 from runtime.service import ServiceRuntime
 from services.billing import documents, domain, ingest, store
 
@@ -185,9 +185,7 @@ def _page_start(cursor: str | None) -> tuple[date, str] | None:
         issued_on, number = key
         return date.fromisoformat(issued_on), str(number)
     except (TypeError, ValueError) as exc:
-        raise DomainError(
-            "invalid_cursor", "Nieprawidłowy kursor strony.", detail_en="Invalid page cursor."
-        ) from exc
+        raise invalid_cursor() from exc
 
 
 _DATA_AS_OF = TypeAdapter(AwareDatetime | None)

@@ -14,6 +14,7 @@ from contracts.auth import (
     CustomerContactChanged,
     EmailVerificationRequested,
     PasswordResetRequested,
+    RegistrationRepeated,
 )
 from contracts.billing import ComplaintInformationRequested, ComplaintOutcome
 from contracts.readings import LegalizationExpiring, ReadingFlagged
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None) -> AsgiFastStream:
         {
             EmailVerificationRequested: partial(handlers.send_email_verification, n),
             PasswordResetRequested: partial(handlers.send_password_reset, n),
+            RegistrationRepeated: partial(handlers.warn_registration_repeated, n),
             CustomerContactChanged: partial(handlers.update_recipient, n),
             AccountErased: partial(handlers.forget_customer, n),
             CustomerRetentionEnded: partial(handlers.forget_customer, n),

@@ -17,16 +17,17 @@ from contracts.auth import (
     CustomerContactChanged,
     EmailVerificationRequested,
     PasswordResetRequested,
+    RegistrationRepeated,
 )
 from contracts.base import Envelope
 from contracts.billing import ComplaintInformationRequested, ComplaintOutcome
 from contracts.readings import LegalizationExpiring, ReadingFlagged
 from contracts.retention import CustomerRetentionEnded
 from runtime.clock import WARSAW, business_today
-from runtime.errors import DomainError, NotFound
+from runtime.errors import NotFound
 from runtime.logs import get_logger
 from runtime.messaging import first_delivery
-from runtime.paging import decode_cursor, encode_cursor
+from runtime.paging import decode_cursor, encode_cursor, invalid_cursor
 from runtime.retention import log_erased
 from runtime.service import ServiceRuntime
 from services.notify import domain, store
@@ -77,6 +78,26 @@ async def _send_link_email(
             _, email_id = domain.event_message_ids(msg.message_id)
             await store.queue_email(
                 conn, email_id, str(msg.email), template, email, account_id=msg.account_id
+            )
+    n.sender.wake()
+
+
+async def warn_registration_repeated(n: Notify, msg: RegistrationRepeated) -> None:
+    """Someone proved the customer's identity at registration, but the account exists: its
+    owner is told (the form itself answered as for a mismatch)."""
+    email = domain.render_email(
+        "registration_repeated", msg.language, login=msg.login, link=n.link("/password-reset")
+    )
+    async with n.rt.pool.acquire() as conn, conn.transaction():
+        if await first_delivery(conn, msg):
+            _, email_id = domain.event_message_ids(msg.message_id)
+            await store.queue_email(
+                conn,
+                email_id,
+                str(msg.email),
+                "registration_repeated",
+                email,
+                account_id=msg.account_id,
             )
     n.sender.wake()
 
@@ -238,13 +259,7 @@ def _inbox_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
         created_at, message_id = key
         return datetime.fromisoformat(created_at), uuid.UUID(message_id)
     except (TypeError, ValueError) as exc:
-        raise _invalid_cursor() from exc
-
-
-def _invalid_cursor() -> DomainError:
-    return DomainError(
-        "invalid_cursor", "Nieprawidłowy kursor strony.", detail_en="Invalid page cursor."
-    )
+        raise invalid_cursor() from exc
 
 
 async def mark_read(n: Notify, cmd: msgs.MarkRead) -> msgs.InboxMessage:
@@ -281,7 +296,7 @@ async def terms_versions(n: Notify, q: msgs.TermsVersionsQuery) -> msgs.TermsVer
     before: int | None = None
     if key is not None:
         if len(key) != 1 or not isinstance(key[0], int):
-            raise _invalid_cursor()
+            raise invalid_cursor()
         before = key[0]
     rows = await store.terms_versions_page(n.rt.pool, q.limit + 1, before)
     current = await store.terms_in_force(n.rt.pool, business_today())

@@ -26,7 +26,7 @@ from runtime.batches import first_deliveries
 from runtime.clock import business_today
 from runtime.errors import Conflict, DomainError, NotFound
 from runtime.logs import get_logger
-from runtime.paging import decode_cursor, encode_cursor
+from runtime.paging import decode_cursor, encode_cursor, invalid_cursor
 from runtime.service import ServiceRuntime
 from services.readings import domain, store, views
 from services.readings.chart import render_chart
@@ -350,7 +350,7 @@ async def reading_history(r: Readings, q: msgs.ReadingHistoryQuery) -> msgs.Read
         try:
             key = (date.fromisoformat(str(after[0])), uuid.UUID(str(after[1])))
         except (ValueError, IndexError) as exc:
-            raise _bad_cursor() from exc
+            raise invalid_cursor() from exc
     rows = await store.history_page(
         r.pool,
         q.customer_number,
@@ -364,15 +364,6 @@ async def reading_history(r: Readings, q: msgs.ReadingHistoryQuery) -> msgs.Read
     more = len(rows) > q.limit
     cursor = encode_cursor(items[-1].read_on, items[-1].reading_id) if more else None
     return msgs.ReadingPage(items=items, next_cursor=cursor)
-
-
-def _bad_cursor() -> DomainError:
-    return DomainError(
-        "invalid_cursor",
-        "Nieprawidłowy kursor strony.",
-        detail_en="Invalid page cursor.",
-        status=400,
-    )
 
 
 async def consumption(r: Readings, q: msgs.ConsumptionQuery) -> msgs.ConsumptionReport:
@@ -449,7 +440,7 @@ async def flagged_readings(r: Readings, q: msgs.FlaggedReadingsQuery) -> msgs.Fl
         try:
             key = (datetime.fromisoformat(str(after[0])), uuid.UUID(str(after[1])))
         except (ValueError, IndexError) as exc:
-            raise _bad_cursor() from exc
+            raise invalid_cursor() from exc
     rows = await store.flagged_page(
         r.pool, pending_only=q.status == "pending_review", after=key, limit=q.limit + 1
     )

@@ -165,7 +165,7 @@ async def test_invoice_list_filters_by_status_and_issue_dates(
     bad = await client.get("/api/v1/invoices", params={"limit": 101})
     assert bad.status_code == 400
     bad_cursor = await client.get("/api/v1/invoices", params={"cursor": "bm90LWEta2V5"})
-    assert bad_cursor.status_code == 400 and bad_cursor.json()["code"] == "invalid_cursor"
+    assert bad_cursor.status_code == 422 and bad_cursor.json()["code"] == "invalid_cursor"
 
 
 async def test_settlement_agrees_with_the_billing_systems_own_figures(

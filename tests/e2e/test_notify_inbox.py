@@ -166,7 +166,7 @@ async def test_inbox_needs_a_session_and_a_valid_cursor(
     client = await logged_in_client(gateway, mail_sink, customer, "notify.inbox23")
     try:
         bad = await client.get("/api/v1/inbox", params={"cursor": "not-a-cursor"})
-        assert bad.status_code == 400 and bad.json()["code"] == "invalid_cursor"
+        assert bad.status_code == 422 and bad.json()["code"] == "invalid_cursor"
         too_many = await client.get("/api/v1/inbox", params={"limit": 101})
         assert too_many.status_code == 400
         empty = (await client.get("/api/v1/inbox")).json()

@@ -345,7 +345,7 @@ async def test_history_filters_by_meter_and_dates_and_pages_with_a_cursor(
     assert {r["serial"] for r in both.json()["items"]} >= {other.serial}
 
     bad = await client.get("/api/v1/readings", params={"cursor": "not-a-cursor"})
-    assert bad.status_code == 400 and bad.json()["code"] == "invalid_cursor"
+    assert bad.status_code == 422 and bad.json()["code"] == "invalid_cursor"
     bad_limit = await client.get("/api/v1/readings", params={"limit": "101"})
     assert bad_limit.status_code == 400
 

@@ -22,12 +22,12 @@ def test_api_answers_carry_the_security_headers(gateway: str) -> None:
     assert "strict-transport-security" not in answer.headers  # plain http here
 
 
-def test_every_answer_is_counted_by_route_template_and_status(gateway: str) -> None:
+def test_every_answer_is_counted_by_route_template_and_status(gateway: str, system: System) -> None:
     answer = httpx.get(
         f"{gateway}/api/v1/invoices/{'0' * 8}", headers={"X-Correlation-ID": "abc-1"}
     )
     assert answer.status_code == 401 and answer.headers["x-correlation-id"] == "abc-1"
-    metrics = httpx.get(f"{gateway}/metrics").text
+    metrics = httpx.get(system.metrics_url("gateway")).text
     route = (
         'ibok_gateway_requests_total{method="GET",path="/api/v1/invoices/{invoice_ref}",'
         'status_code="401"}'

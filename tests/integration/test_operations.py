@@ -20,7 +20,7 @@ def test_every_service_is_live_ready_and_exports_metrics(system: System, service
     ready = httpx.get(f"{base}/health/ready")
     assert ready.status_code == 200
     assert ready.json()["status"] == "ready"
-    metrics = httpx.get(f"{base}/metrics")
+    metrics = httpx.get(system.metrics_url(service))
     assert metrics.status_code == 200
     assert "# TYPE" in metrics.text
 
