@@ -149,13 +149,35 @@ async def _recreate_queue(connection: AbstractConnection, queue: Queue) -> int:
     holding = f"{queue.name}.upgrading"
     channel = await connection.channel(publisher_confirms=True)
     await channel.declare_queue(holding, durable=True, arguments={"x-queue-type": "quorum"})
-    kept = await _move(channel, queue.name, holding)
-    await channel.queue_delete(queue.name, if_empty=True)
-    await declare_queue(channel, queue)
-    await _move(channel, holding, queue.name)
-    await channel.queue_delete(holding, if_empty=True)
+    kept = 0
+    if await _exists(connection, queue.name):  # gone already when an upgrade was interrupted
+        kept = await _drain_and_delete(channel, queue.name, holding)
+    await declare_queue(channel, queue, bind=False)
+    await _drain_and_delete(channel, holding, queue.name)
     await channel.close()
     return kept
+
+
+async def _drain_and_delete(channel: AbstractChannel, source: str, target: str) -> int:
+    """Move ``source``'s messages to ``target`` until it is found empty, then delete it (quorum
+    queues do not take ``if-empty``; no exchange routes to it by then)."""
+    moved = 0
+    while True:
+        moved += await _move(channel, source, target)
+        queue = await channel.declare_queue(source, passive=True)
+        if not queue.declaration_result.message_count:
+            await channel.queue_delete(source)
+            return moved
+
+
+async def _exists(connection: AbstractConnection, queue: str) -> bool:
+    channel = await connection.channel()
+    try:
+        await channel.declare_queue(queue, passive=True)
+    except aiormq.exceptions.ChannelNotFoundEntity:
+        return False
+    await channel.close()
+    return True
 
 
 async def upgrade(url: str) -> list[str]:
@@ -164,28 +186,26 @@ async def upgrade(url: str) -> list[str]:
     changed: list[str] = []
     connection = await aio_pika.connect(url, client_properties={"connection_name": "ibok-migrate"})
     async with connection:
-        channel = await connection.channel()
-        for holding in [q.name + ".upgrading" for q in TOPOLOGY.queues]:
-            # A holding queue left by an interrupted upgrade: its messages go back first.
-            try:
-                await channel.declare_queue(holding, passive=True)
-            except aiormq.exceptions.ChannelNotFoundEntity:
-                channel = await connection.channel()
-                continue
-            log.warning("topology.unfinished_upgrade", queue=holding)
-            work = await connection.channel(publisher_confirms=True)
-            await declare_queue(
-                work, TOPOLOGY.queue(holding.removesuffix(".upgrading")), bind=False
-            )
-            await _move(work, holding, holding.removesuffix(".upgrading"))
-            await work.queue_delete(holding, if_empty=True)
+        # First where unroutable messages go: while an exchange is declared again its bindings
+        # are gone, and what is published meanwhile waits in ibok.unrouted (`ibok unrouted`).
+        unrouted = Topology(
+            (TOPOLOGY.exchange(topology.UNROUTED_EXCHANGE),),
+            (TOPOLOGY.queue(topology.UNROUTED_QUEUE),),
+        )
+        await declare_all(await connection.channel(), unrouted)
         for exchange in TOPOLOGY.exchanges:
             if await _refused(connection, lambda ch, e=exchange: declare_exchange(ch, e)):
                 channel = await connection.channel()
                 await channel.exchange_delete(exchange.name)
+                await channel.close()
                 changed.append(f"exchange {exchange.name}: declared again")
         for queue in TOPOLOGY.queues:
-            if await _refused(connection, lambda ch, q=queue: declare_queue(ch, q, bind=False)):
+            if await _exists(connection, f"{queue.name}.upgrading"):
+                # Left by an interrupted upgrade: declared anew, its messages go back.
+                log.warning("topology.unfinished_upgrade", queue=queue.name)
+                kept = await _recreate_queue(connection, queue)
+                changed.append(f"queue {queue.name}: upgrade finished, {kept} message(s) kept")
+            elif await _refused(connection, lambda ch, q=queue: declare_queue(ch, q, bind=False)):
                 kept = await _recreate_queue(connection, queue)
                 changed.append(f"queue {queue.name}: declared again, {kept} message(s) kept")
         await declare_all(await connection.channel())
