@@ -7,12 +7,13 @@ import asyncio
 import os
 import subprocess
 import sys
+import uuid
 
 import aio_pika
 
 from contracts import topology
 from runtime import broker_topology
-from tests.support.infra import Infra
+from tests.support.infra import Infra, rabbitmqctl
 from tools.system import System
 
 
@@ -115,3 +116,22 @@ async def messages_in(url: str, queue: str) -> int:
         channel = await connection.channel()
         declared = await channel.declare_queue(queue, passive=True)
         return int(declared.declaration_result.message_count or 0)
+
+
+def test_a_service_whose_user_may_configure_only_its_own_queues_still_starts(
+    own_vhost: Infra,
+) -> None:
+    """With a broker user per service, billing may configure only ``ibok.billing.*``: once
+    `ibok migrate` declared the topology, billing's declaration falls back to its own queues
+    and passive checks instead of failing on the shared exchanges."""
+    asyncio.run(broker_topology.upgrade(own_vhost.amqp_url))
+    user = f"ibok-test-{uuid.uuid4().hex[:8]}"
+    rabbitmqctl("add_user", user, "billing-only")
+    try:
+        rabbitmqctl(
+            "set_permissions", "-p", own_vhost.vhost, user, r"^ibok\.billing\..*", ".*", ".*"
+        )
+        url = own_vhost.amqp_url.replace("guest:guest@", f"{user}:billing-only@")
+        assert asyncio.run(broker_topology.declare(url, "billing")) == "own"
+    finally:
+        rabbitmqctl("delete_user", user)
