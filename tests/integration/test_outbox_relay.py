@@ -5,9 +5,6 @@ exactly once, and the operator lists and releases parked rows and unrouted messa
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,6 +17,7 @@ from prometheus_client import CollectorRegistry
 from contracts import topology
 from runtime import db
 from runtime.outbox import OutboxRelay, enqueue, outbox_census
+from tests.support.cli import ibok
 from tests.support.infra import Infra
 from tests.support.probes import Probe, declare_probe_queue
 from tools import ops
@@ -190,19 +188,3 @@ async def test_a_row_for_a_missing_exchange_is_parked_while_the_others_are_publi
     assert await ops.release_rows(own_infra.postgres_dsn, SCHEMA, [int(parked[0]["id"])]) == 1
     row = await outbox.fetchrow("SELECT * FROM outbox WHERE message_id = $1", bad.message_id)
     assert (row["parked_at"], row["attempts"], row["next_attempt_at"]) == (None, 0, None)
-
-
-def ibok(infra: Infra, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tools.ops", *args],
-        env={
-            **os.environ,
-            "IBOK_AMQP_URL": infra.amqp_url,
-            "IBOK_POSTGRES_DSN": infra.postgres_dsn,
-            **env,
-        },
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
