@@ -41,6 +41,7 @@ from bench.common import report, sandbox, system_env
 from contracts import topology
 from contracts.base import Envelope
 from contracts.billing_system import ContractUpserted, CustomerUpserted, InvoiceIssued
+from runtime.broker_topology import ensure_exchange
 from runtime.settings import Settings
 from services.billing import store
 from tools.billing_sim.dataset import build_dataset
@@ -86,9 +87,7 @@ async def publish(amqp_url: str, messages: Sequence[Wire], window: int = 2_000) 
     connection = await aio_pika.connect_robust(amqp_url)
     async with connection:
         channel = await connection.channel(publisher_confirms=True)
-        exchange = await channel.declare_exchange(
-            topology.BILLING_IN_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
-        )
+        exchange = await ensure_exchange(channel, topology.BILLING_IN_EXCHANGE)
         for start in range(0, len(messages), window):
             await asyncio.gather(
                 *(

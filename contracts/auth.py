@@ -413,14 +413,6 @@ class AccountErased(Envelope):
     customer_number: str
 
 
-class AccountActivated(Envelope):
-    SCHEMA: ClassVar[str] = "auth.account-activated.v1"
-
-    account_id: UUID
-    login: str
-    customer_number: str
-
-
 class SessionsEnded(Envelope):
     """Sessions of this account ended before their time (logout, block, password change...).
 

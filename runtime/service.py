@@ -19,9 +19,10 @@ from faststream.rabbit import RabbitBroker
 from faststream.rabbit.prometheus import RabbitPrometheusMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from contracts import topology
 from contracts.base import Envelope
 from contracts.rpc import Operation
-from runtime import batch_consumer, batches, db, messaging
+from runtime import batch_consumer, batches, broker_topology, db, messaging
 from runtime.logs import configure_logging, get_logger
 from runtime.outbox import OutboxRelay, OutboxRow, enqueue, outbox_row
 from runtime.rpc_client import RpcClient
@@ -39,7 +40,6 @@ class ServiceRuntime:
     settings: Settings
     migrations: Path
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
-    bindings: dict[str, tuple[str, Sequence[str]]] = field(default_factory=dict)
     startup_hooks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # Run once the broker's topology is declared (consumers of our own queues).
     after_start_hooks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -81,7 +81,7 @@ class ServiceRuntime:
         handlers: Mapping[type[Envelope], Callable[[Any], Awaitable[None]]],
     ) -> None:
         """Consume ``handlers``' message types from ``exchange`` through this service's ``queue``."""
-        self.bindings[queue] = (exchange, [model.SCHEMA for model in handlers])
+        self._check_bindings(queue, exchange, list(handlers))
         messaging.consume_envelopes(self.broker, queue, handlers, on_transient=self._on_db_trouble)
 
     def consume_batches(
@@ -94,7 +94,7 @@ class ServiceRuntime:
         refuse: batches.Refusal | None = None,
     ) -> None:
         """Like ``consume``, but ``apply`` gets many messages at once, in one call (bulk imports)."""
-        self.bindings[queue] = (exchange, [model.SCHEMA for model in models])
+        self._check_bindings(queue, exchange, models)
         consumer = batch_consumer.BatchConsumer(
             self.settings.amqp_url,
             queue,
@@ -114,20 +114,43 @@ class ServiceRuntime:
         self.after_start_hooks.append(consumer.start)
         self.shutdown_hooks.insert(0, consumer.stop)
 
+    def _check_bindings(self, queue: str, exchange: str, models: Sequence[type[Envelope]]) -> None:
+        """The queue's bindings come from ``contracts.topology``: a consumer must handle exactly
+        what its queue is bound to there (no message left unhandled, none never delivered)."""
+        declared = topology.TOPOLOGY.queue(queue)
+        bound = {(b.exchange, b.routing_key) for b in declared.bindings}
+        wanted = {(exchange, model.SCHEMA) for model in models}
+        if declared.owner != self.name or bound != wanted:
+            raise RuntimeError(
+                f"{self.name} consumes {sorted(wanted)} from {queue}, but contracts.topology"
+                f" gives it to {declared.owner} bound to {sorted(bound)}"
+            )
+
+    @staticmethod
+    def _check_published(exchange: str, message: Envelope) -> None:
+        if message.SCHEMA not in topology.PUBLISHED.get(exchange, ()):
+            raise RuntimeError(
+                f"{message.SCHEMA} is not published on {exchange} in contracts.topology:"
+                " give it a destination there first"
+            )
+
     async def emit(self, conn: asyncpg.Connection, exchange: str, message: Envelope) -> None:
         """Queue ``message`` in the caller's transaction; the relay publishes it after commit."""
+        self._check_published(exchange, message)
         await enqueue(conn, exchange, message.SCHEMA, message)
 
     def outbox_row(self, exchange: str, message: Envelope) -> OutboxRow:
         """``message`` as an outbox row, for a store function that writes it in the same
         statement as the state change (``runtime.outbox.enqueue_sql``); the relay publishes it
         after commit, as with ``emit``."""
+        self._check_published(exchange, message)
         return outbox_row(exchange, message.SCHEMA, message)
 
     async def announce(self, exchange: str, message: Envelope) -> None:
         """Publish now, with a confirm, outside any transaction: for signals that must reach
         other processes before this request is answered (e.g. ended sessions). Not a
         replacement for the outbox: a lost announcement must only cost freshness, never data."""
+        self._check_published(exchange, message)
         try:
             await self.broker.publish(
                 message.to_wire(),
@@ -171,14 +194,23 @@ class ServiceRuntime:
         for hook in self.startup_hooks:
             await hook()
 
+    async def _declare_topology(self) -> None:
+        """Before the broker starts consuming and anything is published: every queue and
+        binding exists, whichever service starts first."""
+        declared = await broker_topology.declare(self.settings.amqp_url, self.name)
+        log.info("topology.declared", part=declared)
+
     async def _after_start(self) -> None:
-        await messaging.declare_topology(self.broker, self.bindings)
         self.relay = OutboxRelay(
             self.pool,
-            self.broker,
+            self.settings.amqp_url,
             poll_seconds=self.settings.outbox_poll_seconds,
             keep=timedelta(hours=self.settings.outbox_keep_hours),
+            registry=self.registry,
+            name=f"ibok-{self.name}-outbox",
+            known_exchanges=[e.name for e in topology.TOPOLOGY.exchanges],
         )
+        await self.relay.connect()
         self.relay.start()
         await self.rpc_server.start()
         for hook in self.after_start_hooks:
@@ -197,6 +229,24 @@ class ServiceRuntime:
             await self._pool.close()
         log.info("service.stopped")
 
+    async def readiness_detail(self) -> dict[str, Any]:
+        """What readiness shows beside its checks, never failing it: messages no queue took,
+        outbox rows parked or waiting long (also metrics: ``ibok_unrouted_messages``,
+        ``ibok_outbox_parked_rows``, ``ibok_outbox_stuck_rows``)."""
+        if self.relay is None:
+            return {}
+        try:
+            async with asyncio.timeout(1.0):
+                census = await self.relay.take_census()
+        except (*db.TRANSIENT_DB_ERRORS, asyncpg.PostgresError):
+            return {"unrouted": self.relay.unrouted}
+        return {
+            "unrouted": self.relay.unrouted,
+            "outbox_parked": census.parked,
+            "outbox_stuck": census.stuck,
+            "outbox_oldest_unpublished_seconds": round(census.oldest_unpublished_seconds, 1),
+        }
+
     async def readiness(self) -> dict[str, bool]:
         database, broker = await asyncio.gather(
             db.database_ready(self.pool) if self._pool else _false(),
@@ -214,8 +264,8 @@ class ServiceRuntime:
         return AsgiFastStream(
             self.broker,
             logger=logging.getLogger("ibok.app"),
-            asgi_routes=health_routes(self.readiness, self.registry),
-            on_startup=[self._start],
+            asgi_routes=health_routes(self.readiness, self.registry, self.readiness_detail),
+            on_startup=[self._start, self._declare_topology],
             after_startup=[self._after_start],
             on_shutdown=[self._stop],
         )
@@ -226,9 +276,12 @@ async def _false() -> bool:
 
 
 def health_routes(
-    readiness: Callable[[], Awaitable[dict[str, bool]]], registry: CollectorRegistry
+    readiness: Callable[[], Awaitable[dict[str, bool]]],
+    registry: CollectorRegistry,
+    detail: Callable[[], Awaitable[dict[str, Any]]] | None = None,
 ) -> list[tuple[str, Any]]:
-    """``/health/live``, ``/health/ready`` (503 unless every dependency answers) and ``/metrics``."""
+    """``/health/live``, ``/health/ready`` (503 unless every dependency answers; ``detail``
+    adds what an operator should see without failing readiness) and ``/metrics``."""
 
     @get(include_in_schema=False)
     async def live(scope: Any) -> AsgiResponse:
@@ -238,9 +291,10 @@ def health_routes(
     async def ready(scope: Any) -> AsgiResponse:
         checks = await readiness()
         ok = all(checks.values())
-        payload = json.dumps(
-            {"status": "ready" if ok else "unavailable", "checks": checks}
-        ).encode()
+        answer: dict[str, Any] = {"status": "ready" if ok else "unavailable", "checks": checks}
+        if detail is not None and (shown := await detail()):
+            answer["detail"] = shown
+        payload = json.dumps(answer).encode()
         return AsgiResponse(payload, 200 if ok else 503, {"content-type": "application/json"})
 
     @get(include_in_schema=False)

@@ -1,4 +1,5 @@
-"""``ibok``: the operations CLI: migrations, the first admin, dead letters, retention."""
+"""``ibok``: the operations CLI: migrations and the broker topology, the first admin, dead letters,
+unrouted messages, parked outbox rows, retention."""
 
 from __future__ import annotations
 
@@ -9,14 +10,17 @@ import importlib.util
 import json
 import sys
 import uuid
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import asyncpg
 
+from contracts import topology
 from contracts.retention import RUN_RETENTION, RetentionReport, RunRetention
 from contracts.topology import SERVICES
-from runtime import db
+from runtime import broker_topology, db
 from runtime.errors import DomainError
 from runtime.logs import configure_logging
 from runtime.rpc_client import RpcClient, RpcError, RpcProblem
@@ -33,9 +37,61 @@ def migrations_of(service: str) -> Path:
     return Path(spec.origin).parent / "migrations"
 
 
-async def migrate_all(dsn: str) -> dict[str, list[str]]:
+async def migrate_all(dsn: str, amqp_url: str | None = None) -> dict[str, list[str]]:
+    """Every service's migrations and, given the broker, the whole topology (an older vhost's
+    declarations upgraded: ``runtime.broker_topology.upgrade``)."""
     await db.ensure_database(dsn)
-    return {s: await db.migrate(dsn, s, migrations_of(s)) for s in SERVICES}
+    applied = {s: await db.migrate(dsn, s, migrations_of(s)) for s in SERVICES}
+    if amqp_url is not None:
+        applied["broker"] = await broker_topology.upgrade(amqp_url)
+    return applied
+
+
+# --- outbox rows the relay parked ---------------------------------------------------------------
+
+
+def _schema(service: str) -> str:
+    if service not in SERVICES:  # it goes into SQL as a schema name
+        raise ValueError(f"not a service: {service!r}")
+    return service
+
+
+async def parked_rows(dsn: str, services: Sequence[str]) -> list[dict[str, str]]:
+    """Every parked outbox row of ``services``, oldest first, without its body."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = []
+        for service in services:
+            if not await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", f"{service}.outbox"):
+                continue  # that service has never started on this database
+            for row in await conn.fetch(
+                f"SELECT id, message_id, exchange, routing_key, attempts, last_error, created_at,"
+                f" parked_at FROM {_schema(service)}.outbox"
+                " WHERE parked_at IS NOT NULL ORDER BY id"
+            ):
+                rows.append({"service": service, **{str(k): str(v) for k, v in row.items()}})
+        return rows
+    finally:
+        await conn.close()
+
+
+async def release_rows(dsn: str, service: str, ids: Sequence[int] | None) -> int:
+    """Give parked rows of ``service`` (all, or ``ids``) back to the relay, attempts reset."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        status = await conn.execute(
+            f"UPDATE {_schema(service)}.outbox SET parked_at = NULL, attempts = 0,"
+            " next_attempt_at = NULL WHERE parked_at IS NOT NULL"
+            " AND ($1::bigint[] IS NULL OR id = ANY($1::bigint[]))",
+            list(ids) if ids else None,
+        )
+        return int(status.split()[-1])
+    finally:
+        await conn.close()
+
+
+def vhost_of(amqp_url: str) -> str:
+    return unquote(urlsplit(amqp_url).path[1:]) or "/"
 
 
 async def create_admin(settings: Settings, login: str, name: str, password: str) -> uuid.UUID:
@@ -129,6 +185,25 @@ def main(argv: list[str] | None = None) -> int:
     dead = sub.add_parser("dead-letters", help="list, replay or discard dead-lettered messages")
     dead.add_argument("action", choices=["list", "replay", "discard"])
     dead.add_argument("--id", action="append", dest="ids", help="only this message id (repeatable)")
+    unrouted = sub.add_parser(
+        "unrouted", help="list, replay or discard messages no queue took (ibok.unrouted)"
+    )
+    unrouted.add_argument("action", choices=["list", "replay", "discard"])
+    unrouted.add_argument(
+        "--id", action="append", dest="ids", help="only this message id (repeatable)"
+    )
+    outbox = sub.add_parser(
+        "outbox", help="list the outbox rows the relay parked, or release them to be tried again"
+    )
+    outbox.add_argument("action", choices=["list", "release"])
+    outbox.add_argument("--service", choices=SERVICES, help="one service (release needs it)")
+    outbox.add_argument("--id", action="append", type=int, dest="ids", help="only this row id")
+    topo = sub.add_parser(
+        "topology",
+        help="check the broker's vhost against the topology (rabbitmqctl), or declare it",
+    )
+    topo.add_argument("action", choices=["check", "declare"])
+    topo.add_argument("--vhost", help="the vhost to check (default: that of IBOK_AMQP_URL)")
     admin = sub.add_parser("create-admin", help="create a staff user with the admin role")
     admin.add_argument("--login", required=True, help="3-32 letters, digits, '.', '_' or '-'")
     admin.add_argument("--name", default="", help="display name (default: the login)")
@@ -150,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     configure_logging("ops", settings.log_level)
     if args.command == "migrate":
-        applied = asyncio.run(migrate_all(settings.postgres_dsn))
+        applied = asyncio.run(migrate_all(settings.postgres_dsn, settings.amqp_url))
         for service, versions in applied.items():
             print(f"{service}: {', '.join(versions) if versions else 'up to date'}")
     elif args.command == "create-admin":
@@ -171,24 +246,60 @@ def main(argv: list[str] | None = None) -> int:
         print(f"admin {args.login} created ({staff_id})")
     elif args.command == "retention":
         return retention_command(settings.amqp_url, args.dry_run, args.today)
-    elif args.command == "dead-letters":
-        return dead_letters_command(
-            settings.amqp_url, args.action, set(args.ids) if args.ids else None
+    elif args.command in ("dead-letters", "unrouted"):
+        queue = (
+            topology.DEAD_LETTER_QUEUE
+            if args.command == "dead-letters"
+            else topology.UNROUTED_QUEUE
         )
+        return parked_messages_command(
+            settings.amqp_url, queue, args.action, set(args.ids) if args.ids else None
+        )
+    elif args.command == "outbox":
+        return outbox_command(settings.postgres_dsn, args.action, args.service, args.ids)
+    elif args.command == "topology":
+        if args.action == "declare":
+            for change in asyncio.run(broker_topology.upgrade(settings.amqp_url)):
+                print(change)
+            print("topology declared", file=sys.stderr)
+            return 0
+        problems = broker_topology.check(args.vhost or vhost_of(settings.amqp_url))
+        for problem in problems:
+            print(problem)
+        print(f"{len(problems)} problem(s)", file=sys.stderr)
+        return 1 if problems else 0
     return 0
 
 
-def dead_letters_command(url: str, action: str, ids: set[str] | None) -> int:
+def parked_messages_command(url: str, queue: str, action: str, ids: set[str] | None) -> int:
+    """``ibok dead-letters`` and ``ibok unrouted``: the same work on two queues."""
     if action == "list":
-        letters = asyncio.run(dead_letters.list_dead_letters(url))
+        letters = asyncio.run(dead_letters.list_dead_letters(url, queue))
         for letter in letters:
             print(json.dumps(letter.summary(), ensure_ascii=False))
-        print(f"{len(letters)} dead letter(s)", file=sys.stderr)
+        print(f"{len(letters)} message(s) in {queue}", file=sys.stderr)
         return 0
     count = asyncio.run(
-        dead_letters.settle_dead_letters(url, replay=action == "replay", message_ids=ids)
+        dead_letters.settle_dead_letters(
+            url, replay=action == "replay", message_ids=ids, queue=queue
+        )
     )
     print(f"{action}ed {count} message(s)", file=sys.stderr)
+    return 0
+
+
+def outbox_command(dsn: str, action: str, service: str | None, ids: list[int] | None) -> int:
+    if action == "list":
+        rows = asyncio.run(parked_rows(dsn, [service] if service else SERVICES))
+        for row in rows:
+            print(json.dumps(row, ensure_ascii=False))
+        print(f"{len(rows)} parked row(s)", file=sys.stderr)
+        return 0
+    if service is None:
+        print("release needs --service", file=sys.stderr)
+        return 2
+    count = asyncio.run(release_rows(dsn, service, ids))
+    print(f"released {count} row(s) of {service}", file=sys.stderr)
     return 0
 
 

@@ -142,7 +142,7 @@ def main() -> int:
     if problems:
         print("IBOK cannot start:\n" + "\n".join(problems), file=sys.stderr)
         return 1
-    asyncio.run(migrate_all(settings.postgres_dsn))
+    asyncio.run(migrate_all(settings.postgres_dsn, settings.amqp_url))
     busy = busy_ports(
         {s: settings.port_of(s) for s in ("gateway", "auth", "readings", "billing", "notify")}
         | {"gateway metrics": settings.gateway_metrics_port, "SMTP sink": settings.smtp_port}

@@ -265,14 +265,6 @@ async def verify_email(a: Auth, cmd: msgs.VerifyEmail) -> Empty:
             row = await store.apply_email_change(conn, spent["account_id"], spent["email"])
         if row is None:
             raise token_invalid()
-        if action == "email_verified":
-            await a.rt.emit(
-                conn,
-                topology.EVENTS_EXCHANGE,
-                msgs.AccountActivated(
-                    account_id=row["id"], login=row["login"], customer_number=row["customer_number"]
-                ),
-            )
         await emit_contact(a, conn, row)
         await store.audit(
             conn,

@@ -8,6 +8,7 @@ from typing import Any
 import aio_pika
 
 from contracts import topology
+from runtime import broker_topology
 from runtime.logs import get_logger
 
 log = get_logger(__name__)
@@ -40,10 +41,10 @@ class GatewayEvents:
         )
         self._connection.reconnect_callbacks.add(self._reconnected)
         self._connection.close_callbacks.add(self._lost)
+        # The whole topology, as every service declares it at start (whichever starts first).
+        await broker_topology.declare(self._url, "gateway")
         channel = await self._connection.channel()
-        exchange = await channel.declare_exchange(
-            topology.EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
-        )
+        exchange = await broker_topology.ensure_exchange(channel, topology.EVENTS_EXCHANGE)
         queue = await channel.declare_queue("", exclusive=True, auto_delete=True)
         for schema in self._handlers:
             await queue.bind(exchange, routing_key=schema)

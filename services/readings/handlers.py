@@ -486,9 +486,11 @@ async def review_reading(r: Readings, cmd: msgs.ReviewReading) -> msgs.FlaggedRe
             decision=cmd.decision,
             reason=reason,
         )
-        for exchange in (topology.IBOK_OUT_EXCHANGE, topology.EVENTS_EXCHANGE):
-            message_id = uuid.uuid5(row["id"], f"reviewed:{row['revision']}:{exchange}")
-            await r.rt.emit(conn, exchange, reviewed.model_copy(update={"message_id": message_id}))
+        # To the billing system only: the customer sees the decision and its reason in the
+        # reading history, so no IBOK service consumes it (contracts.topology).
+        exchange = topology.IBOK_OUT_EXCHANGE
+        message_id = uuid.uuid5(row["id"], f"reviewed:{row['revision']}:{exchange}")
+        await r.rt.emit(conn, exchange, reviewed.model_copy(update={"message_id": message_id}))
     r.rt.published_soon()
     log.info("reading.reviewed", decision=cmd.decision, reading_id=str(row["id"]))
     return views.flagged_view(row)
