@@ -84,6 +84,7 @@ EVENT_CONSUMERS: Mapping[str, tuple[type[Envelope], ...]] = {
     "notify": (
         auth.EmailVerificationRequested,
         auth.PasswordResetRequested,
+        auth.RegistrationRepeated,
         auth.CustomerContactChanged,
         auth.AccountErased,
         retention.CustomerRetentionEnded,
