@@ -44,7 +44,7 @@ EXPECTED: dict[str, list[str]] = {
     ],
     "login_bench": [
         "### Login (bench/login_bench.py)",
-        "| one argon2id hash, this process, one core (median) |",
+        "| one argon2id hash: CPU time, median |",
         "| logins per second |",
         "| gateway /health/ready while logins run",
         "| auth /health/ready while logins run",
