@@ -471,7 +471,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, nargs="+", default=[16, 32])
     parser.add_argument("--profile", type=Path, default=None)
-    args = parse(parser, argv, customers=2, meters=3, history=2, seconds=1)
+    args = parse(parser, argv, customers=3, meters=4, history=2, seconds=1)
     load_before = machine_load()
     groups = {
         (path, c): customers_with_meters(f"{g:02d}", args.customers, args.meters)
