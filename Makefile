@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test install lint typecheck migrate clean chromium screenshots
+.PHONY: run test install lint typecheck migrate clean chromium wrk screenshots
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -22,7 +22,13 @@ chromium:
 	  { apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null; } ; } || \
 	  echo "Chromium is missing: apt-get install chromium (the browser tests need it)"
 
-install: $(VENV)/.installed $(AXE) chromium
+# The benchmarks' load generator: make test runs every benchmark in smoke mode (tests/bench).
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && \
+	  { apt-get update -qq >/dev/null && apt-get install -y -qq wrk >/dev/null; } ; } || \
+	  echo "wrk is missing: apt-get install wrk (the benchmarks' smoke tests need it)"
+
+install: $(VENV)/.installed $(AXE) chromium wrk
 
 run: install
 	$(PY) -m tools.run

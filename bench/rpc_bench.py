@@ -2,24 +2,21 @@
 
 No service and no database behind it: the handler answers at once, so the figures are the
 broker's and the two runtimes' share of every request (what the request queue's kind changes).
-``python -m bench.rpc_bench [--calls 2000]``: sequential calls, then 32 concurrent callers.
+``python -m bench.rpc_bench [--calls 2000] [--smoke]``: sequential calls, then 32 concurrent
+callers. It prints only (its table in docs/performance.md was written by hand).
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import subprocess
 import time
-import uuid
 
 from prometheus_client import CollectorRegistry
 
+from bench.common import arguments, machine_load, parse, sandbox
 from contracts.maintenance import GET_MAINTENANCE, MaintenanceState, MaintenanceStateQuery
 from runtime.rpc_client import RpcClient
 from runtime.rpc_server import RpcServer
-
-AMQP = "amqp://guest:guest@127.0.0.1:5672"
 
 
 async def answer(_: MaintenanceStateQuery) -> MaintenanceState:
@@ -37,7 +34,7 @@ async def measure(url: str, calls: int) -> str:
     client = RpcClient(url, timeout=5)
     await client.start()
     try:
-        for _ in range(200):  # warm up
+        for _ in range(min(200, calls)):  # warm up
             await client.call(GET_MAINTENANCE, MaintenanceStateQuery())
         sequential = []
         for _ in range(calls):
@@ -65,18 +62,13 @@ async def measure(url: str, calls: int) -> str:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+def main(argv: list[str] | None = None) -> None:
+    parser = arguments(__doc__)
     parser.add_argument("--calls", type=int, default=2000)
-    args = parser.parse_args()
-    vhost = f"ibok-bench-rpc-{uuid.uuid4().hex[:8]}"
-    ctl = ["rabbitmqctl", "-q"]
-    subprocess.run([*ctl, "add_vhost", vhost], check=True)
-    subprocess.run([*ctl, "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"], check=True)
-    try:
-        print(asyncio.run(measure(f"{AMQP}/{vhost}", args.calls)))
-    finally:
-        subprocess.run([*ctl, "delete_vhost", vhost], check=True)
+    args = parse(parser, argv, calls=64)
+    with sandbox() as infra:
+        print(f"### RPC round trip (bench/rpc_bench.py), {args.calls} calls; {machine_load()}")
+        print(asyncio.run(measure(infra.amqp_url, args.calls)))
 
 
 if __name__ == "__main__":
