@@ -91,13 +91,26 @@ def durable_queue(name: str) -> RabbitQueue:
 
 
 async def declare_topology(
-    broker: RabbitBroker, bindings: Mapping[str, tuple[str, Sequence[str]]] = {}
+    broker: RabbitBroker,
+    bindings: Mapping[str, tuple[str, Sequence[str]]] = {},
+    *,
+    shared: bool = True,
 ) -> None:
     """Declare the shared exchanges and dead-letter queue, and bind this service's queues.
 
     ``bindings`` maps a queue name to (exchange, routing keys). Declarations are idempotent,
-    so every service may run this at start.
+    so every service may run this at start. ``shared=False`` leaves the shared exchanges and
+    queues alone (a broker user confined to its own queues may not declare them).
     """
+    if shared:
+        await _declare_shared(broker)
+    for queue_name, (exchange, keys) in bindings.items():
+        queue = await broker.declare_queue(durable_queue(queue_name))
+        for key in keys:
+            await queue.bind(exchange, routing_key=key)
+
+
+async def _declare_shared(broker: RabbitBroker) -> None:
     for name, kind in EXCHANGES.items():
         await broker.declare_exchange(RabbitExchange(name, type=kind, durable=True))
     dead = await broker.declare_queue(
@@ -106,10 +119,6 @@ async def declare_topology(
     await dead.bind(topology.DEAD_LETTER_EXCHANGE, routing_key="")
     billing_system = await broker.declare_queue(durable_queue(topology.BILLING_SYSTEM_QUEUE))
     await billing_system.bind(topology.IBOK_OUT_EXCHANGE, routing_key="#")
-    for queue_name, (exchange, keys) in bindings.items():
-        queue = await broker.declare_queue(durable_queue(queue_name))
-        for key in keys:
-            await queue.bind(exchange, routing_key=key)
 
 
 EnvelopeHandler = Callable[[Any], Awaitable[None]]

@@ -14,8 +14,27 @@ SERVICE_PORTS = {"gateway": 8000, "auth": 8001, "readings": 8002, "billing": 800
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="IBOK_", extra="ignore")
 
+    # The administrative connections: ``ibok provision`` and ``ibok migrate`` use them, and every
+    # process whose own setting below is empty (docs/security.md, least privilege).
     postgres_dsn: str = "postgresql://postgres@127.0.0.1:5432/ibok"
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    # Each process's own database role and broker user (``ibok provision`` makes them); empty
+    # means the administrative connection above.
+    migrate_postgres_dsn: str = ""
+    auth_postgres_dsn: str = ""
+    readings_postgres_dsn: str = ""
+    billing_postgres_dsn: str = ""
+    notify_postgres_dsn: str = ""
+    gateway_amqp_url: str = ""
+    auth_amqp_url: str = ""
+    readings_amqp_url: str = ""
+    billing_amqp_url: str = ""
+    notify_amqp_url: str = ""
+    # The billing system's broker user (``ibok provision`` gives it billing.in and its queue).
+    billing_system_amqp_url: str = ""
+    # RabbitMQ's management API (``http://user:password@host:15672``) for ``ibok provision`` to
+    # load users and permissions through; empty: ``rabbitmqctl`` on this machine.
+    amqp_management_url: str = ""
 
     http_host: str = "127.0.0.1"
     gateway_port: int = SERVICE_PORTS["gateway"]
@@ -112,6 +131,18 @@ class Settings(BaseSettings):
 
     def port_of(self, service: str) -> int:
         return int(getattr(self, f"{service}_port"))
+
+    def postgres_dsn_of(self, service: str) -> str:
+        """The DSN ``service`` (or ``migrate``) connects with: its own role when one is set."""
+        return str(getattr(self, f"{service}_postgres_dsn", "")) or self.postgres_dsn
+
+    def amqp_url_of(self, service: str) -> str:
+        """The URL ``service`` connects to the broker with: its own user when one is set."""
+        own = str(getattr(self, f"{service.replace('-', '_')}_amqp_url", ""))
+        return own or self.amqp_url
+
+    def has_own_broker_user(self, service: str) -> bool:
+        return bool(getattr(self, f"{service}_amqp_url", ""))
 
 
 @lru_cache(maxsize=1)

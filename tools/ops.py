@@ -1,4 +1,4 @@
-"""``ibok``: the operations CLI: migrations, the first admin, dead letters, retention."""
+"""``ibok``: the operations CLI: provisioning, migrations, the first admin, dead letters, retention."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import getpass
 import importlib.util
 import json
+import os
 import sys
 import uuid
 from datetime import date
@@ -24,7 +25,7 @@ from runtime.settings import Settings, get_settings
 from services.auth import domain as auth_domain
 from services.auth import staff_store, store
 from services.auth.passwords import Passwords
-from tools import dead_letters
+from tools import dead_letters, provision
 
 
 def migrations_of(service: str) -> Path:
@@ -41,11 +42,12 @@ async def migrate_all(dsn: str) -> dict[str, list[str]]:
 async def create_admin(settings: Settings, login: str, name: str, password: str) -> uuid.UUID:
     """The first admin (and any later one): an ``admin`` staff user, recorded in the audit trail."""
     auth_domain.check_staff_password_policy(password)
-    await db.ensure_database(settings.postgres_dsn)
-    await db.migrate(settings.postgres_dsn, "auth", migrations_of("auth"))
+    dsn = settings.postgres_dsn_of("auth")
+    await db.ensure_database(dsn)
+    await db.migrate(dsn, "auth", migrations_of("auth"))
     password_hash = await Passwords(settings).hash(password)
     staff_id = uuid.uuid4()
-    pool = await db.create_pool(settings.postgres_dsn, "auth", min_size=1, max_size=1)
+    pool = await db.create_pool(dsn, "auth", min_size=1, max_size=1)
     try:
         async with pool.acquire() as conn, conn.transaction():
             await staff_store.insert_staff_user(
@@ -126,6 +128,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ibok", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="apply every service's pending migrations")
+    prov = sub.add_parser(
+        "provision",
+        help="a database role and a broker user per process, each allowed only its own (again: "
+        "changes nothing)",
+    )
+    prov.add_argument(
+        "--secret-file",
+        default="var/provision.secret",
+        help="passwords not given in settings are derived from this file's secret (made if "
+        "missing; default %(default)s)",
+    )
+    prov.add_argument(
+        "--env-file",
+        help="write each process's connection settings (IBOK_<PROCESS>_POSTGRES_DSN, "
+        "IBOK_<PROCESS>_AMQP_URL) to this file, readable by its owner only",
+    )
     dead = sub.add_parser("dead-letters", help="list, replay or discard dead-lettered messages")
     dead.add_argument("action", choices=["list", "replay", "discard"])
     dead.add_argument("--id", action="append", dest="ids", help="only this message id (repeatable)")
@@ -149,8 +167,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = get_settings()
     configure_logging("ops", settings.log_level)
+    if args.command == "provision":
+        return provision_command(settings, args.secret_file, args.env_file)
     if args.command == "migrate":
-        applied = asyncio.run(migrate_all(settings.postgres_dsn))
+        applied = asyncio.run(migrate_all(settings.postgres_dsn_of("migrate")))
         for service, versions in applied.items():
             print(f"{service}: {', '.join(versions) if versions else 'up to date'}")
     elif args.command == "create-admin":
@@ -175,6 +195,19 @@ def main(argv: list[str] | None = None) -> int:
         return dead_letters_command(
             settings.amqp_url, args.action, set(args.ids) if args.ids else None
         )
+    return 0
+
+
+def provision_command(settings: Settings, secret_file: str, env_file: str | None) -> int:
+    env = asyncio.run(provision.provision(settings, provision.read_secret(secret_file)))
+    for process, values in env.items():
+        users = ", ".join(provision.login_of(url)[0] for url in values.values())
+        print(f"{process}: {users}")
+    if env_file:
+        descriptor = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as out:
+            for values in env.values():
+                out.writelines(f"{name}={value}\n" for name, value in values.items())
     return 0
 
 

@@ -21,6 +21,7 @@ from tools.billing_sim.cli import publish
 from tools.billing_sim.dataset import build_dataset
 from tools.mail_sink import messages_in, start_sink
 from tools.ops import ensure_admin, migrate_all
+from tools.provision import provision, read_secret
 from tools.system import System
 
 VAR = Path("var")
@@ -131,7 +132,13 @@ def main() -> int:
     if problems:
         print("IBOK cannot start:\n" + "\n".join(problems), file=sys.stderr)
         return 1
-    asyncio.run(migrate_all(settings.postgres_dsn))
+    # Every process on a role and broker user of its own (docs/security.md); migrations run
+    # as the migration role, the demo admin is made as auth's role.
+    own = asyncio.run(provision(settings, read_secret(str(VAR / "provision.secret"))))
+    settings = settings.model_copy(
+        update={k.removeprefix("IBOK_").lower(): v for env in own.values() for k, v in env.items()}
+    )
+    asyncio.run(migrate_all(settings.postgres_dsn_of("migrate")))
     busy = busy_ports(
         {s: settings.port_of(s) for s in ("gateway", "auth", "readings", "billing", "notify")}
         | {"SMTP sink": settings.smtp_port}
@@ -147,7 +154,9 @@ def main() -> int:
     sink = start_sink(mail_dir, settings.smtp_host, settings.smtp_port)
     # Local http: the demo's cookie cannot be Secure unless the operator says otherwise.
     system = System(
-        {"IBOK_COOKIE_SECURE": os.environ.get("IBOK_COOKIE_SECURE", "false")}, log_dir=VAR / "log"
+        {"IBOK_COOKIE_SECURE": os.environ.get("IBOK_COOKIE_SECURE", "false")},
+        log_dir=VAR / "log",
+        service_env=own,
     )
     stop = False
 

@@ -92,8 +92,10 @@ def rate_rules(settings: Settings) -> list[RateRule]:
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
-    rpc = RpcClient(settings.amqp_url, timeout=settings.rpc_timeout, name="ibok-gateway")
-    events = GatewayEvents(settings.amqp_url)
+    amqp_url = settings.amqp_url_of("gateway")
+    rpc = RpcClient(amqp_url, timeout=settings.rpc_timeout, name="ibok-gateway")
+    # A broker user of its own may not declare the shared exchange (``ibok provision`` has).
+    events = GatewayEvents(amqp_url, declare=not settings.has_own_broker_user("gateway"))
     watch = MaintenanceWatch(rpc, events)
     session_cache = SessionCache(settings.session_cache_seconds)
     events.follow(auth_contracts.SessionsEnded.SCHEMA, session_cache.on_sessions_ended)

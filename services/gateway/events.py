@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -22,8 +23,9 @@ class GatewayEvents:
     reconnect) and False as soon as the connection is lost.
     """
 
-    def __init__(self, amqp_url: str) -> None:
+    def __init__(self, amqp_url: str, *, declare: bool = True) -> None:
         self._url = amqp_url
+        self._declare = declare
         self._handlers: dict[str, Callable[[bytes], None]] = {}
         self.on_reconnect: list[Callable[[], None]] = []
         self.on_listening: list[Callable[[bool], None]] = []
@@ -41,10 +43,17 @@ class GatewayEvents:
         self._connection.reconnect_callbacks.add(self._reconnected)
         self._connection.close_callbacks.add(self._lost)
         channel = await self._connection.channel()
-        exchange = await channel.declare_exchange(
-            topology.EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
+        exchange: aio_pika.abc.AbstractExchange
+        if self._declare:
+            exchange = await channel.declare_exchange(
+                topology.EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
+            )
+        else:
+            exchange = await channel.get_exchange(topology.EVENTS_EXCHANGE, ensure=False)
+        # Named under the gateway's own prefix, which its broker user may declare.
+        queue = await channel.declare_queue(
+            f"ibok.gateway.events.{uuid.uuid4().hex}", exclusive=True, auto_delete=True
         )
-        queue = await channel.declare_queue("", exclusive=True, auto_delete=True)
         for schema in self._handlers:
             await queue.bind(exchange, routing_key=schema)
         await queue.consume(self._on_message, no_ack=True)
