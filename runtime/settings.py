@@ -5,8 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 from functools import lru_cache
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from runtime import tls
 
 SERVICE_PORTS = {"gateway": 8000, "auth": 8001, "readings": 8002, "billing": 8003, "notify": 8004}
 
@@ -35,6 +37,11 @@ class Settings(BaseSettings):
     # RabbitMQ's management API (``http://user:password@host:15672``) for ``ibok provision`` to
     # load users and permissions through; empty: ``rabbitmqctl`` on this machine.
     amqp_management_url: str = ""
+    # TLS (docs/security.md): the CA that signed the database's and the broker's certificates.
+    # With it every PostgreSQL connection verifies the server (sslmode=verify-full) and every
+    # amqps:// connection verifies the broker; a DSN's own sslmode/sslrootcert wins.
+    postgres_ca_file: str = ""
+    amqp_ca_file: str = ""
 
     http_host: str = "127.0.0.1"
     gateway_port: int = SERVICE_PORTS["gateway"]
@@ -49,7 +56,10 @@ class Settings(BaseSettings):
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
-    smtp_tls: bool = False
+    # starttls, implicit (SMTPS, usually port 465) or off; the server's certificate is verified
+    # against IBOK_SMTP_CA_FILE, else the system's CAs.
+    smtp_tls: tls.SmtpTls = "off"
+    smtp_ca_file: str = ""
     smtp_username: str = ""
     smtp_password: SecretStr = SecretStr("")
     mail_from: str = "IBOK <ibok@wodociagi.example>"
@@ -128,6 +138,22 @@ class Settings(BaseSettings):
     legalization_check_hours: float = Field(default=24.0, gt=0)
     # R14: how often billing looks for customers whose retention ended (it also looks at start).
     retention_interval_seconds: float = Field(default=86_400.0, gt=0)
+
+    @field_validator("smtp_tls", mode="before")
+    @classmethod
+    def _smtp_tls(cls, value: object) -> tls.SmtpTls:
+        return tls.smtp_mode(value)
+
+    @model_validator(mode="after")
+    def _tls(self) -> Settings:
+        """Every connection string carries its TLS settings, whoever reads it."""
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if name.endswith("postgres_dsn"):
+                object.__setattr__(self, name, tls.postgres_dsn(value, self.postgres_ca_file))
+            elif name.endswith("amqp_url"):
+                object.__setattr__(self, name, tls.amqp_url(value, self.amqp_ca_file))
+        return self
 
     def port_of(self, service: str) -> int:
         return int(getattr(self, f"{service}_port"))
