@@ -42,6 +42,13 @@ class Settings(BaseSettings):
     # amqps:// connection verifies the broker; a DSN's own sslmode/sslrootcert wins.
     postgres_ca_file: str = ""
     amqp_ca_file: str = ""
+    # Backups (``ibok backup``/``ibok restore``, docs/reliability.md): pgBackRest as the
+    # cluster's owner, its configuration file (empty: pgBackRest's default), the stanza, and
+    # where the broker's exported definitions go.
+    backup_pgbackrest: str = "pgbackrest"
+    backup_config: str = ""
+    backup_stanza: str = "ibok"
+    backup_dir: str = "var/backup"
 
     http_host: str = "127.0.0.1"
     gateway_port: int = SERVICE_PORTS["gateway"]

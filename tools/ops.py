@@ -1,4 +1,5 @@
-"""``ibok``: the operations CLI: provisioning, migrations, the first admin, dead letters, retention."""
+"""``ibok``: the operations CLI: provisioning, migrations, the first admin, dead letters, retention,
+backups."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import json
 import os
 import sys
 import uuid
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import asyncpg
@@ -25,7 +26,7 @@ from runtime.settings import Settings, get_settings
 from services.auth import domain as auth_domain
 from services.auth import staff_store, store
 from services.auth.passwords import Passwords
-from tools import dead_letters, provision
+from tools import backup, dead_letters, provision
 
 
 def migrations_of(service: str) -> Path:
@@ -164,8 +165,48 @@ def main(argv: list[str] | None = None) -> int:
         type=date.fromisoformat,
         help="apply the rule as on this day, YYYY-MM-DD (a real run refuses a future day)",
     )
+    saving = sub.add_parser(
+        "backup",
+        help="a pgBackRest base backup of the database and the broker's definitions",
+    )
+    saving.add_argument("--type", choices=["full", "diff", "incr"], default="full")
+    saving.add_argument(
+        "--setup",
+        action="store_true",
+        help="first make the pgBackRest stanza and check that WAL archiving reaches it",
+    )
+    saving.add_argument("--no-broker", action="store_true", help="the database only")
+    back = sub.add_parser(
+        "restore",
+        help="put the stopped database cluster back as it was at a moment (point in time)",
+    )
+    back.add_argument(
+        "--to",
+        type=datetime.fromisoformat,
+        help="the moment, ISO 8601 with its offset (default: the end of the archived WAL)",
+    )
+    back.add_argument(
+        "--broker-definitions",
+        type=Path,
+        help="also load this file from `ibok backup` into the broker",
+    )
     args = parser.parse_args(argv)
     settings = get_settings()
+    if args.command == "backup":
+        if args.setup:
+            backup.create_stanza(settings)
+        report = backup.backup(settings, args.type, broker=not args.no_broker)
+        print(f"{report.kind} backup in {report.seconds:.1f} s")
+        if report.broker_definitions:
+            print(f"broker definitions: {report.broker_definitions}")
+        return 0
+    if args.command == "restore":
+        seconds = backup.restore(settings, args.to)
+        print(f"restored in {seconds:.1f} s; start the cluster: it replays WAL to the target")
+        if args.broker_definitions:
+            backup.restore_broker(args.broker_definitions)
+            print(f"broker definitions loaded from {args.broker_definitions}")
+        return 0
     configure_logging("ops", settings.log_level)
     if args.command == "provision":
         return provision_command(settings, args.secret_file, args.env_file)

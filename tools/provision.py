@@ -339,16 +339,17 @@ async def provision_broker(settings: Settings, logins: Mapping[str, str]) -> Non
     rabbitmqctl("import_definitions", stdin=json.dumps(definitions))
 
 
-def rabbitmqctl(*args: str, stdin: str | None = None) -> None:
+def rabbitmqctl(*args: str, stdin: str | None = None) -> str:
+    """``rabbitmqctl -q args`` (``IBOK_RABBITMQCTL`` may name another command); its output."""
     command = shlex.split(os.environ.get("IBOK_RABBITMQCTL", "rabbitmqctl"))
-    subprocess.run(  # noqa: S603 - the operator's rabbitmqctl, fixed arguments
+    return subprocess.run(  # noqa: S603 - the operator's rabbitmqctl, fixed arguments
         [*command, "-q", *args],
         input=stdin,
         text=True,
         check=True,
         capture_output=True,
         timeout=120,
-    )
+    ).stdout
 
 
 def remove_broker_users(vhost: str) -> None:
