@@ -192,7 +192,8 @@ def staff_logins(system: System, infra: Infra, gateway: str) -> dict[str, tuple[
     import subprocess
     import sys
 
-    env = {**system.env, "IBOK_POSTGRES_DSN": infra.postgres_dsn}
+    # As auth's own role, as an operator with least privilege would.
+    env = {**system.env, "IBOK_POSTGRES_DSN": infra.postgres_dsn, **infra.logins.get("auth", {})}
     made = subprocess.run(
         [
             sys.executable,

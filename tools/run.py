@@ -11,6 +11,7 @@ import socket
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
 import asyncpg
@@ -36,7 +37,9 @@ DEMO_CUSTOMERS = 50
 async def check_servers(dsn: str, amqp_url: str) -> list[str]:
     problems = []
     try:
-        conn = await asyncpg.connect(dsn.rsplit("/", 1)[0] + "/postgres", timeout=3)
+        conn = await asyncpg.connect(
+            urlunsplit(urlsplit(dsn)._replace(path="/postgres")), timeout=3
+        )
         await conn.close()
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
         problems.append(
