@@ -1,7 +1,8 @@
 """TLS everywhere (docs/security.md): the whole system on a PostgreSQL cluster and a RabbitMQ
-node of the test's own that speak TLS only, with certificates from a CA the test makes;
-notify's mail over STARTTLS and implicit TLS to aiosmtpd. Every connection verifies the
-server's certificate and name; one from another CA is refused."""
+node of the test's own that speak TLS only, with certificates from a CA the test makes, its
+roles and users made by ``ibok provision`` (the broker's through its management API); notify's
+mail over STARTTLS and implicit TLS to aiosmtpd. Every connection verifies the server's
+certificate and name; one from another CA is refused."""
 
 from __future__ import annotations
 
@@ -69,17 +70,16 @@ def world(
     with tls_postgres(ca) as postgres, tls_rabbit(ca) as rabbit:
         infra = Infra(postgres.base_dsn, rabbit.base_url, DATABASE, "/")
         ca_files = {"IBOK_POSTGRES_CA_FILE": str(ca.ca_file), "IBOK_AMQP_CA_FILE": str(ca.ca_file)}
+        # The broker's users come through its management API here (as in deploy/), through
+        # rabbitmqctl in the rest of the suite.
         admin = Settings(
             postgres_dsn=infra.postgres_dsn,
             amqp_url=infra.amqp_url,
             postgres_ca_file=str(ca.ca_file),
             amqp_ca_file=str(ca.ca_file),
+            amqp_management_url=rabbit.management_url,
         )
-        os.environ["IBOK_RABBITMQCTL"] = rabbit.ctl_command()
-        try:
-            logins = asyncio.run(provision.provision(admin, os.urandom(16)))
-        finally:
-            del os.environ["IBOK_RABBITMQCTL"]
+        logins = asyncio.run(provision.provision(admin, os.urandom(16)))
         system = System(
             system_env(infra, mail_sink, **ca_files),
             log_dir=tmp_path_factory.mktemp("tls-logs"),
@@ -118,6 +118,9 @@ async def test_every_broker_connection_is_tls_as_its_own_user(world: TlsWorld) -
     assert {user for user, _ in rows} >= {
         f"ibok-{p}" for p in ("gateway", "auth", "readings", "billing", "notify")
     }
+    # Made through the management API, with the permissions of tools.provision.
+    listed = world.rabbit.ctl("list_user_permissions", "ibok-notify")
+    assert provision.broker_permissions("notify").configure in listed
 
 
 def test_a_request_crosses_gateway_broker_service_and_database_over_tls(world: TlsWorld) -> None:

@@ -219,11 +219,13 @@ class TlsPostgres:
 
 
 class TlsRabbit:
-    """A node ``ibok-tls-<random>@localhost`` with a TLS listener only (no plain AMQP port)."""
+    """A node ``ibok-tls-<random>@localhost`` with a TLS listener only (no plain AMQP port) and
+    the management API on ``management_port`` (plain HTTP, this host only)."""
 
     def __init__(self, ca: CaFiles) -> None:
         self.node = f"ibok-tls-{uuid.uuid4().hex[:8]}@localhost"
         self.port = free_port()
+        self.management_port = free_port()
         self.base = Path(tempfile.mkdtemp(prefix="ibok-rabbit-tls-"))
         _give(self.base, "rabbitmq", 0o755)
         self.process: subprocess.Popen[bytes] | None = None
@@ -238,9 +240,10 @@ class TlsRabbit:
             "ssl_options.verify = verify_none\n"
             "ssl_options.fail_if_no_peer_cert = false\n"
             "disk_free_limit.absolute = 50MB\n"
+            f"management.tcp.ip = 127.0.0.1\nmanagement.tcp.port = {self.management_port}\n"
         )
         (self.base / "rabbitmq-env.conf").write_text("")
-        (self.base / "enabled_plugins").write_text("[].\n")
+        (self.base / "enabled_plugins").write_text("[rabbitmq_management].\n")
         self.env = {
             "HOME": RABBITMQ_HOME,
             "RABBITMQ_NODENAME": self.node,
@@ -269,17 +272,9 @@ class TlsRabbit:
         )  # fmt: skip
         return done.stdout
 
-    def ctl_command(self) -> str:
-        """``IBOK_RABBITMQCTL`` for ``ibok provision`` to reach this node."""
-        return " ".join(
-            _as_user(
-                "rabbitmq",
-                str(RABBITMQ_BIN / "rabbitmqctl"),
-                "-n",
-                self.node,
-                env={"HOME": RABBITMQ_HOME},
-            )
-        )
+    @property
+    def management_url(self) -> str:
+        return f"http://guest:guest@127.0.0.1:{self.management_port}"
 
     def start(self, timeout: float = 90) -> None:
         log = open(self.base / "server.out", "ab")
@@ -297,6 +292,7 @@ class TlsRabbit:
         if process.poll() is not None:
             raise RuntimeError(f"rabbitmq-server exited with {process.returncode}: {self.base}")
         self.ctl("await_startup", "--timeout", str(int(timeout)), timeout=timeout + 10)
+        _wait(lambda: _answers(self.management_port), timeout, "RabbitMQ's management API")
 
     def stop(self) -> None:
         if self.process is None:
