@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test install lint typecheck migrate clean chromium wrk screenshots
+.PHONY: run test install lint typecheck migrate clean chromium wrk pgbackrest screenshots
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -28,7 +28,13 @@ wrk:
 	  { apt-get update -qq >/dev/null && apt-get install -y -qq wrk >/dev/null; } ; } || \
 	  echo "wrk is missing: apt-get install wrk (the benchmarks' smoke tests need it)"
 
-install: $(VENV)/.installed $(AXE) chromium wrk
+# WAL archiving and point-in-time restore (ibok backup / ibok restore, the restore drill test).
+pgbackrest:
+	@command -v pgbackrest >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && \
+	  { apt-get update -qq >/dev/null && apt-get install -y -qq pgbackrest >/dev/null; } ; } || \
+	  echo "pgBackRest is missing: apt-get install pgbackrest (ibok backup and the restore drill need it)"
+
+install: $(VENV)/.installed $(AXE) chromium wrk pgbackrest
 
 run: install
 	$(PY) -m tools.run

@@ -47,13 +47,13 @@ class ServiceRuntime:
 
     def __post_init__(self) -> None:
         self.broker: RabbitBroker = messaging.make_broker(
-            self.settings.amqp_url,
+            self.amqp_url,
             self.name,
             prefetch=self.settings.prefetch,
             middlewares=(RabbitPrometheusMiddleware(registry=self.registry, app_name=self.name),),
         )
         self.rpc_server = RpcServer(
-            self.settings.amqp_url,
+            self.amqp_url,
             service=self.name,
             prefetch=self.settings.prefetch,
             registry=self.registry,
@@ -63,6 +63,14 @@ class ServiceRuntime:
         self._batch_consumers: list[batch_consumer.BatchConsumer] = []
         self._started = False
         self.relay: OutboxRelay | None = None
+
+    @property
+    def amqp_url(self) -> str:
+        return self.settings.amqp_url_of(self.name)
+
+    @property
+    def postgres_dsn(self) -> str:
+        return self.settings.postgres_dsn_of(self.name)
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -96,7 +104,7 @@ class ServiceRuntime:
         """Like ``consume``, but ``apply`` gets many messages at once, in one call (bulk imports)."""
         self._check_bindings(queue, exchange, models)
         consumer = batch_consumer.BatchConsumer(
-            self.settings.amqp_url,
+            self.amqp_url,
             queue,
             models,
             apply,
@@ -170,7 +178,7 @@ class ServiceRuntime:
     def rpc_client(self) -> RpcClient:
         """A concurrent request/reply client for asking other services, opened with the service."""
         client = RpcClient(
-            self.settings.amqp_url, timeout=self.settings.rpc_timeout, name=f"ibok-{self.name}-rpc"
+            self.amqp_url, timeout=self.settings.rpc_timeout, name=f"ibok-{self.name}-rpc"
         )
         self.startup_hooks.append(client.start)
         self.shutdown_hooks.append(client.stop)
@@ -182,28 +190,30 @@ class ServiceRuntime:
 
     # --- life ---------------------------------------------------------------------------------
     async def _start(self) -> None:
-        await db.ensure_database(self.settings.postgres_dsn)
-        await db.migrate(self.settings.postgres_dsn, self.name, self.migrations)
+        await db.ensure_database(self.postgres_dsn)
+        await db.migrate(self.postgres_dsn, self.name, self.migrations)
         self._pool = await db.create_pool(
-            self.settings.postgres_dsn,
+            self.postgres_dsn,
             self.name,
             min_size=self.settings.db_pool_min,
             max_size=self.settings.db_pool_max,
             timeout=self.settings.db_timeout,
         )
+        if await db.superuser(self._pool):
+            log.warning("database.superuser", hint="run `ibok provision` (docs/security.md)")
         for hook in self.startup_hooks:
             await hook()
 
     async def _declare_topology(self) -> None:
         """Before the broker starts consuming and anything is published: every queue and
         binding exists, whichever service starts first."""
-        declared = await broker_topology.declare(self.settings.amqp_url, self.name)
+        declared = await broker_topology.declare(self.amqp_url, self.name)
         log.info("topology.declared", part=declared)
 
     async def _after_start(self) -> None:
         self.relay = OutboxRelay(
             self.pool,
-            self.settings.amqp_url,
+            self.amqp_url,
             poll_seconds=self.settings.outbox_poll_seconds,
             keep=timedelta(hours=self.settings.outbox_keep_hours),
             registry=self.registry,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import asyncpg
@@ -11,6 +13,7 @@ import httpx
 import pytest
 
 from contracts.billing_system import SyncCompleted
+from runtime.settings import Settings
 from tests.support.clients import gateway_client
 from tests.support.infra import (
     Infra,
@@ -22,6 +25,7 @@ from tests.support.infra import (
     vhost,
 )
 from tests.support.mail import MailSink
+from tools import provision
 from tools.billing_sim.cli import publish
 from tools.billing_sim.dataset import Dataset, SimCustomer, build_dataset
 from tools.system import System
@@ -29,17 +33,35 @@ from tools.system import System
 
 @pytest.fixture(scope="session")
 def infra() -> Iterator[Infra]:
+    """A database and vhost of the run's own, with a role and a broker user per process
+    (``ibok provision``), which the ``system`` processes use: least privilege, as deployed."""
     with servers() as (pg_base, amqp_base, can_make_vhosts):
         database = unique("ibok_test")
         asyncio.run(create_database(pg_base, database))
         try:
             if can_make_vhosts:
-                with vhost(unique("ibok-test")) as name:
-                    yield Infra(pg_base, amqp_base, database, name)
+                with (
+                    vhost(unique("ibok-test")) as name,
+                    provisioned(Infra(pg_base, amqp_base, database, name), broker=True) as made,
+                ):
+                    yield made
             else:
-                yield Infra(pg_base, amqp_base, database, "/")
+                with provisioned(Infra(pg_base, amqp_base, database, "/"), broker=False) as made:
+                    yield made
         finally:
             asyncio.run(drop_database(pg_base, database))
+            asyncio.run(provision.remove_roles(f"{pg_base}/postgres", database))
+
+
+@contextmanager
+def provisioned(infra: Infra, *, broker: bool) -> Iterator[Infra]:
+    admin = Settings(postgres_dsn=infra.postgres_dsn, amqp_url=infra.amqp_url)
+    infra.logins = asyncio.run(provision.provision(admin, os.urandom(16), broker=broker))
+    try:
+        yield infra
+    finally:
+        if broker:
+            provision.remove_broker_users(infra.vhost)
 
 
 @pytest.fixture(scope="session")
@@ -90,7 +112,11 @@ def system_env(infra: Infra, mail_sink: MailSink, **overrides: str) -> dict[str,
 def system(
     infra: Infra, mail_sink: MailSink, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[System]:
-    running = System(system_env(infra, mail_sink), log_dir=tmp_path_factory.mktemp("logs"))
+    running = System(
+        system_env(infra, mail_sink),
+        log_dir=tmp_path_factory.mktemp("logs"),
+        service_env=infra.logins,
+    )
     running.start_all()
     try:
         running.wait_ready(timeout=60)
@@ -177,7 +203,8 @@ def staff_logins(system: System, infra: Infra, gateway: str) -> dict[str, tuple[
     import subprocess
     import sys
 
-    env = {**system.env, "IBOK_POSTGRES_DSN": infra.postgres_dsn}
+    # As auth's own role, as an operator with least privilege would.
+    env = {**system.env, "IBOK_POSTGRES_DSN": infra.postgres_dsn, **infra.logins.get("auth", {})}
     made = subprocess.run(
         [
             sys.executable,
@@ -303,6 +330,7 @@ def second_gateway(
     other = System(
         system_env(infra, mail_sink, IBOK_SESSION_CACHE_SECONDS="5"),
         log_dir=tmp_path_factory.mktemp("gateway2"),
+        service_env=infra.logins,
     )
     other.start("gateway")
     try:

@@ -1,5 +1,5 @@
-"""``ibok``: the operations CLI: migrations and the broker topology, the first admin, dead letters,
-unrouted messages, parked outbox rows, retention."""
+"""``ibok``: the operations CLI: provisioning, migrations and the broker topology, the first
+admin, dead letters, unrouted messages, parked outbox rows, retention, backups."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ import asyncio
 import getpass
 import importlib.util
 import json
+import os
 import sys
 import uuid
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -28,7 +29,7 @@ from runtime.settings import Settings, get_settings
 from services.auth import domain as auth_domain
 from services.auth import staff_store, store
 from services.auth.passwords import Passwords
-from tools import dead_letters
+from tools import backup, dead_letters, provision
 
 
 def migrations_of(service: str) -> Path:
@@ -97,11 +98,12 @@ def vhost_of(amqp_url: str) -> str:
 async def create_admin(settings: Settings, login: str, name: str, password: str) -> uuid.UUID:
     """The first admin (and any later one): an ``admin`` staff user, recorded in the audit trail."""
     auth_domain.check_staff_password_policy(password)
-    await db.ensure_database(settings.postgres_dsn)
-    await db.migrate(settings.postgres_dsn, "auth", migrations_of("auth"))
+    dsn = settings.postgres_dsn_of("auth")
+    await db.ensure_database(dsn)
+    await db.migrate(dsn, "auth", migrations_of("auth"))
     password_hash = await Passwords(settings).hash(password)
     staff_id = uuid.uuid4()
-    pool = await db.create_pool(settings.postgres_dsn, "auth", min_size=1, max_size=1)
+    pool = await db.create_pool(dsn, "auth", min_size=1, max_size=1)
     try:
         async with pool.acquire() as conn, conn.transaction():
             await staff_store.insert_staff_user(
@@ -182,6 +184,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ibok", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="apply every service's pending migrations")
+    prov = sub.add_parser(
+        "provision",
+        help="a database role and a broker user per process, each allowed only its own (again: "
+        "changes nothing)",
+    )
+    prov.add_argument(
+        "--secret-file",
+        default="var/provision.secret",
+        help="passwords not given in settings are derived from this file's secret (made if "
+        "missing; default %(default)s)",
+    )
+    prov.add_argument(
+        "--env-file",
+        help="write each process's connection settings (IBOK_<PROCESS>_POSTGRES_DSN, "
+        "IBOK_<PROCESS>_AMQP_URL) to this file, readable by its owner only",
+    )
     dead = sub.add_parser("dead-letters", help="list, replay or discard dead-lettered messages")
     dead.add_argument("action", choices=["list", "replay", "discard"])
     dead.add_argument("--id", action="append", dest="ids", help="only this message id (repeatable)")
@@ -221,11 +239,53 @@ def main(argv: list[str] | None = None) -> int:
         type=date.fromisoformat,
         help="apply the rule as on this day, YYYY-MM-DD (a real run refuses a future day)",
     )
+    saving = sub.add_parser(
+        "backup",
+        help="a pgBackRest base backup of the database and the broker's definitions",
+    )
+    saving.add_argument("--type", choices=["full", "diff", "incr"], default="full")
+    saving.add_argument(
+        "--setup",
+        action="store_true",
+        help="first make the pgBackRest stanza and check that WAL archiving reaches it",
+    )
+    saving.add_argument("--no-broker", action="store_true", help="the database only")
+    back = sub.add_parser(
+        "restore",
+        help="put the stopped database cluster back as it was at a moment (point in time)",
+    )
+    back.add_argument(
+        "--to",
+        type=datetime.fromisoformat,
+        help="the moment, ISO 8601 with its offset (default: the end of the archived WAL)",
+    )
+    back.add_argument(
+        "--broker-definitions",
+        type=Path,
+        help="also load this file from `ibok backup` into the broker",
+    )
     args = parser.parse_args(argv)
     settings = get_settings()
+    if args.command == "backup":
+        if args.setup:
+            backup.create_stanza(settings)
+        report = backup.backup(settings, args.type, broker=not args.no_broker)
+        print(f"{report.kind} backup in {report.seconds:.1f} s")
+        if report.broker_definitions:
+            print(f"broker definitions: {report.broker_definitions}")
+        return 0
+    if args.command == "restore":
+        seconds = backup.restore(settings, args.to)
+        print(f"restored in {seconds:.1f} s; start the cluster: it replays WAL to the target")
+        if args.broker_definitions:
+            backup.restore_broker(args.broker_definitions)
+            print(f"broker definitions loaded from {args.broker_definitions}")
+        return 0
     configure_logging("ops", settings.log_level)
+    if args.command == "provision":
+        return provision_command(settings, args.secret_file, args.env_file)
     if args.command == "migrate":
-        applied = asyncio.run(migrate_all(settings.postgres_dsn, settings.amqp_url))
+        applied = asyncio.run(migrate_all(settings.postgres_dsn_of("migrate"), settings.amqp_url))
         for service, versions in applied.items():
             print(f"{service}: {', '.join(versions) if versions else 'up to date'}")
     elif args.command == "create-admin":
@@ -268,6 +328,19 @@ def main(argv: list[str] | None = None) -> int:
             print(problem)
         print(f"{len(problems)} problem(s)", file=sys.stderr)
         return 1 if problems else 0
+    return 0
+
+
+def provision_command(settings: Settings, secret_file: str, env_file: str | None) -> int:
+    env = asyncio.run(provision.provision(settings, provision.read_secret(secret_file)))
+    for process, values in env.items():
+        users = ", ".join(provision.login_of(url)[0] for url in values.values())
+        print(f"{process}: {users}")
+    if env_file:
+        descriptor = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as out:
+            for values in env.values():
+                out.writelines(f"{name}={value}\n" for name, value in values.items())
     return 0
 
 

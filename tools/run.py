@@ -11,6 +11,7 @@ import socket
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
 import asyncpg
@@ -21,6 +22,7 @@ from tools.billing_sim.cli import publish
 from tools.billing_sim.dataset import build_dataset
 from tools.mail_sink import messages_in, start_sink
 from tools.ops import ensure_admin, migrate_all
+from tools.provision import provision, read_secret
 from tools.system import System
 
 VAR = Path("var")
@@ -48,7 +50,9 @@ async def billing_synced(dsn: str, timeout: float = 30) -> None:
 async def check_servers(dsn: str, amqp_url: str) -> list[str]:
     problems = []
     try:
-        conn = await asyncpg.connect(dsn.rsplit("/", 1)[0] + "/postgres", timeout=3)
+        conn = await asyncpg.connect(
+            urlunsplit(urlsplit(dsn)._replace(path="/postgres")), timeout=3
+        )
         await conn.close()
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
         problems.append(
@@ -142,7 +146,13 @@ def main() -> int:
     if problems:
         print("IBOK cannot start:\n" + "\n".join(problems), file=sys.stderr)
         return 1
-    asyncio.run(migrate_all(settings.postgres_dsn, settings.amqp_url))
+    # Every process on a role and broker user of its own (docs/security.md); migrations run
+    # as the migration role, the demo admin is made as auth's role.
+    own = asyncio.run(provision(settings, read_secret(str(VAR / "provision.secret"))))
+    settings = settings.model_copy(
+        update={k.removeprefix("IBOK_").lower(): v for env in own.values() for k, v in env.items()}
+    )
+    asyncio.run(migrate_all(settings.postgres_dsn_of("migrate"), settings.amqp_url))
     busy = busy_ports(
         {s: settings.port_of(s) for s in ("gateway", "auth", "readings", "billing", "notify")}
         | {"gateway metrics": settings.gateway_metrics_port, "SMTP sink": settings.smtp_port}
@@ -158,7 +168,9 @@ def main() -> int:
     sink = start_sink(mail_dir, settings.smtp_host, settings.smtp_port)
     # Local http: the demo's cookie cannot be Secure unless the operator says otherwise.
     system = System(
-        {"IBOK_COOKIE_SECURE": os.environ.get("IBOK_COOKIE_SECURE", "false")}, log_dir=VAR / "log"
+        {"IBOK_COOKIE_SECURE": os.environ.get("IBOK_COOKIE_SECURE", "false")},
+        log_dir=VAR / "log",
+        service_env=own,
     )
     stop = False
 

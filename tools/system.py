@@ -27,10 +27,20 @@ def _end_with_parent() -> None:
 
 
 class System:
-    """The five processes, each ``python -m services.<name>``, with their environment."""
+    """The five processes, each ``python -m services.<name>``, with their environment.
 
-    def __init__(self, env: Mapping[str, str], log_dir: Path | None = None) -> None:
+    ``service_env`` adds settings one process alone gets (its own database role and broker
+    user: ``ibok provision``), so no process holds another's credentials.
+    """
+
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        log_dir: Path | None = None,
+        service_env: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> None:
         self.env = {**os.environ, **env}
+        self.service_env = {name: dict(values) for name, values in (service_env or {}).items()}
         self.log_dir = log_dir
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self._logs: dict[str, IO[bytes]] = {}
@@ -55,7 +65,7 @@ class System:
             self._logs[service] = out = open(self.log_dir / f"{service}.log", "ab")
         self.processes[service] = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-m", f"services.{service}"],
-            env=self.env,
+            env={**self.env, **self.service_env.get(service, {})},
             preexec_fn=_end_with_parent,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -106,10 +106,11 @@ def create_app(
     """The gateway; a test passes its own ``rpc_client`` (answers without the broker) and
     ``events`` (a queue that needs no broker), the real ones otherwise."""
     settings = settings or get_settings()
+    amqp_url = settings.amqp_url_of("gateway")
     rpc_client = rpc_client or RpcClient(
-        settings.amqp_url, timeout=settings.rpc_timeout, name="ibok-gateway"
+        amqp_url, timeout=settings.rpc_timeout, name="ibok-gateway"
     )
-    events = events or GatewayEvents(settings.amqp_url)
+    events = events or GatewayEvents(amqp_url)
     watch = MaintenanceWatch(rpc_client, events)
     session_cache = SessionCache(settings.session_cache_seconds)
     events.follow(auth_contracts.SessionsEnded.SCHEMA, session_cache.on_sessions_ended)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -44,8 +45,12 @@ class GatewayEvents:
         # The whole topology, as every service declares it at start (whichever starts first).
         await broker_topology.declare(self._url, "gateway")
         channel = await self._connection.channel()
-        exchange = await broker_topology.ensure_exchange(channel, topology.EVENTS_EXCHANGE)
-        queue = await channel.declare_queue("", exclusive=True, auto_delete=True)
+        # Declared (or, for a user confined to its own queues, checked) just above.
+        exchange = await channel.get_exchange(topology.EVENTS_EXCHANGE, ensure=False)
+        # Named under the gateway's own prefix, which its broker user may declare.
+        queue = await channel.declare_queue(
+            f"ibok.gateway.events.{uuid.uuid4().hex}", exclusive=True, auto_delete=True
+        )
         for schema in self._handlers:
             await queue.bind(exchange, routing_key=schema)
         await queue.consume(self._on_message, no_ack=True)
