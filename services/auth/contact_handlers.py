@@ -31,8 +31,8 @@ async def update_contact(a: Auth, cmd: msgs.UpdateContact) -> msgs.Profile:
     new_email = str(cmd.email)
     token = domain.new_token()
     expires_at = utc_now() + timedelta(hours=a.rt.settings.email_token_hours)
-    async with a.rt.pool.acquire() as conn, conn.transaction():
-        current = await store.account_for_update(conn, cmd.account_id)
+    async with a.rt.unit_of_work() as uow:
+        current = await store.account_for_update(uow.conn, cmd.account_id)
         if current is None:
             raise NotFound(
                 "account_not_found", "Nie ma takiego konta.", detail_en="No such account."
@@ -50,7 +50,7 @@ async def update_contact(a: Auth, cmd: msgs.UpdateContact) -> msgs.Profile:
         email_change = not domain.same_email(new_email, current["email"])
         asks_again = email_change and not domain.same_email(new_email, current["pending_email"])
         row = await store.update_contact(
-            conn,
+            uow.conn,
             cmd.account_id,
             phone=cmd.phone,
             correspondence_address=address,
@@ -60,17 +60,16 @@ async def update_contact(a: Auth, cmd: msgs.UpdateContact) -> msgs.Profile:
             bump_revision=bool(changed),
         )
         if asks_again:
-            await store.revoke_email_tokens(conn, cmd.account_id, "change_email")
+            await store.revoke_email_tokens(uow.conn, cmd.account_id, "change_email")
             await store.insert_email_token(
-                conn,
+                uow.conn,
                 domain.token_digest(token),
                 cmd.account_id,
                 "change_email",
                 new_email,
                 expires_at,
             )
-            await a.rt.emit(
-                conn,
+            uow.emit(
                 topology.EVENTS_EXCHANGE,
                 msgs.EmailVerificationRequested(
                     account_id=cmd.account_id,
@@ -83,7 +82,7 @@ async def update_contact(a: Auth, cmd: msgs.UpdateContact) -> msgs.Profile:
                 ),
             )
             await store.audit(
-                conn,
+                uow.conn,
                 "email_change_requested",
                 actor_kind="customer",
                 actor_id=cmd.account_id,
@@ -91,9 +90,9 @@ async def update_contact(a: Auth, cmd: msgs.UpdateContact) -> msgs.Profile:
                 client_address=cmd.client_address,
             )
         if changed:
-            await emit_contact(a, conn, row)
+            emit_contact(uow, row)
             await store.audit(
-                conn,
+                uow.conn,
                 "contact_changed",
                 actor_kind="customer",
                 actor_id=cmd.account_id,
@@ -101,7 +100,6 @@ async def update_contact(a: Auth, cmd: msgs.UpdateContact) -> msgs.Profile:
                 client_address=cmd.client_address,
                 detail=domain.audit_detail(fields=",".join(changed)),
             )
-    a.rt.published_soon()
     return profile_of(row)
 
 

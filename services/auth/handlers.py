@@ -20,9 +20,10 @@ from contracts.rpc import Empty
 from runtime.clock import business_today, utc_now
 from runtime.errors import Conflict, DomainError, NotFound, Unauthorized
 from runtime.logs import get_logger
-from runtime.paging import decode_cursor, encode_cursor
+from runtime.paging import cursor_key, encode_cursor
 from runtime.rpc_client import RpcClient, RpcProblem, RpcTimeout, RpcUnavailable
 from runtime.service import ServiceRuntime
+from runtime.unit_of_work import UnitOfWork
 from services.auth import domain, store
 from services.auth.login_guard import LoginGuard
 from services.auth.passwords import Passwords
@@ -86,10 +87,9 @@ def profile_of(row: asyncpg.Record) -> msgs.Profile:
     )
 
 
-async def emit_contact(a: Auth, conn: asyncpg.Connection, row: asyncpg.Record) -> None:
+def emit_contact(uow: UnitOfWork, row: asyncpg.Record) -> None:
     """R15, R16: the verified contact data as it is now, to notify and to the billing system."""
-    await a.rt.emit(
-        conn,
+    uow.emit(
         topology.EVENTS_EXCHANGE,
         msgs.CustomerContactChanged(
             account_id=row["id"],
@@ -102,8 +102,7 @@ async def emit_contact(a: Auth, conn: asyncpg.Connection, row: asyncpg.Record) -
             revision=row["contact_revision"],
         ),
     )
-    await a.rt.emit(
-        conn,
+    uow.emit(
         topology.IBOK_OUT_EXCHANGE,
         ContactDataChanged(
             customer_number=row["customer_number"],
@@ -159,9 +158,9 @@ async def register(a: Auth, cmd: msgs.RegisterAccount) -> msgs.AccountRegistered
     token = domain.new_token()
     expires_at = utc_now() + timedelta(hours=a.rt.settings.email_token_hours)
     try:
-        async with a.rt.pool.acquire() as conn, conn.transaction():
+        async with a.rt.unit_of_work() as uow:
             await store.insert_account(
-                conn,
+                uow.conn,
                 account_id=account_id,
                 login=cmd.login,
                 login_key=domain.login_key(cmd.login),
@@ -172,15 +171,14 @@ async def register(a: Auth, cmd: msgs.RegisterAccount) -> msgs.AccountRegistered
                 password_hash=password_hash,
             )
             await store.insert_email_token(
-                conn,
+                uow.conn,
                 domain.token_digest(token),
                 account_id,
                 "verify_email",
                 str(cmd.email),
                 expires_at,
             )
-            await a.rt.emit(
-                conn,
+            uow.emit(
                 topology.EVENTS_EXCHANGE,
                 msgs.EmailVerificationRequested(
                     account_id=account_id,
@@ -192,7 +190,7 @@ async def register(a: Auth, cmd: msgs.RegisterAccount) -> msgs.AccountRegistered
                 ),
             )
             await store.audit(
-                conn,
+                uow.conn,
                 "registered",
                 actor_kind="customer",
                 actor_id=account_id,
@@ -209,45 +207,42 @@ async def register(a: Auth, cmd: msgs.RegisterAccount) -> msgs.AccountRegistered
             "Dla tego klienta istnieje już konto w IBOK.",
             detail_en="This customer already has an IBOK account.",
         ) from exc
-    a.rt.published_soon()
     log.info("account.registered", account_id=str(account_id))
     return msgs.AccountRegistered(login=cmd.login, email=str(cmd.email))
 
 
 async def verify_email(a: Auth, cmd: msgs.VerifyEmail) -> Empty:
     """R17 (the registration address: the account becomes active) or R16 (a changed address)."""
-    async with a.rt.pool.acquire() as conn, conn.transaction():
+    async with a.rt.unit_of_work() as uow:
         spent = await store.use_email_token(
-            conn, domain.token_digest(cmd.token), ("verify_email", "change_email")
+            uow.conn, domain.token_digest(cmd.token), ("verify_email", "change_email")
         )
         if spent is None:
             raise token_invalid()
         if spent["purpose"] == "verify_email":
             action = "email_verified"
-            row = await store.mark_email_verified(conn, spent["account_id"], spent["email"])
+            row = await store.mark_email_verified(uow.conn, spent["account_id"], spent["email"])
         else:
             action = "email_changed"
-            row = await store.apply_email_change(conn, spent["account_id"], spent["email"])
+            row = await store.apply_email_change(uow.conn, spent["account_id"], spent["email"])
         if row is None:
             raise token_invalid()
         if action == "email_verified":
-            await a.rt.emit(
-                conn,
+            uow.emit(
                 topology.EVENTS_EXCHANGE,
                 msgs.AccountActivated(
                     account_id=row["id"], login=row["login"], customer_number=row["customer_number"]
                 ),
             )
-        await emit_contact(a, conn, row)
+        emit_contact(uow, row)
         await store.audit(
-            conn,
+            uow.conn,
             action,
             actor_kind="customer",
             actor_id=row["id"],
             account_id=row["id"],
             client_address=cmd.client_address,
         )
-    a.rt.published_soon()
     return Empty()
 
 
@@ -295,12 +290,12 @@ async def log_in(a: Auth, cmd: msgs.LogIn) -> msgs.SessionOpened:
             a.rt.pool, account["id"], await a.passwords.hash(cmd.password)
         )
     token = domain.new_token()
-    async with a.rt.pool.acquire() as conn, conn.transaction():
+    async with a.rt.unit_of_work() as uow:
         row = await store.insert_session(
-            conn, domain.token_digest(token), account["id"], address, cmd.user_agent
+            uow.conn, domain.token_digest(token), account["id"], address, cmd.user_agent
         )
         await store.audit(
-            conn,
+            uow.conn,
             "login",
             actor_kind="customer",
             actor_id=account["id"],
@@ -393,27 +388,18 @@ async def sessions(a: Auth, query: msgs.SessionsQuery) -> msgs.SessionsPage:
 
 
 def session_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
-    key = decode_cursor(cursor)
-    if key is None:
-        return None
-    try:
-        created_at, session_id = key
-        return datetime.fromisoformat(created_at), uuid.UUID(session_id)
-    except (TypeError, ValueError) as exc:
-        raise DomainError(
-            "invalid_cursor", "Nieprawidłowy kursor strony.", detail_en="Invalid page cursor."
-        ) from exc
+    return cursor_key(cursor, datetime.fromisoformat, uuid.UUID)  # type: ignore[return-value]
 
 
 async def end_session(a: Auth, cmd: msgs.EndSession) -> Empty:
     """R13: the customer ends one of their own sessions; another account's id is not found."""
-    async with a.rt.pool.acquire() as conn, conn.transaction():
-        if not await store.delete_session_by_id(conn, cmd.account_id, cmd.session_id):
+    async with a.rt.unit_of_work() as uow:
+        if not await store.delete_session_by_id(uow.conn, cmd.account_id, cmd.session_id):
             raise NotFound(
                 "session_not_found", "Nie ma takiej sesji.", detail_en="No such session."
             )
         await store.audit(
-            conn,
+            uow.conn,
             "session_ended",
             actor_kind="customer",
             actor_id=cmd.account_id,

@@ -134,13 +134,13 @@ class LoginGuard:
         staff_id: UUID | None = None,
     ) -> Unauthorized:
         """A wrong password (or unknown login): count it, demand a captcha next time, audit it."""
-        async with self.rt.pool.acquire() as conn, conn.transaction():
-            await store.record_failure(conn, scope, login_key, client_address, "password")
-            newly = await store.require_captcha(conn, scope, login_key)
+        async with self.rt.unit_of_work() as uow:
+            await store.record_failure(uow.conn, scope, login_key, client_address, "password")
+            newly = await store.require_captcha(uow.conn, scope, login_key)
             actions = ["login_failed", "captcha_demanded"] if newly else ["login_failed"]
             for action in actions:
                 await store.audit(
-                    conn,
+                    uow.conn,
                     action if scope == "customer" else f"staff_{action}",
                     actor_kind="anonymous",
                     account_id=account_id,

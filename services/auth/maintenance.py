@@ -36,9 +36,9 @@ async def maintenance_state(a: Auth, _: MaintenanceStateQuery) -> MaintenanceSta
 
 async def set_maintenance(a: Auth, cmd: SetMaintenance) -> MaintenanceState:
     """The gateway lets only admins call this; the change and its event commit together."""
-    async with a.rt.pool.acquire() as conn, conn.transaction():
+    async with a.rt.unit_of_work() as uow:
         row = await store.set_maintenance(
-            conn,
+            uow.conn,
             on=cmd.on,
             message=cmd.message,
             message_en=cmd.message_en,
@@ -46,7 +46,7 @@ async def set_maintenance(a: Auth, cmd: SetMaintenance) -> MaintenanceState:
         )
         state = _state(row)
         await store.audit(
-            conn,
+            uow.conn,
             "maintenance_on" if cmd.on else "maintenance_off",
             actor_kind="staff",
             actor_id=UUID(cmd.staff_id),
@@ -57,7 +57,6 @@ async def set_maintenance(a: Auth, cmd: SetMaintenance) -> MaintenanceState:
                 revision=state.revision,
             ),
         )
-        await a.rt.emit(conn, topology.EVENTS_EXCHANGE, MaintenanceChanged(state=state))
-    a.rt.published_soon()
+        uow.emit(topology.EVENTS_EXCHANGE, MaintenanceChanged(state=state))
     log.info("maintenance.set", on=state.on, revision=state.revision)
     return state

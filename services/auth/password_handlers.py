@@ -43,12 +43,12 @@ async def change_password(a: Auth, cmd: msgs.ChangePassword) -> Empty:
             status=422,
         )
     new_hash = await a.passwords.hash(cmd.new_password)
-    async with a.rt.pool.acquire() as conn, conn.transaction():
-        await store.set_password(conn, session["account_id"], new_hash)
-        ended = await store.delete_sessions_of_account(conn, session["account_id"], keep=digest)
-        await store.revoke_email_tokens(conn, session["account_id"], "reset_password")
+    async with a.rt.unit_of_work() as uow:
+        await store.set_password(uow.conn, session["account_id"], new_hash)
+        ended = await store.delete_sessions_of_account(uow.conn, session["account_id"], keep=digest)
+        await store.revoke_email_tokens(uow.conn, session["account_id"], "reset_password")
         await store.audit(
-            conn,
+            uow.conn,
             "password_changed",
             actor_kind="customer",
             actor_id=session["account_id"],
@@ -70,26 +70,25 @@ async def request_password_reset(a: Auth, cmd: msgs.RequestPasswordReset) -> Emp
     now = utc_now()
     token = domain.new_token()
     expires_at = now + timedelta(minutes=settings.password_reset_minutes)
-    async with a.rt.pool.acquire() as conn, conn.transaction():
-        await store.account_for_update(conn, account["id"])
+    async with a.rt.unit_of_work() as uow:
+        await store.account_for_update(uow.conn, account["id"])
         recent = await store.email_tokens_since(
-            conn, account["id"], "reset_password", now - timedelta(hours=1)
+            uow.conn, account["id"], "reset_password", now - timedelta(hours=1)
         )
         if recent >= settings.password_resets_per_hour:
             # Quietly: the answer must not differ, and the mailbox must not be flooded.
             log.info("password_reset.throttled", account_id=str(account["id"]))
             return Empty()
-        await store.revoke_email_tokens(conn, account["id"], "reset_password")
+        await store.revoke_email_tokens(uow.conn, account["id"], "reset_password")
         await store.insert_email_token(
-            conn,
+            uow.conn,
             domain.token_digest(token),
             account["id"],
             "reset_password",
             account["email"],
             expires_at,
         )
-        await a.rt.emit(
-            conn,
+        uow.emit(
             topology.EVENTS_EXCHANGE,
             msgs.PasswordResetRequested(
                 account_id=account["id"],
@@ -101,13 +100,12 @@ async def request_password_reset(a: Auth, cmd: msgs.RequestPasswordReset) -> Emp
             ),
         )
         await store.audit(
-            conn,
+            uow.conn,
             "password_reset_requested",
             actor_kind="anonymous",
             account_id=account["id"],
             client_address=cmd.client_address,
         )
-    a.rt.published_soon()
     return Empty()
 
 
@@ -119,14 +117,14 @@ async def reset_password(a: Auth, cmd: msgs.ResetPassword) -> Empty:
     if not await store.email_token_usable(a.rt.pool, digest, "reset_password"):
         raise token_invalid()
     new_hash = await a.passwords.hash(cmd.new_password)
-    async with a.rt.pool.acquire() as conn, conn.transaction():
-        spent = await store.use_email_token(conn, digest, ("reset_password",))
+    async with a.rt.unit_of_work() as uow:
+        spent = await store.use_email_token(uow.conn, digest, ("reset_password",))
         if spent is None:
             raise token_invalid()
-        await store.set_password(conn, spent["account_id"], new_hash)
-        ended = await store.delete_sessions_of_account(conn, spent["account_id"])
+        await store.set_password(uow.conn, spent["account_id"], new_hash)
+        ended = await store.delete_sessions_of_account(uow.conn, spent["account_id"])
         await store.audit(
-            conn,
+            uow.conn,
             "password_reset",
             actor_kind="customer",
             actor_id=spent["account_id"],

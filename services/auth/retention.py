@@ -9,6 +9,7 @@ it through ``auth.account-erased.v1`` and ``auth.sessions-ended.v1``.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -16,8 +17,8 @@ from contracts import topology
 from contracts.auth import AccountErased
 from contracts.retention import CustomerRetentionEnded
 from runtime.db import execute_counted
-from runtime.messaging import first_delivery
 from runtime.retention import log_erased
+from runtime.unit_of_work import UnitOfWork
 from services.auth import domain, store
 from services.auth.handlers import Auth, sessions_ended
 
@@ -51,35 +52,31 @@ def _erasure(account_id: UUID, login_key: str) -> dict[str, tuple[str, tuple[Any
     }
 
 
-async def erase_customer(a: Auth, msg: CustomerRetentionEnded) -> None:
-    """R14: the customer's account and everything of it here, once per event (inbox)."""
-    async with a.rt.pool.acquire() as conn, conn.transaction():
-        if not await first_delivery(conn, msg):
-            return
-        account = await conn.fetchrow(
-            "SELECT id, login_key FROM accounts WHERE customer_number = $1 FOR UPDATE",
-            msg.customer_number,
+async def erase_customer(a: Auth, uow: UnitOfWork, msg: CustomerRetentionEnded) -> None:
+    """R14: the customer's account and everything of it here (once per event: the runtime)."""
+    account = await uow.conn.fetchrow(
+        "SELECT id, login_key FROM accounts WHERE customer_number = $1 FOR UPDATE",
+        msg.customer_number,
+    )
+    if account is None:
+        counts = {"accounts": 0}
+    else:
+        counts = await execute_counted(uow.conn, _erasure(account["id"], account["login_key"]))
+        await store.audit(
+            uow.conn,
+            "retention_erased",
+            actor_kind="system",
+            account_id=account["id"],
+            detail=domain.audit_detail(
+                rule="R14", rows=sum(counts.values()), sessions_ended=counts["sessions"]
+            ),
         )
-        if account is None:
-            counts = {"accounts": 0}
-        else:
-            counts = await execute_counted(conn, _erasure(account["id"], account["login_key"]))
-            await store.audit(
-                conn,
-                "retention_erased",
-                actor_kind="system",
-                account_id=account["id"],
-                detail=domain.audit_detail(
-                    rule="R14", rows=sum(counts.values()), sessions_ended=counts["sessions"]
-                ),
-            )
-            await a.rt.emit(
-                conn,
-                topology.EVENTS_EXCHANGE,
-                AccountErased(account_id=account["id"], customer_number=msg.customer_number),
-            )
-    log_erased(msg.customer_number, counts, message_id=str(msg.message_id))
-    if account is not None:
-        a.rt.published_soon()
+        uow.emit(
+            topology.EVENTS_EXCHANGE,
+            AccountErased(account_id=account["id"], customer_number=msg.customer_number),
+        )
         if counts["sessions"]:
-            await sessions_ended(a, account["id"], "erased")
+            uow.after_commit(partial(sessions_ended, a, account["id"], "erased"))
+    uow.after_commit(
+        partial(log_erased, msg.customer_number, counts, message_id=str(msg.message_id))
+    )

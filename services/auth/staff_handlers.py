@@ -52,12 +52,12 @@ async def staff_log_in(a: Auth, cmd: msgs.StaffLogIn) -> msgs.StaffSessionOpened
             a.rt.pool, user["id"], await a.passwords.hash(cmd.password)
         )
     token = domain.new_token()
-    async with a.rt.pool.acquire() as conn, conn.transaction():
+    async with a.rt.unit_of_work() as uow:
         row = await staff_store.insert_staff_session(
-            conn, domain.token_digest(token), user["id"], address, cmd.user_agent
+            uow.conn, domain.token_digest(token), user["id"], address, cmd.user_agent
         )
         await store.audit(
-            conn,
+            uow.conn,
             "staff_login",
             actor_kind="staff",
             actor_id=user["id"],
@@ -93,11 +93,11 @@ async def resolve_staff_session(a: Auth, ref: msgs.SessionRef) -> msgs.StaffInfo
 
 
 async def staff_log_out(a: Auth, ref: msgs.SessionRef) -> Empty:
-    async with a.rt.pool.acquire() as conn, conn.transaction():
-        ended = await staff_store.delete_staff_session(conn, domain.token_digest(ref.token))
+    async with a.rt.unit_of_work() as uow:
+        ended = await staff_store.delete_staff_session(uow.conn, domain.token_digest(ref.token))
         if ended is not None:
             await store.audit(
-                conn,
+                uow.conn,
                 "staff_logout",
                 actor_kind="staff",
                 actor_id=ended["staff_id"],
@@ -127,9 +127,9 @@ async def create_staff_user(a: Auth, cmd: msgs.CreateStaffUser) -> msgs.StaffUse
     password_hash = await a.passwords.hash(cmd.password)
     staff_id = uuid.uuid4()
     try:
-        async with a.rt.pool.acquire() as conn, conn.transaction():
+        async with a.rt.unit_of_work() as uow:
             row = await staff_store.insert_staff_user(
-                conn,
+                uow.conn,
                 staff_id=staff_id,
                 login=cmd.login,
                 login_key=domain.login_key(cmd.login),
@@ -139,7 +139,7 @@ async def create_staff_user(a: Auth, cmd: msgs.CreateStaffUser) -> msgs.StaffUse
                 created_by=cmd.actor_id,
             )
             await store.audit(
-                conn,
+                uow.conn,
                 "staff_created",
                 actor_kind="staff",
                 actor_id=cmd.actor_id,
@@ -175,16 +175,16 @@ async def block_account(a: Auth, cmd: msgs.BlockAccount) -> msgs.AccountBlock:
     await require_role(a, cmd.actor_id, "care", "admin")
     today = business_today()
     domain.check_block_request(cmd.until, cmd.permanent, cmd.identity_verified, today)
-    async with a.rt.pool.acquire() as conn, conn.transaction():
-        account = await staff_store.account_for_block(conn, domain.login_key(cmd.login))
+    async with a.rt.unit_of_work() as uow:
+        account = await staff_store.account_for_block(uow.conn, domain.login_key(cmd.login))
         if account is None:
             raise no_such_account()
         replaced = account["block_id"] is not None
         if replaced:
             # A new block replaces the open one (or one that has lifted itself by its date).
-            await staff_store.lift_block(conn, account["block_id"], cmd.actor_id, "replaced")
+            await staff_store.lift_block(uow.conn, account["block_id"], cmd.actor_id, "replaced")
         row = await staff_store.insert_block(
-            conn,
+            uow.conn,
             block_id=uuid.uuid4(),
             account_id=account["id"],
             reason=cmd.reason,
@@ -192,9 +192,9 @@ async def block_account(a: Auth, cmd: msgs.BlockAccount) -> msgs.AccountBlock:
             identity_check=cmd.identity_check_used,
             blocked_by=cmd.actor_id,
         )
-        ended = await store.delete_sessions_of_account(conn, account["id"])
+        ended = await store.delete_sessions_of_account(uow.conn, account["id"])
         await store.audit(
-            conn,
+            uow.conn,
             "account_blocked",
             actor_kind="staff",
             actor_id=cmd.actor_id,
@@ -224,8 +224,8 @@ async def block_account(a: Auth, cmd: msgs.BlockAccount) -> msgs.AccountBlock:
 
 async def unblock_account(a: Auth, cmd: msgs.UnblockAccount) -> msgs.AccountBlock:
     await require_role(a, cmd.actor_id, "care", "admin")
-    async with a.rt.pool.acquire() as conn, conn.transaction():
-        account = await staff_store.account_for_block(conn, domain.login_key(cmd.login))
+    async with a.rt.unit_of_work() as uow:
+        account = await staff_store.account_for_block(uow.conn, domain.login_key(cmd.login))
         if account is None:
             raise no_such_account()
         if account["block_id"] is None or not domain.block_in_effect(
@@ -236,9 +236,9 @@ async def unblock_account(a: Auth, cmd: msgs.UnblockAccount) -> msgs.AccountBloc
                 "To konto nie jest zastrzeżone.",
                 detail_en="The account is not blocked.",
             )
-        await staff_store.lift_block(conn, account["block_id"], cmd.actor_id, cmd.reason)
+        await staff_store.lift_block(uow.conn, account["block_id"], cmd.actor_id, cmd.reason)
         await store.audit(
-            conn,
+            uow.conn,
             "account_unblocked",
             actor_kind="staff",
             actor_id=cmd.actor_id,

@@ -26,7 +26,6 @@ from contracts.billing_system import (
     PaymentRecorded,
     SyncCompleted,
 )
-from runtime.batches import first_deliveries
 from services.billing import store
 
 T = TypeVar("T")
@@ -69,9 +68,9 @@ def newest_by_key(items: Sequence[T], key: str, revision: str = "revision") -> l
     return list(chosen.values())
 
 
-async def apply_batch(conn: asyncpg.Connection, messages: Sequence[Envelope]) -> Applied:
-    """Apply ``messages`` in the caller's transaction (see the module doc)."""
-    fresh = await first_deliveries(conn, messages)
+async def apply_batch(conn: asyncpg.Connection, fresh: Sequence[Envelope]) -> Applied:
+    """Apply ``fresh`` (the batch's messages the inbox had not seen) in the caller's
+    transaction (see the module doc)."""
     result = Applied(fresh=len(fresh))
     customers = newest_by_key(
         [m for m in fresh if isinstance(m, CustomerUpserted)], "customer_number"

@@ -107,11 +107,11 @@ class FanoutRunner:
                 return
 
     async def _next_batch(self, job_id: UUID, content: Content) -> Progress | None:
-        async with self._rt.pool.acquire() as conn, conn.transaction():
-            job = await store.lock_running_job(conn, job_id)
+        async with self._rt.unit_of_work() as uow:
+            job = await store.lock_running_job(uow.conn, job_id)
             if job is None:
                 return None  # finished meanwhile (another process), or unknown
-            batch = await store.recipients_after(conn, job.after_customer, self._batch)
+            batch = await store.recipients_after(uow.conn, job.after_customer, self._batch)
             emails = 0
             for lang in LANGUAGES:
                 group = [r for r in batch if domain.language_of(r.language) == lang]
@@ -119,7 +119,7 @@ class FanoutRunner:
                     continue
                 ids = [domain.fanout_message_ids(job.id, r.customer_number) for r in group]
                 await store.add_same_inbox_message(
-                    conn,
+                    uow.conn,
                     content.inbox[lang],
                     [inbox_id for inbox_id, _ in ids],
                     [r.customer_number for r in group],
@@ -131,7 +131,7 @@ class FanoutRunner:
                 ]
                 if mailed:
                     emails += await store.queue_same_email(
-                        conn,
+                        uow.conn,
                         content.template,
                         content.email[lang],
                         [email_id for email_id, _ in mailed],
@@ -140,7 +140,7 @@ class FanoutRunner:
                     )
             finished = len(batch) < self._batch
             cursor = batch[-1].customer_number if batch else job.after_customer
-            await store.advance_fanout_job(conn, job.id, cursor, len(batch), emails, finished)
+            await store.advance_fanout_job(uow.conn, job.id, cursor, len(batch), emails, finished)
         return Progress(job.done + len(batch), job.total, job.emails + emails, finished)
 
     async def _content(self, job_id: UUID) -> Content | None:

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -23,12 +24,12 @@ from contracts.billing import ComplaintInformationRequested, ComplaintOutcome
 from contracts.readings import LegalizationExpiring, ReadingFlagged
 from contracts.retention import CustomerRetentionEnded
 from runtime.clock import WARSAW, business_today
-from runtime.errors import DomainError, NotFound
+from runtime.errors import NotFound
 from runtime.logs import get_logger
-from runtime.messaging import first_delivery
-from runtime.paging import decode_cursor, encode_cursor
+from runtime.paging import cursor_key, encode_cursor, integer
 from runtime.retention import log_erased
 from runtime.service import ServiceRuntime
+from runtime.unit_of_work import UnitOfWork
 from services.notify import domain, store
 from services.notify.fanout import FanoutRunner
 from services.notify.mailer import MailSender
@@ -51,19 +52,23 @@ class Notify:
 # --- emails addressed by the event (R3, R16, R17) ----------------------------------------------
 
 
-async def send_email_verification(n: Notify, msg: EmailVerificationRequested) -> None:
+async def send_email_verification(
+    n: Notify, uow: UnitOfWork, msg: EmailVerificationRequested
+) -> None:
     """R17, R16: an address is verified by a link before it is used (registration or a change)."""
     template = "email_verification" if msg.purpose == "registration" else "email_change"
-    await _send_link_email(n, msg, template, f"/verify-email?token={quote(msg.token)}")
+    await _send_link_email(n, uow, msg, template, f"/verify-email?token={quote(msg.token)}")
 
 
-async def send_password_reset(n: Notify, msg: PasswordResetRequested) -> None:
+async def send_password_reset(n: Notify, uow: UnitOfWork, msg: PasswordResetRequested) -> None:
     """R3: "forgot password" by an emailed, single-use link."""
-    await _send_link_email(n, msg, "password_reset", f"/password-reset?token={quote(msg.token)}")
+    path = f"/password-reset?token={quote(msg.token)}"
+    await _send_link_email(n, uow, msg, "password_reset", path)
 
 
 async def _send_link_email(
     n: Notify,
+    uow: UnitOfWork,
     msg: EmailVerificationRequested | PasswordResetRequested,
     template: str,
     path: str,
@@ -72,54 +77,57 @@ async def _send_link_email(
     email = domain.render_email(
         template, msg.language, login=msg.login, link=n.link(path), expires=expires
     )
-    async with n.rt.pool.acquire() as conn, conn.transaction():
-        if await first_delivery(conn, msg):
-            _, email_id = domain.event_message_ids(msg.message_id)
-            await store.queue_email(
-                conn, email_id, str(msg.email), template, email, account_id=msg.account_id
-            )
-    n.sender.wake()
+    _, email_id = domain.event_message_ids(msg.message_id)
+    await store.queue_email(
+        uow.conn, email_id, str(msg.email), template, email, account_id=msg.account_id
+    )
+    uow.after_commit(n.sender.wake)
 
 
 # --- recipients (R15, R16, R14) ----------------------------------------------------------------
 
 
-async def update_recipient(n: Notify, msg: CustomerContactChanged) -> None:
+async def update_recipient(n: Notify, uow: UnitOfWork, msg: CustomerContactChanged) -> None:
     """The verified address, language and marketing consent; the newest revision wins."""
-    async with n.rt.pool.acquire() as conn, conn.transaction():
-        if not await first_delivery(conn, msg):
-            return
-        await store.upsert_recipient(
-            conn,
-            customer_number=msg.customer_number,
-            account_id=msg.account_id,
-            email=str(msg.email),
-            language=domain.language_of(msg.language),
-            marketing_consent=msg.marketing_consent,
-            revision=msg.revision,
-        )
+    await store.upsert_recipient(
+        uow.conn,
+        customer_number=msg.customer_number,
+        account_id=msg.account_id,
+        email=str(msg.email),
+        language=domain.language_of(msg.language),
+        marketing_consent=msg.marketing_consent,
+        revision=msg.revision,
+    )
 
 
-async def forget_customer(n: Notify, msg: CustomerRetentionEnded | AccountErased) -> None:
+async def forget_customer(
+    n: Notify, uow: UnitOfWork, msg: CustomerRetentionEnded | AccountErased
+) -> None:
     """R14: retention ended; notify forgets the recipient, their inbox and their emails' content.
 
     Billing's event reaches notify for every customer due (an inbox without an account too);
     auth's ``account-erased`` follows for those who had an account, with its id."""
     account_id = msg.account_id if isinstance(msg, AccountErased) else None
-    async with n.rt.pool.acquire() as conn, conn.transaction():
-        if not await first_delivery(conn, msg):
-            return
-        counts = await store.forget_customer(conn, msg.customer_number, account_id)
-    log_erased(msg.customer_number, counts, message_id=str(msg.message_id), schema=msg.SCHEMA)
+    counts = await store.forget_customer(uow.conn, msg.customer_number, account_id)
+    uow.after_commit(
+        partial(
+            log_erased,
+            msg.customer_number,
+            counts,
+            message_id=str(msg.message_id),
+            schema=msg.SCHEMA,
+        )
+    )
 
 
 # --- messages to a customer: inbox always, email when the address is known ---------------------
 
 
-async def tell_complaint_outcome(n: Notify, msg: ComplaintOutcome) -> None:
+async def tell_complaint_outcome(n: Notify, uow: UnitOfWork, msg: ComplaintOutcome) -> None:
     """R10: the outcome reaches the customer by email and in the IBOK inbox."""
     await _tell_customer(
         n,
+        uow,
         msg,
         msg.customer_number,
         "complaint_outcome",
@@ -133,10 +141,13 @@ async def tell_complaint_outcome(n: Notify, msg: ComplaintOutcome) -> None:
     )
 
 
-async def ask_complaint_information(n: Notify, msg: ComplaintInformationRequested) -> None:
+async def ask_complaint_information(
+    n: Notify, uow: UnitOfWork, msg: ComplaintInformationRequested
+) -> None:
     """R10: staff asked for more information; the customer answers in IBOK."""
     await _tell_customer(
         n,
+        uow,
         msg,
         msg.customer_number,
         "complaint_information_requested",
@@ -149,10 +160,11 @@ async def ask_complaint_information(n: Notify, msg: ComplaintInformationRequeste
     )
 
 
-async def remind_legalization(n: Notify, msg: LegalizationExpiring) -> None:
+async def remind_legalization(n: Notify, uow: UnitOfWork, msg: LegalizationExpiring) -> None:
     """R7.6: the main meter's legal verification ends soon."""
     await _tell_customer(
         n,
+        uow,
         msg,
         msg.customer_number,
         "legalization_expiring",
@@ -164,10 +176,11 @@ async def remind_legalization(n: Notify, msg: LegalizationExpiring) -> None:
     )
 
 
-async def tell_reading_flagged(n: Notify, msg: ReadingFlagged) -> None:
+async def tell_reading_flagged(n: Notify, uow: UnitOfWork, msg: ReadingFlagged) -> None:
     """R8: a reading far above recent use was accepted and flagged for staff review."""
     await _tell_customer(
         n,
+        uow,
         msg,
         msg.customer_number,
         "reading_flagged",
@@ -183,6 +196,7 @@ async def tell_reading_flagged(n: Notify, msg: ReadingFlagged) -> None:
 
 async def _tell_customer(
     n: Notify,
+    uow: UnitOfWork,
     msg: Envelope,
     customer_number: str,
     kind: str,
@@ -193,26 +207,20 @@ async def _tell_customer(
     Without a known address (no IBOK account yet, or its contact event has not arrived) the
     email is skipped, not deferred: the inbox keeps the message for when they log in.
     """
-    emailed = False
-    async with n.rt.pool.acquire() as conn, conn.transaction():
-        if not await first_delivery(conn, msg):
-            return
-        recipient = await store.recipient_of(conn, customer_number)
-        lang = domain.language_of(recipient.language if recipient else None)
-        context = context_in(lang)
-        inbox_id, email_id = domain.event_message_ids(msg.message_id)
-        note = domain.render_inbox(kind, lang, **context)
-        await store.add_inbox_message(conn, inbox_id, customer_number, note)
-        if recipient is not None:
-            email = domain.render_email(kind, lang, **context)
-            await store.queue_email(
-                conn, email_id, recipient.email, kind, email, customer_number=customer_number
-            )
-            emailed = True
-    if emailed:
-        n.sender.wake()
-    else:
+    recipient = await store.recipient_of(uow.conn, customer_number)
+    lang = domain.language_of(recipient.language if recipient else None)
+    context = context_in(lang)
+    inbox_id, email_id = domain.event_message_ids(msg.message_id)
+    note = domain.render_inbox(kind, lang, **context)
+    await store.add_inbox_message(uow.conn, inbox_id, customer_number, note)
+    if recipient is None:
         log.info("email.skipped", reason="no_recipient", kind=kind, message_id=str(msg.message_id))
+        return
+    email = domain.render_email(kind, lang, **context)
+    await store.queue_email(
+        uow.conn, email_id, recipient.email, kind, email, customer_number=customer_number
+    )
+    uow.after_commit(n.sender.wake)
 
 
 # --- the inbox (R10, R11, R15) -----------------------------------------------------------------
@@ -231,20 +239,7 @@ async def inbox(n: Notify, q: msgs.InboxQuery) -> msgs.InboxPage:
 
 
 def _inbox_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
-    key = decode_cursor(cursor)
-    if key is None:
-        return None
-    try:
-        created_at, message_id = key
-        return datetime.fromisoformat(created_at), uuid.UUID(message_id)
-    except (TypeError, ValueError) as exc:
-        raise _invalid_cursor() from exc
-
-
-def _invalid_cursor() -> DomainError:
-    return DomainError(
-        "invalid_cursor", "Nieprawidłowy kursor strony.", detail_en="Invalid page cursor."
-    )
+    return cursor_key(cursor, datetime.fromisoformat, uuid.UUID)  # type: ignore[return-value]
 
 
 async def mark_read(n: Notify, cmd: msgs.MarkRead) -> msgs.InboxMessage:
@@ -277,12 +272,8 @@ async def terms_version(n: Notify, q: msgs.TermsVersionQuery) -> msgs.TermsVersi
 
 
 async def terms_versions(n: Notify, q: msgs.TermsVersionsQuery) -> msgs.TermsVersionsPage:
-    key = decode_cursor(q.cursor)
-    before: int | None = None
-    if key is not None:
-        if len(key) != 1 or not isinstance(key[0], int):
-            raise _invalid_cursor()
-        before = key[0]
+    key = cursor_key(q.cursor, integer)
+    before: int | None = key[0] if key else None
     rows = await store.terms_versions_page(n.rt.pool, q.limit + 1, before)
     current = await store.terms_in_force(n.rt.pool, business_today())
     in_force = current["version"] if current else None
@@ -299,9 +290,9 @@ async def publish_terms(n: Notify, cmd: msgs.PublishTerms) -> msgs.TermsPublishe
     domain.check_terms_effective_date(cmd.effective_on, business_today())
     text = domain.check_text_given("text", cmd.text)
     job_id = uuid.uuid4()
-    async with n.rt.pool.acquire() as conn, conn.transaction():
-        version = await store.add_terms_version(conn, text, cmd.effective_on, cmd.published_by)
-        await store.add_fanout_job(conn, job_id, "terms", terms_version=version)
+    async with n.rt.unit_of_work() as uow:
+        version = await store.add_terms_version(uow.conn, text, cmd.effective_on, cmd.published_by)
+        await store.add_fanout_job(uow.conn, job_id, "terms", terms_version=version)
     log.info("terms.published", version=version, effective_on=str(cmd.effective_on))
     n.fanout.wake()
     return msgs.TermsPublished(version=version, effective_on=cmd.effective_on, fanout_job_id=job_id)
@@ -314,9 +305,11 @@ async def send_announcement(n: Notify, cmd: msgs.SendAnnouncement) -> msgs.Annou
     """R15: email only to customers who consented; every customer sees it in the inbox."""
     body = domain.check_text_given("body", cmd.body)
     announcement_id, job_id = uuid.uuid4(), uuid.uuid4()
-    async with n.rt.pool.acquire() as conn, conn.transaction():
-        await store.add_announcement(conn, announcement_id, cmd.subject, body, cmd.sent_by)
-        await store.add_fanout_job(conn, job_id, "announcement", announcement_id=announcement_id)
+    async with n.rt.unit_of_work() as uow:
+        await store.add_announcement(uow.conn, announcement_id, cmd.subject, body, cmd.sent_by)
+        await store.add_fanout_job(
+            uow.conn, job_id, "announcement", announcement_id=announcement_id
+        )
     log.info("announcement.accepted", announcement_id=str(announcement_id))
     n.fanout.wake()
     return msgs.AnnouncementSent(announcement_id=announcement_id, fanout_job_id=job_id)

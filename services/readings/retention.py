@@ -6,12 +6,13 @@ go, and so do the reminders sent."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from contracts.retention import CustomerRetentionEnded
 from runtime.db import execute_counted
-from runtime.messaging import first_delivery
 from runtime.retention import anonymous_key, log_erased
+from runtime.unit_of_work import UnitOfWork
 from services.readings.handlers import Readings
 
 
@@ -40,10 +41,9 @@ def _erasure(number: str, key: str) -> dict[str, tuple[str, tuple[Any, ...]]]:
     }
 
 
-async def erase_customer(r: Readings, msg: CustomerRetentionEnded) -> None:
-    """R14: anonymise the customer's rows here, once per event (inbox)."""
-    async with r.pool.acquire() as conn, conn.transaction():
-        if not await first_delivery(conn, msg):
-            return
-        counts = await execute_counted(conn, _erasure(msg.customer_number, anonymous_key()))
-    log_erased(msg.customer_number, counts, message_id=str(msg.message_id))
+async def erase_customer(r: Readings, uow: UnitOfWork, msg: CustomerRetentionEnded) -> None:
+    """R14: anonymise the customer's rows here (once per event: the runtime)."""
+    counts = await execute_counted(uow.conn, _erasure(msg.customer_number, anonymous_key()))
+    uow.after_commit(
+        partial(log_erased, msg.customer_number, counts, message_id=str(msg.message_id))
+    )
