@@ -42,7 +42,7 @@ from contracts import topology
 from contracts.base import Envelope
 from contracts.billing_system import ContractUpserted, CustomerUpserted, InvoiceIssued
 from runtime.settings import Settings
-from services.billing import store
+from services.billing.ingest import store
 from tools.billing_sim.dataset import build_dataset
 from tools.system import System
 

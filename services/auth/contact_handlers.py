@@ -10,7 +10,8 @@ from contracts import topology
 from runtime.clock import utc_now
 from runtime.errors import NotFound
 from services.auth import domain, store
-from services.auth.handlers import Auth, blocked_now, emit_contact, profile_of
+from services.auth.handlers import Auth, emit_contact
+from services.auth.views import profile_of
 
 
 async def profile(a: Auth, query: msgs.ProfileQuery) -> msgs.Profile:
@@ -101,23 +102,3 @@ async def update_contact(a: Auth, cmd: msgs.UpdateContact) -> msgs.Profile:
                 detail=domain.audit_detail(fields=",".join(changed)),
             )
     return profile_of(row)
-
-
-async def accounts_of_customers(
-    a: Auth, query: msgs.AccountsOfCustomersQuery
-) -> msgs.AccountsOfCustomers:
-    """For staff views: each customer's login and account status; nothing secret."""
-    rows = await store.accounts_of_customers(a.rt.pool, query.customer_numbers)
-    accounts = []
-    for row in rows:
-        blocked = blocked_now(row)
-        accounts.append(
-            msgs.CustomerAccount(
-                customer_number=row["customer_number"],
-                login=row["login"],
-                status=domain.account_status(row["email_verified_at"] is not None, blocked),
-                blocked_until=row["blocked_until"] if blocked else None,
-                email_verified=row["email_verified_at"] is not None,
-            )
-        )
-    return msgs.AccountsOfCustomers(accounts=accounts)

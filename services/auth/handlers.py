@@ -1,12 +1,11 @@
 """One short function per customer request: registration, verification, login and sessions.
 
 Passwords are in password_handlers.py, contact data in contact_handlers.py, staff in
-staff_handlers.py; the dependencies and helpers they share are here.
+staff/handlers.py; the dependencies and helpers they share are here.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,7 +14,7 @@ import asyncpg
 
 from contracts import auth as msgs
 from contracts import billing, topology
-from contracts.billing_system import Address, ContactDataChanged
+from contracts.billing_system import ContactDataChanged
 from contracts.rpc import Empty
 from runtime.clock import business_today, utc_now
 from runtime.errors import Conflict, DomainError, NotFound, Unauthorized
@@ -24,8 +23,8 @@ from runtime.paging import cursor_key, encode_cursor
 from runtime.rpc_client import RpcClient, RpcProblem, RpcTimeout, RpcUnavailable
 from runtime.service import ServiceRuntime
 from runtime.unit_of_work import UnitOfWork
-from services.auth import domain, store
-from services.auth.login_guard import LoginGuard
+from services.auth import domain, store, views
+from services.auth.guard.handlers import LoginGuard
 from services.auth.passwords import Passwords
 
 log = get_logger(__name__)
@@ -65,28 +64,6 @@ def token_invalid() -> DomainError:
     )
 
 
-def address_of(row: asyncpg.Record) -> Address | None:
-    raw = row["correspondence_address"]
-    return Address.model_validate(json.loads(raw)) if raw else None
-
-
-def profile_of(row: asyncpg.Record) -> msgs.Profile:
-    return msgs.Profile(
-        account_id=row["id"],
-        login=row["login"],
-        customer_number=row["customer_number"],
-        customer_name=row["customer_name"],
-        email=row["email"],
-        email_verified=row["email_verified_at"] is not None,
-        language=row["language"],
-        created_at=row["created_at"],
-        phone=row["phone"],
-        correspondence_address=address_of(row),
-        marketing_consent=row["marketing_consent"],
-        pending_email=row["pending_email"],
-    )
-
-
 def emit_contact(uow: UnitOfWork, row: asyncpg.Record) -> None:
     """R15, R16: the verified contact data as it is now, to notify and to the billing system."""
     uow.emit(
@@ -108,7 +85,7 @@ def emit_contact(uow: UnitOfWork, row: asyncpg.Record) -> None:
             customer_number=row["customer_number"],
             email=row["email"],
             phone=row["phone"],
-            correspondence_address=address_of(row),
+            correspondence_address=views.address_of(row),
             marketing_consent=row["marketing_consent"],
         ),
     )

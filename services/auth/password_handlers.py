@@ -11,6 +11,7 @@ from runtime.clock import utc_now
 from runtime.errors import DomainError
 from runtime.logs import get_logger
 from services.auth import domain, store
+from services.auth.guard import store as guard_store
 from services.auth.handlers import Auth, live_session, sessions_ended, token_invalid
 
 log = get_logger(__name__)
@@ -27,7 +28,7 @@ async def change_password(a: Auth, cmd: msgs.ChangePassword) -> Empty:
     if current is None or not await a.passwords.verify(
         current["password_hash"], cmd.current_password
     ):
-        await store.record_failure(a.rt.pool, "customer", key, cmd.client_address, "password")
+        await guard_store.record_failure(a.rt.pool, "customer", key, cmd.client_address, "password")
         await store.audit(
             a.rt.pool,
             "password_change_failed",

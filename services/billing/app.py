@@ -14,7 +14,10 @@ from contracts.retention import RUN_RETENTION
 from runtime.schedule import Repeating
 from runtime.service import ServiceRuntime
 from runtime.settings import Settings, get_settings
-from services.billing import asyncapi, complaints, domain, handlers, retention, staff_views
+from services.billing import asyncapi, domain, handlers, staff_views
+from services.billing.complaints import handlers as complaints
+from services.billing.ingest import handlers as ingest
+from services.billing.retention import handlers as retention
 
 
 def create_app(settings: Settings | None = None) -> AsgiFastStream:
@@ -25,7 +28,7 @@ def create_app(settings: Settings | None = None) -> AsgiFastStream:
         topology.billing_in_queue("billing"),
         topology.BILLING_IN_EXCHANGE,
         BILLING_SERVICE_MESSAGES,
-        partial(handlers.ingest_batch, b),
+        partial(ingest.ingest_batch, b),
         refuse=domain.refusal,
     )
     rt.answer(billing.CHECK_REGISTRATION, partial(handlers.check_registration, b))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -12,10 +11,7 @@ from typing import Any
 import asyncpg
 from pydantic import AwareDatetime, TypeAdapter
 
-from contracts import topology
-from contracts.base import Envelope
 from contracts.billing import (
-    BillingDataChanged,
     Charge,
     ContractDetail,
     ContractList,
@@ -37,8 +33,6 @@ from contracts.billing import (
 from contracts.billing_system import (
     Address,
     ContractDocument,
-    ContractUpserted,
-    CustomerUpserted,
     InvoiceLine,
 )
 from runtime.clock import business_today
@@ -46,8 +40,7 @@ from runtime.errors import NotFound
 from runtime.logs import get_logger
 from runtime.paging import cursor_key, encode_cursor
 from runtime.service import ServiceRuntime
-from runtime.unit_of_work import UnitOfWork
-from services.billing import documents, domain, ingest, store
+from services.billing import documents, domain, store
 
 log = get_logger(__name__)
 
@@ -59,47 +52,6 @@ class Billing:
     """The billing service's dependencies, wired once in app.py."""
 
     rt: ServiceRuntime
-
-
-# Above this many customers in one batch, the change event names everyone instead.
-CHANGED_CUSTOMERS_LISTED = 1000
-
-
-def changed_customers(messages: Sequence[Envelope]) -> list[str] | None:
-    """Whose money views a batch may change (None: everyone's), for the gateways' caches."""
-    numbers: set[str] = set()
-    for message in messages:
-        if isinstance(message, ingest.CUSTOMER_BOUND):
-            numbers.add(ingest.customer_of(message))
-        elif isinstance(message, CustomerUpserted | ContractUpserted):
-            numbers.add(message.customer_number)
-        else:  # a sync completed moves everyone's "data as of"; anything else: be safe
-            return None
-    return sorted(numbers) if len(numbers) <= CHANGED_CUSTOMERS_LISTED else None
-
-
-async def ingest_batch(b: Billing, uow: UnitOfWork, fresh: Sequence[Envelope]) -> None:
-    """The billing system's messages not applied before, many at a time, in the runtime's unit
-    of work (see ingest.py).
-
-    When it changed anything, the same transaction queues ``billing.data-changed.v1`` for the
-    gateways' caches (services/gateway/billing_cache.py).
-    """
-    applied = await ingest.apply_batch(uow.conn, fresh)
-    if applied.fresh:
-        changed = BillingDataChanged(customer_numbers=changed_customers(fresh))
-        uow.emit(topology.EVENTS_EXCHANGE, changed)
-    log.info(
-        "billing.ingested",
-        fresh=applied.fresh,
-        invoices=applied.invoices,
-        payments=applied.payments,
-        cancelled=applied.cancelled,
-        parked=applied.parked,
-        unparked=applied.unparked,
-    )
-    for sync in applied.synced:
-        log.info("billing.sync_completed", as_of=sync.as_of.isoformat())
 
 
 async def check_registration(

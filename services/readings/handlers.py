@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from fractions import Fraction
@@ -12,14 +11,7 @@ import asyncpg
 
 from contracts import readings as msgs
 from contracts import topology
-from contracts.base import Envelope
 from contracts.billing_system import (
-    ContractUpserted,
-    ControlReadingRecorded,
-    InvoiceCancelled,
-    InvoiceCorrected,
-    InvoiceIssued,
-    MeterUpserted,
     ReadingSubmitted,
 )
 from runtime.clock import business_today
@@ -29,13 +21,9 @@ from runtime.paging import cursor_key, decode_cursor, encode_cursor
 from runtime.service import ServiceRuntime
 from runtime.unit_of_work import UnitOfWork
 from services.readings import domain, store, views
-from services.readings.chart import render_chart
+from services.readings.consumption import domain as consumption_domain
 
 log = get_logger(__name__)
-
-# Ids of readings made from the billing system's data are derived from its ids, so a message
-# delivered twice lands on the same row.
-READING_IDS = uuid.UUID("5b0e6a4e-2f35-4c57-9a57-4f8f5a0b7d11")
 
 
 @dataclass
@@ -50,98 +38,6 @@ class Readings:
 
 
 # --- from the billing system ----------------------------------------------------------------------
-
-
-BILLING_SYSTEM_MESSAGES: tuple[type[Envelope], ...] = (
-    MeterUpserted,
-    ControlReadingRecorded,
-    ContractUpserted,
-    InvoiceIssued,
-    InvoiceCorrected,
-    InvoiceCancelled,
-)
-
-
-async def ingest_batch(r: Readings, uow: UnitOfWork, fresh: Sequence[Envelope]) -> None:
-    """The billing system's messages, many at a time, in one transaction, in delivery order.
-
-    Each is applied as it would be alone (a later message about the same meter, contract or
-    invoice wins, as before); the runtime's inbox hands over only the messages not applied
-    before. The meters the batch touches are locked at once, in one order, before any is
-    changed (submitted readings lock their meter too).
-    """
-    await store.lock_meters(uow.conn, *meters_touched(fresh))
-    settling = store.SettledInvoices(uow.conn)
-    for msg in fresh:
-        match msg:
-            case InvoiceIssued() if domain.settles_period(msg.period_to, msg.issued_on):
-                await settling.settle(msg.number, msg.contract_number, msg.period_to)
-            case InvoiceCorrected() if domain.settles_period(
-                msg.correction.period_to, msg.correction.issued_on
-            ):
-                c = msg.correction
-                await settling.settle(c.number, c.contract_number, c.period_to)
-            case InvoiceCancelled():
-                await settling.cancel(msg.number)
-            case MeterUpserted():
-                await settling.flush()
-                await upsert_meter(r, uow, msg)
-            case ControlReadingRecorded():
-                await settling.flush()
-                await record_control_reading(uow.conn, msg)
-            case ContractUpserted():
-                await settling.flush()
-                await store.upsert_contract(uow.conn, msg)
-    await settling.flush()
-    log.info("readings.ingested", fresh=len(fresh))
-
-
-def meters_touched(messages: Sequence[Envelope]) -> list[str]:
-    """The serials the batch's meter messages and control readings change."""
-    serials: list[str] = []
-    for msg in messages:
-        if isinstance(msg, MeterUpserted):
-            serials.append(msg.serial)
-            if msg.exchange is not None:
-                serials.append(msg.exchange.previous_serial)
-        elif isinstance(msg, ControlReadingRecorded):
-            serials.append(msg.serial)
-    return serials
-
-
-async def upsert_meter(r: Readings, uow: UnitOfWork, msg: MeterUpserted) -> None:
-    """A meter, and when it replaced another, the exchange's final and initial states; the
-    legalizacja reminders it makes due."""
-    conn = uow.conn
-    ex = msg.exchange
-    if not await store.upsert_meter(conn, msg):
-        return  # a newer revision is stored
-    await store.adopt_orphan_readings(conn, msg.serial, msg.customer_number)
-    if ex is not None:
-        previous_customer = await store.meter_customer(conn, ex.previous_serial)
-        for role, serial, customer, value in (
-            ("final", ex.previous_serial, previous_customer, ex.previous_final_reading),
-            ("initial", msg.serial, msg.customer_number, ex.initial_reading),
-        ):
-            external_id = f"meter-exchange:{msg.serial}:{role}"
-            await store.upsert_system_reading(
-                conn,
-                reading_id=uuid.uuid5(READING_IDS, external_id),
-                external_id=external_id,
-                serial=serial,
-                customer_number=customer or msg.customer_number,
-                value=value,
-                read_on=ex.exchanged_on,
-                source="meter_exchange",
-            )
-    await remind_legalization(r, uow, business_today(), serial=msg.serial)
-
-
-async def record_control_reading(conn: asyncpg.Connection, msg: ControlReadingRecorded) -> None:
-    """R8 (§3.3): an inspector's reading or an estimate, shown with its source."""
-    customer = await store.meter_customer(conn, msg.serial)
-    reading_id = uuid.uuid5(READING_IDS, f"control:{msg.reading_id}")
-    await store.upsert_control_reading(conn, msg, reading_id, customer)
 
 
 # --- R7.6: legalizacja ----------------------------------------------------------------------------
@@ -248,8 +144,8 @@ async def submit_reading(r: Readings, cmd: msgs.SubmitReading) -> msgs.ReadingAc
         previous = around.previous
         baseline = None
         if previous is not None:
-            curve = domain.consumption_curve(views.meter_segments(chain, counting))
-            baseline = domain.recent_daily_average(curve, previous.read_on)
+            curve = consumption_domain.consumption_curve(views.meter_segments(chain, counting))
+            baseline = consumption_domain.recent_daily_average(curve, previous.read_on)
         flagged = domain.jump_is_implausible(
             previous=previous,
             value=value,
@@ -350,69 +246,6 @@ async def reading_history(r: Readings, q: msgs.ReadingHistoryQuery) -> msgs.Read
     more = len(rows) > q.limit
     cursor = encode_cursor(items[-1].read_on, items[-1].reading_id) if more else None
     return msgs.ReadingPage(items=items, next_cursor=cursor)
-
-
-async def consumption(r: Readings, q: msgs.ConsumptionQuery) -> msgs.ConsumptionReport:
-    """R7.7: use per month or billing period of one premises, with the year before and trend."""
-    today = business_today()
-    date_from, date_to = domain.consumption_range(q.date_from, q.date_to, today)
-    contracts = await store.contracts_of_customer(r.pool, q.customer_number)
-    all_meters = await store.meters_of_customer(r.pool, q.customer_number)
-    premises = sorted(
-        {m["premises_id"] for m in all_meters} | {c["premises_id"] for c in contracts}
-    )
-    if q.premises_id is not None and q.premises_id not in premises:
-        raise NotFound(
-            "premises_not_found",
-            "Nie ma takiego punktu poboru wśród Twoich.",
-            detail_en="There is no such premises among yours.",
-        )
-    current = [c for c in contracts if domain.contract_is_current(views.contract_term(c), today)]
-    chosen = (
-        q.premises_id
-        or (current[0]["premises_id"] if current else None)
-        or (premises[0] if premises else None)
-    )
-    here = [m for m in all_meters if m["premises_id"] == chosen]
-    mains = [m for m in here if m["is_main"]] or here
-    readings = await store.counting_readings(
-        r.pool, q.customer_number, [m["serial"] for m in mains]
-    )
-    curve = domain.consumption_curve(views.meter_segments(mains, readings))
-    period_months = None
-    if q.group == "period":
-        of_premises = [c for c in contracts if c["premises_id"] == chosen]
-        if not of_premises:
-            raise DomainError(
-                "billing_period_unknown",
-                "Brak umowy dla tego punktu: nie znamy okresów rozliczeniowych.",
-                detail_en="No contract for this premises: its billing periods are unknown.",
-                status=422,
-            )
-        current_numbers = {c["contract_number"] for c in current}
-        contract = next(
-            (c for c in of_premises if c["contract_number"] in current_numbers), of_premises[0]
-        )
-        period_months = contract["billing_period_months"]
-        spans = domain.billing_periods(contract["start_date"], period_months, date_from, date_to)
-    else:
-        spans = domain.months(date_from, date_to)
-    figures = domain.consumption_figures(curve, spans)
-    return views.consumption_report(
-        figures,
-        premises_id=chosen,
-        premises=premises,
-        group=q.group,
-        spans=spans,
-        date_from=date_from,
-        date_to=date_to,
-        period_months=period_months,
-    )
-
-
-async def consumption_chart(r: Readings, q: msgs.ConsumptionChartQuery) -> msgs.ConsumptionChart:
-    report = await consumption(r, msgs.ConsumptionQuery(**q.model_dump(exclude={"language"})))
-    return msgs.ConsumptionChart(svg=render_chart(report, q.language))
 
 
 # --- staff ----------------------------------------------------------------------------------------

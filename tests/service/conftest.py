@@ -22,12 +22,12 @@ from contracts import billing as billing_ops
 from runtime.service import ServiceRuntime
 from runtime.settings import Settings
 from services.auth import handlers as auth_handlers
-from services.auth.captchas import CaptchaRenderer
-from services.auth.login_guard import LoginGuard
+from services.auth.guard.captchas import CaptchaRenderer
+from services.auth.guard.handlers import LoginGuard
 from services.auth.passwords import Passwords
 from services.billing import handlers as billing_handlers
 from services.notify import handlers as notify_handlers
-from services.notify.fanout import FanoutRunner
+from services.notify.fanout.runner import FanoutRunner
 from services.notify.mailer import MailSender
 from services.readings import handlers as readings_handlers
 from tests.support.infra import create_database, drop_database, servers, unique

@@ -15,7 +15,9 @@ from contracts.billing_system import SyncCompleted
 from contracts.rpc import Operation
 from runtime.service import ServiceRuntime
 from services.billing import handlers as billing_handlers
+from services.billing.ingest import handlers as billing_ingest
 from services.readings import handlers as readings_handlers
+from services.readings.ingest import handlers as readings_ingest
 from tools.billing_sim.dataset import Dataset, SimCustomer
 
 
@@ -35,12 +37,12 @@ class InProcessRpc:
 
 
 async def ingest_billing(b: billing_handlers.Billing, messages: Sequence[Envelope]) -> None:
-    await b.rt.deliver_batch(partial(billing_handlers.ingest_batch, b), messages)
+    await b.rt.deliver_batch(partial(billing_ingest.ingest_batch, b), messages)
 
 
 async def ingest_readings(r: readings_handlers.Readings, messages: Sequence[Envelope]) -> None:
-    wanted = [m for m in messages if isinstance(m, readings_handlers.BILLING_SYSTEM_MESSAGES)]
-    await r.rt.deliver_batch(partial(readings_handlers.ingest_batch, r), wanted)
+    wanted = [m for m in messages if isinstance(m, readings_ingest.BILLING_SYSTEM_MESSAGES)]
+    await r.rt.deliver_batch(partial(readings_ingest.ingest_batch, r), wanted)
 
 
 async def emitted(

@@ -1,5 +1,5 @@
 """The services keep one shape: only the runtime opens transactions, records the inbox and wakes
-the relay (STYLE 13); pages' cursors are refused in one place."""
+the relay (STYLE 13); pages' cursors are refused in one place; modules stay small (STYLE 8)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ROOT / "services"
+BACKENDS = ("auth", "readings", "billing", "notify")
 
 # What a unit of work does for a handler; written anywhere in services/ it is done by hand.
 RUNTIME_ONLY = {
@@ -20,6 +23,7 @@ RUNTIME_ONLY = {
 }
 # The one-statement outbox write (state change and events in one round trip) is SQL: store only.
 STORE_ONLY = {"enqueue_sql", "enqueue_args"}
+MAX_LINES = 400
 
 
 def python_files() -> Iterator[Path]:
@@ -68,3 +72,27 @@ def test_an_invalid_cursor_is_refused_in_one_place() -> None:
         if '"invalid_cursor"' in path.read_text()
     ]
     assert places == ["runtime/paging.py"]
+
+
+@pytest.mark.parametrize("service", BACKENDS)
+def test_modules_stay_small(service: str) -> None:
+    long = [
+        f"{path.relative_to(ROOT)}: {lines} lines"
+        for path in sorted((SERVICES / service).rglob("*.py"))
+        if (lines := len(path.read_text().splitlines())) > MAX_LINES
+    ]
+    assert long == []
+
+
+@pytest.mark.parametrize("service", BACKENDS)
+def test_sql_is_written_only_in_store_modules(service: str) -> None:
+    statement = ("SELECT ", "INSERT INTO ", "UPDATE ", "DELETE FROM ")
+    found = []
+    for path in sorted((SERVICES / service).rglob("*.py")):
+        if is_store(path):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                if node.value.lstrip().upper().startswith(statement):
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert found == []

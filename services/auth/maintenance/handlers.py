@@ -16,6 +16,7 @@ from contracts.maintenance import (
 from runtime.logs import get_logger
 from services.auth import domain, store
 from services.auth.handlers import Auth
+from services.auth.maintenance import store as maintenance_store
 
 log = get_logger(__name__)
 
@@ -31,13 +32,13 @@ def _state(row: asyncpg.Record) -> MaintenanceState:
 
 
 async def maintenance_state(a: Auth, _: MaintenanceStateQuery) -> MaintenanceState:
-    return _state(await store.maintenance_state(a.rt.pool))
+    return _state(await maintenance_store.maintenance_state(a.rt.pool))
 
 
 async def set_maintenance(a: Auth, cmd: SetMaintenance) -> MaintenanceState:
     """The gateway lets only admins call this; the change and its event commit together."""
     async with a.rt.unit_of_work() as uow:
-        row = await store.set_maintenance(
+        row = await maintenance_store.set_maintenance(
             uow.conn,
             on=cmd.on,
             message=cmd.message,

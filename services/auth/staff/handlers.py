@@ -14,8 +14,9 @@ from runtime.clock import business_today, utc_now
 from runtime.errors import Conflict, Forbidden, NotFound, Unauthorized
 from runtime.logs import get_logger
 from runtime.paging import decode_cursor, encode_cursor
-from services.auth import domain, staff_store, store
-from services.auth.handlers import Auth, session_ended, sessions_ended
+from services.auth import domain, store
+from services.auth.handlers import Auth, blocked_now, session_ended, sessions_ended
+from services.auth.staff import store as staff_store
 
 log = get_logger(__name__)
 
@@ -278,3 +279,23 @@ async def account_audit(a: Auth, query: msgs.AccountAuditQuery) -> msgs.AuditPag
     ]
     last = rows[query.limit - 1] if len(rows) > query.limit else None
     return msgs.AuditPage(items=items, next_cursor=encode_cursor(last["id"]) if last else None)
+
+
+async def accounts_of_customers(
+    a: Auth, query: msgs.AccountsOfCustomersQuery
+) -> msgs.AccountsOfCustomers:
+    """For staff views: each customer's login and account status; nothing secret."""
+    rows = await staff_store.accounts_of_customers(a.rt.pool, query.customer_numbers)
+    accounts = []
+    for row in rows:
+        blocked = blocked_now(row)
+        accounts.append(
+            msgs.CustomerAccount(
+                customer_number=row["customer_number"],
+                login=row["login"],
+                status=domain.account_status(row["email_verified_at"] is not None, blocked),
+                blocked_until=row["blocked_until"] if blocked else None,
+                email_verified=row["email_verified_at"] is not None,
+            )
+        )
+    return msgs.AccountsOfCustomers(accounts=accounts)

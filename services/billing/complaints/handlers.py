@@ -21,73 +21,11 @@ from runtime.errors import NotFound
 from runtime.logs import get_logger
 from runtime.paging import cursor_key, encode_cursor
 from runtime.unit_of_work import UnitOfWork
-from services.billing import complaints_domain as rules
-from services.billing import complaints_store as store
+from services.billing.complaints import domain as rules
+from services.billing.complaints import store, views
 from services.billing.handlers import Billing
 
 log = get_logger(__name__)
-
-
-def _not_found() -> NotFound:
-    return NotFound(
-        "complaint_not_found", "Nie znaleziono reklamacji.", detail_en="No such complaint."
-    )
-
-
-def _message(row: asyncpg.Record, *, staff_view: bool) -> billing.ComplaintMessageView:
-    hidden = row["hidden_at"] is not None
-    audit = staff_view and hidden
-    return billing.ComplaintMessageView(
-        message_id=row["message_id"],
-        author=row["author"],
-        kind=row["kind"],
-        # R12: a hidden message's text reaches no one's screen; it stays in the table for audit.
-        body=None if hidden else row["body"],
-        created_at=row["created_at"],
-        hidden=hidden,
-        hidden_at=row["hidden_at"] if audit else None,
-        hidden_by=row["hidden_by"] if audit else None,
-        hidden_reason=row["hidden_reason"] if audit else None,
-    )
-
-
-def _view(
-    row: asyncpg.Record,
-    today: date,
-    messages: list[asyncpg.Record] | None = None,
-    *,
-    staff_view: bool = False,
-) -> billing.ComplaintView:
-    return billing.ComplaintView(
-        complaint_id=row["complaint_id"],
-        customer_number=row["customer_number"],
-        channel=row["channel"],
-        status=row["status"],
-        subject=row["subject"],
-        description=row["description"],
-        expected_resolution=row["expected_resolution"],
-        invoice_number=row["invoice_number"],
-        reading_id=row["reading_id"],
-        received_on=row["received_on"],
-        due_on=row["due_on"],
-        overdue=rules.is_overdue(row["status"], row["due_on"], today),
-        due_in_days=rules.due_in_days(row["due_on"], today),
-        outcome=row["outcome"],
-        outcome_text=row["outcome_text"],
-        settled_on=row["settled_on"],
-        filed_at=row["filed_at"],
-        messages=[_message(m, staff_view=staff_view) for m in messages or []],
-    )
-
-
-async def _full_view(
-    db: store.Db, complaint_id: UUID, customer_number: str | None = None, *, staff_view: bool
-) -> billing.ComplaintView:
-    row = await store.complaint(db, complaint_id, customer_number)
-    if row is None:
-        raise _not_found()
-    messages = await store.messages_of(db, complaint_id)
-    return _view(row, business_today(), messages, staff_view=staff_view)
 
 
 async def file_complaint(b: Billing, cmd: billing.FileComplaint) -> billing.ComplaintView:
@@ -105,7 +43,7 @@ async def file_complaint(b: Billing, cmd: billing.FileComplaint) -> billing.Comp
     )
     staff_view = cmd.filed_by is not None
     if (done := await store.complaint_id_of_request(b.rt.pool, cmd.request_id)) is not None:
-        return await _full_view(b.rt.pool, done, staff_view=staff_view)
+        return await views.full_view(b.rt.pool, done, staff_view=staff_view)
     complaint_id = uuid4()
     try:
         async with b.rt.unit_of_work() as uow:
@@ -115,9 +53,9 @@ async def file_complaint(b: Billing, cmd: billing.FileComplaint) -> billing.Comp
         done = await store.complaint_id_of_request(b.rt.pool, cmd.request_id)
         if done is None:
             raise
-        return await _full_view(b.rt.pool, done, staff_view=staff_view)
+        return await views.full_view(b.rt.pool, done, staff_view=staff_view)
     log.info("complaint.filed", complaint_id=str(complaint_id), channel=cmd.channel)
-    return await _full_view(b.rt.pool, complaint_id, staff_view=staff_view)
+    return await views.full_view(b.rt.pool, complaint_id, staff_view=staff_view)
 
 
 async def _insert_filed(
@@ -190,7 +128,7 @@ async def list_complaints(b: Billing, query: billing.ComplaintsQuery) -> billing
     more, rows = len(rows) > query.limit, rows[: query.limit]
     last = rows[-1] if rows else None
     return billing.ComplaintPage(
-        items=[_view(r, today) for r in rows],
+        items=[views.view(r, today) for r in rows],
         next_cursor=encode_cursor(last["filed_at"].isoformat(), str(last["complaint_id"]))
         if more and last
         else None,
@@ -217,7 +155,7 @@ async def staff_complaints(
     more, rows = len(rows) > query.limit, rows[: query.limit]
     last = rows[-1] if rows else None
     return billing.ComplaintPage(
-        items=[_view(r, today, staff_view=True) for r in rows],
+        items=[views.view(r, today, staff_view=True) for r in rows],
         next_cursor=encode_cursor(
             last["due_on"].isoformat(), last["filed_at"].isoformat(), str(last["complaint_id"])
         )
@@ -229,8 +167,8 @@ async def staff_complaints(
 async def get_complaint(b: Billing, ref: billing.ComplaintRef) -> billing.ComplaintView:
     """One complaint with its messages; a customer sees only their own (else 404)."""
     if ref.customer_number is None and not ref.staff_view:
-        raise _not_found()
-    return await _full_view(
+        raise views.not_found()
+    return await views.full_view(
         b.rt.pool, ref.complaint_id, ref.customer_number, staff_view=ref.staff_view
     )
 
@@ -258,7 +196,7 @@ async def _add_message(
         return False
     row = await store.complaint(conn, complaint_id, customer_number, for_update=True)
     if row is None:
-        raise _not_found()
+        raise views.not_found()
     status = next_status(row["status"])
     await store.add_message(
         conn,
@@ -292,7 +230,7 @@ async def answer_complaint(b: Billing, cmd: billing.AnswerComplaint) -> billing.
             body=body,
             next_status=rules.after_customer_message,
         )
-    return await _full_view(b.rt.pool, cmd.complaint_id, cmd.customer_number, staff_view=False)
+    return await views.full_view(b.rt.pool, cmd.complaint_id, cmd.customer_number, staff_view=False)
 
 
 async def request_information(
@@ -325,7 +263,7 @@ async def request_information(
         )
     if added:
         log.info("complaint.information_requested", complaint_id=str(cmd.complaint_id))
-    return await _full_view(b.rt.pool, cmd.complaint_id, staff_view=True)
+    return await views.full_view(b.rt.pool, cmd.complaint_id, staff_view=True)
 
 
 async def settle_complaint(b: Billing, cmd: billing.SettleComplaint) -> billing.ComplaintView:
@@ -337,7 +275,7 @@ async def settle_complaint(b: Billing, cmd: billing.SettleComplaint) -> billing.
         conn = uow.conn
         row = await store.complaint(conn, cmd.complaint_id, for_update=True)
         if row is None:
-            raise _not_found()
+            raise views.not_found()
         current = rules.Outcome(row["outcome"], row["outcome_text"]) if row["outcome"] else None
         settle_now = rules.check_settlement(
             row["status"], current, rules.Outcome(cmd.outcome, text)
@@ -379,7 +317,7 @@ async def settle_complaint(b: Billing, cmd: billing.SettleComplaint) -> billing.
             outcome=cmd.outcome,
             late=today > row["due_on"],
         )
-    return await _full_view(b.rt.pool, cmd.complaint_id, staff_view=True)
+    return await views.full_view(b.rt.pool, cmd.complaint_id, staff_view=True)
 
 
 async def hide_message(b: Billing, cmd: billing.HideComplaintMessage) -> billing.ComplaintView:
@@ -401,7 +339,7 @@ async def hide_message(b: Billing, cmd: billing.HideComplaintMessage) -> billing
         message_id=str(cmd.message_id),
         staff_id=str(cmd.staff_id),
     )
-    return await _full_view(b.rt.pool, cmd.complaint_id, staff_view=True)
+    return await views.full_view(b.rt.pool, cmd.complaint_id, staff_view=True)
 
 
 def register(b: Billing) -> None:

@@ -28,8 +28,8 @@ from runtime.errors import DomainError
 from runtime.logs import get_logger
 from runtime.retention import anonymous_key, log_erased
 from services.billing import domain
-from services.billing import retention_store as store
 from services.billing.handlers import Billing
+from services.billing.retention import store
 
 log = get_logger(__name__)
 

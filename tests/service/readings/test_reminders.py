@@ -12,7 +12,8 @@ from contracts import topology
 from contracts.billing_system import MeterUpserted
 from runtime.service import ServiceRuntime
 from runtime.settings import Settings
-from services.readings import handlers, store
+from services.readings import handlers
+from services.readings.ingest import store
 from tests.support.infra import create_database, drop_database, unique
 
 
