@@ -7,6 +7,7 @@ staff/handlers.py; the dependencies and helpers they share are here.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,7 +25,7 @@ from runtime.rpc_client import RpcClient, RpcProblem, RpcTimeout, RpcUnavailable
 from runtime.service import ServiceRuntime
 from runtime.unit_of_work import UnitOfWork
 from services.auth import domain, store, views
-from services.auth.guard.handlers import LoginGuard
+from services.auth.guard.handlers import LoginGuard, Scope
 from services.auth.passwords import Passwords
 
 log = get_logger(__name__)
@@ -49,6 +50,11 @@ class Auth:
     @property
     def absolute(self) -> timedelta:
         return timedelta(hours=self.rt.settings.session_absolute_hours)
+
+    def expires_at(self, session: asyncpg.Record) -> datetime:
+        """When ``session`` ends unless used again (R13)."""
+        times = domain.SessionTimes(session["created_at"], session["last_seen_at"])
+        return domain.session_expires_at(times, idle=self.idle, absolute=self.absolute)
 
 
 def session_ended() -> Unauthorized:
@@ -234,17 +240,10 @@ async def log_in(a: Auth, cmd: msgs.LogIn) -> msgs.SessionOpened:
     """R4, R5, R13: captcha and throttling first; one answer for an unknown login and a wrong
     password (a dummy hash is verified for an unknown login, so both take as long); blocked
     only after a correct password; a new session id."""
-    key = domain.login_key(cmd.login)
     address = cmd.client_address
-    await a.guard.check_throttle("customer", key, address)
-    await a.guard.check_captcha("customer", key, address, cmd.captcha_id, cmd.captcha_answer)
-    account = await store.account_by_login(a.rt.pool, key)
-    ok = await a.passwords.verify(account["password_hash"] if account else None, cmd.password)
-    if not (account and ok):
-        raise await a.guard.refuse(
-            "customer", key, address, account_id=account["id"] if account else None
-        )
-    await a.guard.release("customer", key)
+    account = await checked_credentials(
+        a, "customer", cmd, store.account_by_login, store.update_password_hash
+    )
     if blocked_now(account):
         await store.audit(
             a.rt.pool,
@@ -262,10 +261,6 @@ async def log_in(a: Auth, cmd: msgs.LogIn) -> msgs.SessionOpened:
             detail_en="Confirm your email address first.",
             status=403,
         )
-    if a.passwords.needs_rehash(account["password_hash"]):
-        await store.update_password_hash(
-            a.rt.pool, account["id"], await a.passwords.hash(cmd.password)
-        )
     token = domain.new_token()
     async with a.rt.unit_of_work() as uow:
         row = await store.insert_session(
@@ -280,13 +275,32 @@ async def log_in(a: Auth, cmd: msgs.LogIn) -> msgs.SessionOpened:
             client_address=address,
             detail=domain.audit_detail(session=str(row["id"])),
         )
-    times = domain.SessionTimes(row["created_at"], row["last_seen_at"])
     log.info("session.opened", account_id=str(account["id"]))
-    return msgs.SessionOpened(
-        token=token,
-        account_id=account["id"],
-        expires_at=domain.session_expires_at(times, idle=a.idle, absolute=a.absolute),
-    )
+    return msgs.SessionOpened(token=token, account_id=account["id"], expires_at=a.expires_at(row))
+
+
+async def checked_credentials(
+    a: Auth,
+    scope: Scope,
+    cmd: msgs.LogIn | msgs.StaffLogIn,
+    find: Callable[[asyncpg.Pool, str], Awaitable[asyncpg.Record | None]],
+    save_hash: Callable[[asyncpg.Pool, uuid.UUID, str], Awaitable[None]],
+) -> asyncpg.Record:
+    """R4: throttling and the captcha first, then the password; the same refusal for an unknown
+    login, a wrong password and (staff) a disabled user, which counts as a failure. A hash made
+    with older parameters is replaced on success."""
+    key, address = domain.login_key(cmd.login), cmd.client_address
+    await a.guard.check_throttle(scope, key, address)
+    await a.guard.check_captcha(scope, key, address, cmd.captcha_id, cmd.captcha_answer)
+    row = await find(a.rt.pool, key)
+    ok = await a.passwords.verify(row["password_hash"] if row else None, cmd.password)
+    if not (row and ok and row.get("disabled_at") is None):
+        who = {"account_id" if scope == "customer" else "staff_id": row["id"] if row else None}
+        raise await a.guard.refuse(scope, key, address, **who)
+    await a.guard.release(scope, key)
+    if new_hash := await a.passwords.rehashed(row["password_hash"], cmd.password):
+        await save_hash(a.rt.pool, row["id"], new_hash)
+    return row
 
 
 async def live_session(a: Auth, digest: bytes) -> asyncpg.Record:
@@ -344,11 +358,7 @@ async def sessions(a: Auth, query: msgs.SessionsQuery) -> msgs.SessionsPage:
             id=row["id"],
             created_at=row["created_at"],
             last_seen_at=row["last_seen_at"],
-            expires_at=domain.session_expires_at(
-                domain.SessionTimes(row["created_at"], row["last_seen_at"]),
-                idle=a.idle,
-                absolute=a.absolute,
-            ),
+            expires_at=a.expires_at(row),
             client_address=row["client_address"],
             user_agent=row["user_agent"],
             current=bytes(row["token_digest"]) == current,

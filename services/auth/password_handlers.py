@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from uuid import UUID
 
 from contracts import auth as msgs
 from contracts import topology
@@ -10,6 +11,7 @@ from contracts.rpc import Empty
 from runtime.clock import utc_now
 from runtime.errors import DomainError
 from runtime.logs import get_logger
+from runtime.unit_of_work import UnitOfWork
 from services.auth import domain, store
 from services.auth.guard import store as guard_store
 from services.auth.handlers import Auth, live_session, sessions_ended, token_invalid
@@ -45,20 +47,36 @@ async def change_password(a: Auth, cmd: msgs.ChangePassword) -> Empty:
         )
     new_hash = await a.passwords.hash(cmd.new_password)
     async with a.rt.unit_of_work() as uow:
-        await store.set_password(uow.conn, session["account_id"], new_hash)
-        ended = await store.delete_sessions_of_account(uow.conn, session["account_id"], keep=digest)
         await store.revoke_email_tokens(uow.conn, session["account_id"], "reset_password")
-        await store.audit(
-            uow.conn,
-            "password_changed",
-            actor_kind="customer",
-            actor_id=session["account_id"],
-            account_id=session["account_id"],
-            client_address=cmd.client_address,
-            detail=domain.audit_detail(other_sessions_ended=ended),
+        await new_password(
+            uow, session["account_id"], new_hash, cmd, "password_changed", keep=digest
         )
     await sessions_ended(a, session["account_id"], "password_changed")
     return Empty()
+
+
+async def new_password(
+    uow: UnitOfWork,
+    account_id: UUID,
+    new_hash: str,
+    cmd: msgs.ChangePassword | msgs.ResetPassword,
+    action: str,
+    *,
+    keep: bytes | None = None,
+) -> None:
+    """R3: the new password, every session of the account ended (but ``keep``), audited."""
+    await store.set_password(uow.conn, account_id, new_hash)
+    ended = await store.delete_sessions_of_account(uow.conn, account_id, keep=keep)
+    counted = {"other_sessions_ended" if keep else "sessions_ended": ended}
+    await store.audit(
+        uow.conn,
+        action,
+        actor_kind="customer",
+        actor_id=account_id,
+        account_id=account_id,
+        client_address=cmd.client_address,
+        detail=domain.audit_detail(**counted),
+    )
 
 
 async def request_password_reset(a: Auth, cmd: msgs.RequestPasswordReset) -> Empty:
@@ -122,16 +140,6 @@ async def reset_password(a: Auth, cmd: msgs.ResetPassword) -> Empty:
         spent = await store.use_email_token(uow.conn, digest, ("reset_password",))
         if spent is None:
             raise token_invalid()
-        await store.set_password(uow.conn, spent["account_id"], new_hash)
-        ended = await store.delete_sessions_of_account(uow.conn, spent["account_id"])
-        await store.audit(
-            uow.conn,
-            "password_reset",
-            actor_kind="customer",
-            actor_id=spent["account_id"],
-            account_id=spent["account_id"],
-            client_address=cmd.client_address,
-            detail=domain.audit_detail(sessions_ended=ended),
-        )
+        await new_password(uow, spent["account_id"], new_hash, cmd, "password_reset")
     await sessions_ended(a, spent["account_id"], "password_reset")
     return Empty()

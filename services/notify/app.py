@@ -43,10 +43,10 @@ def create_app(settings: Settings | None = None) -> AsgiFastStream:
             CustomerContactChanged: partial(handlers.update_recipient, n),
             AccountErased: partial(handlers.forget_customer, n),
             CustomerRetentionEnded: partial(handlers.forget_customer, n),
-            ComplaintOutcome: partial(handlers.tell_complaint_outcome, n),
-            ComplaintInformationRequested: partial(handlers.ask_complaint_information, n),
-            LegalizationExpiring: partial(handlers.remind_legalization, n),
-            ReadingFlagged: partial(handlers.tell_reading_flagged, n),
+            ComplaintOutcome: partial(handlers.tell_customer, n),
+            ComplaintInformationRequested: partial(handlers.tell_customer, n),
+            LegalizationExpiring: partial(handlers.tell_customer, n),
+            ReadingFlagged: partial(handlers.tell_customer, n),
         },
     )
     rt.answer(ops.INBOX, partial(handlers.inbox, n))

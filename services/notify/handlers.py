@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -17,7 +16,6 @@ from contracts.auth import (
     EmailVerificationRequested,
     PasswordResetRequested,
 )
-from contracts.base import Envelope
 from contracts.billing import ComplaintInformationRequested, ComplaintOutcome
 from contracts.readings import LegalizationExpiring, ReadingFlagged
 from contracts.retention import CustomerRetentionEnded
@@ -33,6 +31,11 @@ from services.notify.fanout.runner import FanoutRunner
 from services.notify.mailer import MailSender
 
 log = get_logger(__name__)
+
+# The events that become a message to one customer.
+CustomerMessage = (
+    ComplaintOutcome | ComplaintInformationRequested | LegalizationExpiring | ReadingFlagged
+)
 
 
 @dataclass
@@ -121,104 +124,60 @@ async def forget_customer(
 # --- messages to a customer: inbox always, email when the address is known ---------------------
 
 
-async def tell_complaint_outcome(n: Notify, uow: UnitOfWork, msg: ComplaintOutcome) -> None:
-    """R10: the outcome reaches the customer by email and in the IBOK inbox."""
-    await _tell_customer(
-        n,
-        uow,
-        msg,
-        msg.customer_number,
-        "complaint_outcome",
-        lambda lang: {
-            "subject": msg.subject,
-            "outcome": msg.outcome,
-            "outcome_text": msg.outcome_text,
-            "settled": domain.format_date(msg.settled_on, lang),
-            "link": n.link(f"/complaints/{msg.complaint_id}"),
-        },
-    )
-
-
-async def ask_complaint_information(
-    n: Notify, uow: UnitOfWork, msg: ComplaintInformationRequested
-) -> None:
-    """R10: staff asked for more information; the customer answers in IBOK."""
-    await _tell_customer(
-        n,
-        uow,
-        msg,
-        msg.customer_number,
-        "complaint_information_requested",
-        lambda lang: {
-            "subject": msg.subject,
-            "question": msg.question,
-            "due": domain.format_date(msg.due_on, lang),
-            "link": n.link(f"/complaints/{msg.complaint_id}"),
-        },
-    )
-
-
-async def remind_legalization(n: Notify, uow: UnitOfWork, msg: LegalizationExpiring) -> None:
-    """R7.6: the main meter's legal verification ends soon."""
-    await _tell_customer(
-        n,
-        uow,
-        msg,
-        msg.customer_number,
-        "legalization_expiring",
-        lambda lang: {
-            "serial": msg.serial,
-            "expires": domain.format_date(msg.expires_on, lang),
-            "link": n.link("/meters"),
-        },
-    )
-
-
-async def tell_reading_flagged(n: Notify, uow: UnitOfWork, msg: ReadingFlagged) -> None:
-    """R8: a reading far above recent use was accepted and flagged for staff review."""
-    await _tell_customer(
-        n,
-        uow,
-        msg,
-        msg.customer_number,
-        "reading_flagged",
-        lambda lang: {
-            "serial": msg.serial,
-            "value": domain.format_volume(msg.value, lang),
-            "read": domain.format_date(msg.read_on, lang),
-            "daily_average": domain.format_volume(msg.daily_average_m3, lang),
-            "link": n.link("/readings"),
-        },
-    )
-
-
-async def _tell_customer(
-    n: Notify,
-    uow: UnitOfWork,
-    msg: Envelope,
-    customer_number: str,
-    kind: str,
-    context_in: Callable[[str], dict[str, Any]],
-) -> None:
+async def tell_customer(n: Notify, uow: UnitOfWork, msg: CustomerMessage) -> None:
     """An inbox message always; an email only when notify knows the customer's address.
 
     Without a known address (no IBOK account yet, or its contact event has not arrived) the
     email is skipped, not deferred: the inbox keeps the message for when they log in.
     """
-    recipient = await store.recipient_of(uow.conn, customer_number)
+    recipient = await store.recipient_of(uow.conn, msg.customer_number)
     lang = domain.language_of(recipient.language if recipient else None)
-    context = context_in(lang)
+    kind, context = message_to_customer(n, msg, lang)
     inbox_id, email_id = domain.event_message_ids(msg.message_id)
     note = domain.render_inbox(kind, lang, **context)
-    await store.add_inbox_message(uow.conn, inbox_id, customer_number, note)
+    await store.add_inbox_message(uow.conn, inbox_id, msg.customer_number, note)
     if recipient is None:
         log.info("email.skipped", reason="no_recipient", kind=kind, message_id=str(msg.message_id))
         return
     email = domain.render_email(kind, lang, **context)
     await store.queue_email(
-        uow.conn, email_id, recipient.email, kind, email, customer_number=customer_number
+        uow.conn, email_id, recipient.email, kind, email, customer_number=msg.customer_number
     )
     uow.after_commit(n.sender.wake)
+
+
+def message_to_customer(n: Notify, msg: CustomerMessage, lang: str) -> tuple[str, dict[str, Any]]:
+    """The template and its values for ``msg`` in the customer's language."""
+    match msg:
+        case ComplaintOutcome():  # R10: the outcome, by email and in the IBOK inbox
+            return "complaint_outcome", {
+                "subject": msg.subject,
+                "outcome": msg.outcome,
+                "outcome_text": msg.outcome_text,
+                "settled": domain.format_date(msg.settled_on, lang),
+                "link": n.link(f"/complaints/{msg.complaint_id}"),
+            }
+        case ComplaintInformationRequested():  # R10: staff ask; the customer answers in IBOK
+            return "complaint_information_requested", {
+                "subject": msg.subject,
+                "question": msg.question,
+                "due": domain.format_date(msg.due_on, lang),
+                "link": n.link(f"/complaints/{msg.complaint_id}"),
+            }
+        case LegalizationExpiring():  # R7.6: the main meter's legal verification ends soon
+            return "legalization_expiring", {
+                "serial": msg.serial,
+                "expires": domain.format_date(msg.expires_on, lang),
+                "link": n.link("/meters"),
+            }
+        case ReadingFlagged():  # R8: a reading far above recent use, accepted and flagged
+            return "reading_flagged", {
+                "serial": msg.serial,
+                "value": domain.format_volume(msg.value, lang),
+                "read": domain.format_date(msg.read_on, lang),
+                "daily_average": domain.format_volume(msg.daily_average_m3, lang),
+                "link": n.link("/readings"),
+            }
 
 
 # --- the inbox (R10, R11, R15) -----------------------------------------------------------------

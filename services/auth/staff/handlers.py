@@ -15,7 +15,13 @@ from runtime.errors import Conflict, Forbidden, NotFound, Unauthorized
 from runtime.logs import get_logger
 from runtime.paging import decode_cursor, encode_cursor
 from services.auth import domain, store
-from services.auth.handlers import Auth, blocked_now, session_ended, sessions_ended
+from services.auth.handlers import (
+    Auth,
+    blocked_now,
+    checked_credentials,
+    session_ended,
+    sessions_ended,
+)
 from services.auth.staff import store as staff_store
 
 log = get_logger(__name__)
@@ -39,19 +45,10 @@ def no_such_account() -> NotFound:
 
 async def staff_log_in(a: Auth, cmd: msgs.StaffLogIn) -> msgs.StaffSessionOpened:
     """Staff log in like customers (R4 guard), against their own accounts and sessions."""
-    key = domain.login_key(cmd.login)
     address = cmd.client_address
-    await a.guard.check_throttle("staff", key, address)
-    await a.guard.check_captcha("staff", key, address, cmd.captcha_id, cmd.captcha_answer)
-    user = await staff_store.staff_by_login(a.rt.pool, key)
-    ok = await a.passwords.verify(user["password_hash"] if user else None, cmd.password)
-    if not (user and ok and user["disabled_at"] is None):
-        raise await a.guard.refuse("staff", key, address, staff_id=user["id"] if user else None)
-    await a.guard.release("staff", key)
-    if a.passwords.needs_rehash(user["password_hash"]):
-        await staff_store.update_staff_password_hash(
-            a.rt.pool, user["id"], await a.passwords.hash(cmd.password)
-        )
+    user = await checked_credentials(
+        a, "staff", cmd, staff_store.staff_by_login, staff_store.update_staff_password_hash
+    )
     token = domain.new_token()
     async with a.rt.unit_of_work() as uow:
         row = await staff_store.insert_staff_session(
@@ -65,14 +62,13 @@ async def staff_log_in(a: Auth, cmd: msgs.StaffLogIn) -> msgs.StaffSessionOpened
             staff_id=user["id"],
             client_address=address,
         )
-    times = domain.SessionTimes(row["created_at"], row["last_seen_at"])
     log.info("staff_session.opened", staff_id=str(user["id"]))
     return msgs.StaffSessionOpened(
         token=token,
         staff_id=user["id"],
         login=user["login"],
         role=user["role"],
-        expires_at=domain.session_expires_at(times, idle=a.idle, absolute=a.absolute),
+        expires_at=a.expires_at(row),
     )
 
 

@@ -77,37 +77,21 @@ async def _insert_filed(
             raise NotFound(
                 "invoice_not_found", "Nie znaleziono faktury.", detail_en="No such invoice."
             )
-    due = rules.due_on(received_on)
-    await store.insert_complaint(
-        conn,
+    filed = billing_system.ComplaintFiled(
         complaint_id=complaint_id,
-        request_id=cmd.request_id,
         customer_number=cmd.customer_number,
         channel=cmd.channel,
         received_on=received_on,
-        due_on=due,
+        due_on=rules.due_on(received_on),
         subject=cmd.subject,
         description=cmd.description,
         expected_resolution=cmd.expected_resolution,
         invoice_number=invoice_number,
         reading_id=cmd.reading_id,
-        filed_by=cmd.filed_by,
     )
-    uow.emit(
-        topology.IBOK_OUT_EXCHANGE,
-        billing_system.ComplaintFiled(
-            complaint_id=complaint_id,
-            customer_number=cmd.customer_number,
-            channel=cmd.channel,
-            received_on=received_on,
-            due_on=due,
-            subject=cmd.subject,
-            description=cmd.description,
-            expected_resolution=cmd.expected_resolution,
-            invoice_number=invoice_number,
-            reading_id=cmd.reading_id,
-        ),
-    )
+    fields = filed.model_dump(exclude={"message_id", "occurred_at", "schema_name"})
+    await store.insert_complaint(conn, request_id=cmd.request_id, filed_by=cmd.filed_by, **fields)
+    uow.emit(topology.IBOK_OUT_EXCHANGE, filed)
 
 
 def _customer_page_start(cursor: str | None) -> tuple[datetime, UUID] | None:

@@ -22,10 +22,10 @@ from services.notify.handlers import Notify
 from tests.support.service import count
 
 HANDLERS: dict[type[Envelope], Any] = {
-    ComplaintOutcome: handlers.tell_complaint_outcome,
-    ComplaintInformationRequested: handlers.ask_complaint_information,
-    LegalizationExpiring: handlers.remind_legalization,
-    ReadingFlagged: handlers.tell_reading_flagged,
+    ComplaintOutcome: handlers.tell_customer,
+    ComplaintInformationRequested: handlers.tell_customer,
+    LegalizationExpiring: handlers.tell_customer,
+    ReadingFlagged: handlers.tell_customer,
     CustomerContactChanged: handlers.update_recipient,
 }
 
