@@ -5,29 +5,16 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
 
 from contracts import topology
-from contracts.billing_system import MeterUpserted
 from tests.support.infra import Infra
-from tests.support.readings import TODAY, add_meters, tap, wait_until
+from tests.support.readings import TODAY, add_meters, expiring_meter, tap, wait_until
 
 REMINDER = "readings.legalization-expiring.v1"
-
-
-def meter(serial: str, customer: str, expires: date, revision: int = 1) -> MeterUpserted:
-    return MeterUpserted(
-        serial=serial,
-        premises_id=f"P{customer}-1",
-        customer_number=customer,
-        diameter_mm=15,
-        installed_on=date(2020, 5, 4),
-        legalization_expires=expires,
-        revision=revision,
-    )
 
 
 async def reminders_of(db: asyncpg.Connection, serial: str) -> list[dict[str, Any]]:
@@ -51,8 +38,8 @@ async def test_meter_arriving_near_expiry_is_announced_once_per_expiry_date(
         await add_meters(
             infra,
             db,
-            meter(soon, customer, TODAY + timedelta(days=20)),
-            meter(later, customer, TODAY + timedelta(days=80)),
+            expiring_meter(soon, customer, TODAY + timedelta(days=20)),
+            expiring_meter(later, customer, TODAY + timedelta(days=80)),
         )
         found = await events.wait_for(lambda m: m["serial"] in (soon, later), count=2)
     by_serial = {m["serial"]: m for m in found}
@@ -62,9 +49,13 @@ async def test_meter_arriving_near_expiry_is_announced_once_per_expiry_date(
     assert by_serial[later]["days_before"] == 90
 
     # The same expiry again: nothing new. A renewed legalizacja is a new date: told again.
-    await add_meters(infra, db, meter(soon, customer, TODAY + timedelta(days=20), revision=2))
+    await add_meters(
+        infra, db, expiring_meter(soon, customer, TODAY + timedelta(days=20), revision=2)
+    )
     assert len(await reminders_of(db, soon)) == 1
-    await add_meters(infra, db, meter(soon, customer, TODAY + timedelta(days=25), revision=3))
+    await add_meters(
+        infra, db, expiring_meter(soon, customer, TODAY + timedelta(days=25), revision=3)
+    )
     await wait_until(
         db,
         "SELECT count(*) = 2 FROM readings.legalization_reminders WHERE serial = $1",

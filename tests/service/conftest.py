@@ -64,38 +64,23 @@ def settings(service_dsn: str) -> Settings:
     )
 
 
-async def _open(name: str, settings: Settings) -> ServiceRuntime:
-    rt = ServiceRuntime(name, settings, SERVICES / name / "migrations")
-    await rt.open_database()
-    return rt
+def service_runtime(name: str) -> Any:
+    """A session fixture: the ``name`` service's runtime with its schema migrated and its pool
+    open (ServiceRuntime.database()), no broker."""
+
+    @pytest.fixture(scope="session")
+    async def runtime(settings: Settings) -> AsyncIterator[ServiceRuntime]:
+        rt = ServiceRuntime(name, settings, SERVICES / name / "migrations")
+        async with rt.database():
+            yield rt
+
+    return runtime
 
 
-@pytest.fixture(scope="session")
-async def billing_rt(settings: Settings) -> AsyncIterator[ServiceRuntime]:
-    rt = await _open("billing", settings)
-    yield rt
-    await rt.close_database()
-
-
-@pytest.fixture(scope="session")
-async def readings_rt(settings: Settings) -> AsyncIterator[ServiceRuntime]:
-    rt = await _open("readings", settings)
-    yield rt
-    await rt.close_database()
-
-
-@pytest.fixture(scope="session")
-async def auth_rt(settings: Settings) -> AsyncIterator[ServiceRuntime]:
-    rt = await _open("auth", settings)
-    yield rt
-    await rt.close_database()
-
-
-@pytest.fixture(scope="session")
-async def notify_rt(settings: Settings) -> AsyncIterator[ServiceRuntime]:
-    rt = await _open("notify", settings)
-    yield rt
-    await rt.close_database()
+billing_rt = service_runtime("billing")
+readings_rt = service_runtime("readings")
+auth_rt = service_runtime("auth")
+notify_rt = service_runtime("notify")
 
 
 @pytest.fixture(scope="session")

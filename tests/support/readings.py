@@ -67,6 +67,19 @@ def meter_for(
     )
 
 
+def expiring_meter(serial: str, customer: str, expires: date, revision: int = 1) -> MeterUpserted:
+    """A meter of ``customer`` whose legalizacja ends on ``expires`` (R7.6 reminders)."""
+    return MeterUpserted(
+        serial=serial,
+        premises_id=f"P{customer}-1",
+        customer_number=customer,
+        diameter_mm=15,
+        installed_on=date(2020, 5, 4),
+        legalization_expires=expires,
+        revision=revision,
+    )
+
+
 def control_reading(
     serial: str, value: str, read_on: date, source: str = "inspector"
 ) -> ControlReadingRecorded:

@@ -9,24 +9,12 @@ from pathlib import Path
 import pytest
 
 from contracts import topology
-from contracts.billing_system import MeterUpserted
 from runtime.service import ServiceRuntime
 from runtime.settings import Settings
 from services.readings import handlers
 from services.readings.ingest import store
 from tests.support.infra import create_database, drop_database, unique
-
-
-def meter(serial: str, customer: str, expires: date) -> MeterUpserted:
-    return MeterUpserted(
-        serial=serial,
-        premises_id=f"P{customer}-1",
-        customer_number=customer,
-        diameter_mm=15,
-        installed_on=date(2020, 5, 4),
-        legalization_expires=expires,
-        revision=1,
-    )
+from tests.support.readings import expiring_meter
 
 
 @pytest.fixture
@@ -50,9 +38,9 @@ async def test_daily_sweep_sends_each_due_reminder_once_as_days_pass(
     r = own_readings_service
     day0 = date(2026, 1, 10)
     async with r.pool.acquire() as conn:
-        await store.upsert_meter(conn, meter("SW1", "K1", day0 + timedelta(days=120)))
-        await store.upsert_meter(conn, meter("SW2", "K2", day0 + timedelta(days=10)))
-        removed = meter("SW3", "K3", day0 + timedelta(days=10)).model_copy(
+        await store.upsert_meter(conn, expiring_meter("SW1", "K1", day0 + timedelta(days=120)))
+        await store.upsert_meter(conn, expiring_meter("SW2", "K2", day0 + timedelta(days=10)))
+        removed = expiring_meter("SW3", "K3", day0 + timedelta(days=10)).model_copy(
             update={"removed_on": day0 - timedelta(days=1)}
         )
         await store.upsert_meter(conn, removed)
