@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test install lint typecheck migrate clean chromium wrk pgbackrest screenshots
+.PHONY: run test test-fast install lint typecheck migrate clean chromium wrk pgbackrest screenshots
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -41,6 +41,10 @@ run: install
 
 test: install
 	$(PY) -m pytest
+
+# The fast tiers: the rules (tests/unit) and the handlers on a real database (tests/service).
+test-fast: install
+	$(PY) -m pytest -q tests/unit tests/service
 
 lint: install
 	$(VENV)/bin/ruff check .

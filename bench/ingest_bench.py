@@ -43,7 +43,7 @@ from contracts.base import Envelope
 from contracts.billing_system import ContractUpserted, CustomerUpserted, InvoiceIssued
 from runtime.broker_topology import ensure_exchange
 from runtime.settings import Settings
-from services.billing import store
+from services.billing.ingest import store
 from tools.billing_sim.dataset import build_dataset
 from tools.system import System
 

@@ -330,6 +330,16 @@ def event_schemas() -> dict[str, type[Envelope]]:
     return found
 
 
+def require_published(exchange: str, schema: str) -> None:
+    """Refuse to emit a message the topology does not carry on ``exchange``: every emitted
+    message must have a destination declared here first."""
+    if schema not in PUBLISHED.get(exchange, ()):
+        raise RuntimeError(
+            f"{schema} is not published on {exchange} in contracts.topology:"
+            " give it a destination there first"
+        )
+
+
 def schemas_without_destination() -> list[str]:
     """Schemas no exchange carries, or that reach no queue on an exchange that carries them."""
     problems = []

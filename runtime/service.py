@@ -6,9 +6,11 @@ import asyncio
 import gc
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +26,18 @@ from contracts.base import Envelope
 from contracts.rpc import Operation
 from runtime import batch_consumer, batches, broker_topology, db, messaging
 from runtime.logs import configure_logging, get_logger
-from runtime.outbox import OutboxRelay, OutboxRow, enqueue, outbox_row
+from runtime.outbox import OutboxRelay
 from runtime.rpc_client import RpcClient
 from runtime.rpc_server import Handler, RpcServer
 from runtime.settings import Settings
+from runtime.unit_of_work import UnitOfWork, open_unit_of_work
 
 log = get_logger(__name__)
+
+# A handler of one consumed message, and of a consumed batch's messages not seen before; both
+# run inside the unit of work the runtime opened for them.
+MessageHandler = Callable[[UnitOfWork, Any], Awaitable[None]]
+BatchHandler = Callable[[UnitOfWork, Sequence[Envelope]], Awaitable[None]]
 
 
 @dataclass
@@ -86,28 +94,33 @@ class ServiceRuntime:
         self,
         queue: str,
         exchange: str,
-        handlers: Mapping[type[Envelope], Callable[[Any], Awaitable[None]]],
+        handlers: Mapping[type[Envelope], MessageHandler],
     ) -> None:
-        """Consume ``handlers``' message types from ``exchange`` through this service's ``queue``."""
+        """Consume ``handlers``' message types from ``exchange`` through this service's ``queue``;
+        each message is applied by ``deliver`` (its own unit of work, once per message id)."""
         self._check_bindings(queue, exchange, list(handlers))
-        messaging.consume_envelopes(self.broker, queue, handlers, on_transient=self._on_db_trouble)
+        delivering = {model: partial(self.deliver, handler) for model, handler in handlers.items()}
+        messaging.consume_envelopes(
+            self.broker, queue, delivering, on_transient=self._on_db_trouble
+        )
 
     def consume_batches(
         self,
         queue: str,
         exchange: str,
         models: Sequence[type[Envelope]],
-        apply: batches.BatchApply,
+        apply: BatchHandler,
         *,
         refuse: batches.Refusal | None = None,
     ) -> None:
-        """Like ``consume``, but ``apply`` gets many messages at once, in one call (bulk imports)."""
+        """Like ``consume``, but ``apply`` gets many messages at once, in one unit of work (bulk
+        imports): only those not processed before (``deliver_batch``)."""
         self._check_bindings(queue, exchange, models)
         consumer = batch_consumer.BatchConsumer(
             self.amqp_url,
             queue,
             models,
-            apply,
+            partial(self.deliver_batch, apply),
             refuse=refuse,
             max_batch=self.settings.batch_size,
             max_wait=self.settings.batch_wait_ms / 1000,
@@ -134,31 +147,34 @@ class ServiceRuntime:
                 f" gives it to {declared.owner} bound to {sorted(bound)}"
             )
 
-    @staticmethod
-    def _check_published(exchange: str, message: Envelope) -> None:
-        if message.SCHEMA not in topology.PUBLISHED.get(exchange, ()):
-            raise RuntimeError(
-                f"{message.SCHEMA} is not published on {exchange} in contracts.topology:"
-                " give it a destination there first"
-            )
+    # --- units of work ------------------------------------------------------------------------
+    def unit_of_work(
+        self, *, message: Envelope | None = None, messages: Sequence[Envelope] | None = None
+    ) -> AbstractAsyncContextManager[UnitOfWork]:
+        """A transaction with its outbox, inbox and relay wake-up (runtime/unit_of_work.py)."""
+        return open_unit_of_work(self.pool, self._wake_relay, message=message, messages=messages)
 
-    async def emit(self, conn: asyncpg.Connection, exchange: str, message: Envelope) -> None:
-        """Queue ``message`` in the caller's transaction; the relay publishes it after commit."""
-        self._check_published(exchange, message)
-        await enqueue(conn, exchange, message.SCHEMA, message)
+    async def deliver(self, handler: MessageHandler, message: Envelope) -> None:
+        """Apply one consumed message: ``handler`` runs in a unit of work that records the
+        message in the inbox, and not at all when it was processed before."""
+        async with self.unit_of_work(message=message) as uow:
+            if uow.duplicate:
+                log.info(
+                    "message.duplicate", schema=message.SCHEMA, message_id=str(message.message_id)
+                )
+                return
+            await handler(uow, message)
 
-    def outbox_row(self, exchange: str, message: Envelope) -> OutboxRow:
-        """``message`` as an outbox row, for a store function that writes it in the same
-        statement as the state change (``runtime.outbox.enqueue_sql``); the relay publishes it
-        after commit, as with ``emit``."""
-        self._check_published(exchange, message)
-        return outbox_row(exchange, message.SCHEMA, message)
+    async def deliver_batch(self, apply: BatchHandler, messages: Sequence[Envelope]) -> None:
+        """Apply a consumed batch: ``apply`` gets the messages not processed before."""
+        async with self.unit_of_work(messages=messages) as uow:
+            await apply(uow, uow.fresh)
 
     async def announce(self, exchange: str, message: Envelope) -> None:
         """Publish now, with a confirm, outside any transaction: for signals that must reach
         other processes before this request is answered (e.g. ended sessions). Not a
         replacement for the outbox: a lost announcement must only cost freshness, never data."""
-        self._check_published(exchange, message)
+        topology.require_published(exchange, message.SCHEMA)
         try:
             await self.broker.publish(
                 message.to_wire(),
@@ -171,7 +187,7 @@ class ServiceRuntime:
         except Exception as exc:
             log.warning("announce.failed", schema=message.SCHEMA, error=type(exc).__name__)
 
-    def published_soon(self) -> None:
+    def _wake_relay(self) -> None:
         if self.relay:
             self.relay.wake()
 
@@ -189,7 +205,10 @@ class ServiceRuntime:
             self._pool.expire_connections()
 
     # --- life ---------------------------------------------------------------------------------
-    async def _start(self) -> None:
+    async def open_database(self) -> None:
+        """Create the database if needed, migrate the service's schema and open the pool: all a
+        handler needs to run without the broker (the service tests call this and
+        ``close_database``; ``database()`` does both)."""
         await db.ensure_database(self.postgres_dsn)
         await db.migrate(self.postgres_dsn, self.name, self.migrations)
         self._pool = await db.create_pool(
@@ -201,6 +220,23 @@ class ServiceRuntime:
         )
         if await db.superuser(self._pool):
             log.warning("database.superuser", hint="run `ibok provision` (docs/security.md)")
+
+    async def close_database(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    @asynccontextmanager
+    async def database(self) -> AsyncIterator[ServiceRuntime]:
+        """The service's database open for the block (no broker, no relay, no hooks)."""
+        await self.open_database()
+        try:
+            yield self
+        finally:
+            await self.close_database()
+
+    async def _start(self) -> None:
+        await self.open_database()
         for hook in self.startup_hooks:
             await hook()
 
@@ -235,8 +271,7 @@ class ServiceRuntime:
             await self.relay.stop()
         for hook in self.shutdown_hooks:
             await hook()
-        if self._pool is not None:
-            await self._pool.close()
+        await self.close_database()
         log.info("service.stopped")
 
     async def readiness_detail(self) -> dict[str, Any]:

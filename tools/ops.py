@@ -27,8 +27,9 @@ from runtime.logs import configure_logging
 from runtime.rpc_client import RpcClient, RpcError, RpcProblem
 from runtime.settings import Settings, get_settings
 from services.auth import domain as auth_domain
-from services.auth import staff_store, store
+from services.auth import store
 from services.auth.passwords import Passwords
+from services.auth.staff import store as staff_store
 from tools import backup, dead_letters, provision
 
 

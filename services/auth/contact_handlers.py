@@ -10,7 +10,8 @@ from contracts import topology
 from runtime.clock import utc_now
 from runtime.errors import NotFound
 from services.auth import domain, store
-from services.auth.handlers import Auth, blocked_now, emit_contact, profile_of
+from services.auth.handlers import Auth, emit_contact
+from services.auth.views import profile_of
 
 
 async def profile(a: Auth, query: msgs.ProfileQuery) -> msgs.Profile:
@@ -31,8 +32,8 @@ async def update_contact(a: Auth, cmd: msgs.UpdateContact) -> msgs.Profile:
     new_email = str(cmd.email)
     token = domain.new_token()
     expires_at = utc_now() + timedelta(hours=a.rt.settings.email_token_hours)
-    async with a.rt.pool.acquire() as conn, conn.transaction():
-        current = await store.account_for_update(conn, cmd.account_id)
+    async with a.rt.unit_of_work() as uow:
+        current = await store.account_for_update(uow.conn, cmd.account_id)
         if current is None:
             raise NotFound(
                 "account_not_found", "Nie ma takiego konta.", detail_en="No such account."
@@ -50,7 +51,7 @@ async def update_contact(a: Auth, cmd: msgs.UpdateContact) -> msgs.Profile:
         email_change = not domain.same_email(new_email, current["email"])
         asks_again = email_change and not domain.same_email(new_email, current["pending_email"])
         row = await store.update_contact(
-            conn,
+            uow.conn,
             cmd.account_id,
             phone=cmd.phone,
             correspondence_address=address,
@@ -60,17 +61,16 @@ async def update_contact(a: Auth, cmd: msgs.UpdateContact) -> msgs.Profile:
             bump_revision=bool(changed),
         )
         if asks_again:
-            await store.revoke_email_tokens(conn, cmd.account_id, "change_email")
+            await store.revoke_email_tokens(uow.conn, cmd.account_id, "change_email")
             await store.insert_email_token(
-                conn,
+                uow.conn,
                 domain.token_digest(token),
                 cmd.account_id,
                 "change_email",
                 new_email,
                 expires_at,
             )
-            await a.rt.emit(
-                conn,
+            uow.emit(
                 topology.EVENTS_EXCHANGE,
                 msgs.EmailVerificationRequested(
                     account_id=cmd.account_id,
@@ -83,7 +83,7 @@ async def update_contact(a: Auth, cmd: msgs.UpdateContact) -> msgs.Profile:
                 ),
             )
             await store.audit(
-                conn,
+                uow.conn,
                 "email_change_requested",
                 actor_kind="customer",
                 actor_id=cmd.account_id,
@@ -91,9 +91,9 @@ async def update_contact(a: Auth, cmd: msgs.UpdateContact) -> msgs.Profile:
                 client_address=cmd.client_address,
             )
         if changed:
-            await emit_contact(a, conn, row)
+            emit_contact(uow, row)
             await store.audit(
-                conn,
+                uow.conn,
                 "contact_changed",
                 actor_kind="customer",
                 actor_id=cmd.account_id,
@@ -101,25 +101,4 @@ async def update_contact(a: Auth, cmd: msgs.UpdateContact) -> msgs.Profile:
                 client_address=cmd.client_address,
                 detail=domain.audit_detail(fields=",".join(changed)),
             )
-    a.rt.published_soon()
     return profile_of(row)
-
-
-async def accounts_of_customers(
-    a: Auth, query: msgs.AccountsOfCustomersQuery
-) -> msgs.AccountsOfCustomers:
-    """For staff views: each customer's login and account status; nothing secret."""
-    rows = await store.accounts_of_customers(a.rt.pool, query.customer_numbers)
-    accounts = []
-    for row in rows:
-        blocked = blocked_now(row)
-        accounts.append(
-            msgs.CustomerAccount(
-                customer_number=row["customer_number"],
-                login=row["login"],
-                status=domain.account_status(row["email_verified_at"] is not None, blocked),
-                blocked_until=row["blocked_until"] if blocked else None,
-                email_verified=row["email_verified_at"] is not None,
-            )
-        )
-    return msgs.AccountsOfCustomers(accounts=accounts)

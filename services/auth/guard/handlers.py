@@ -15,7 +15,8 @@ from runtime.errors import DomainError, Unauthorized
 from runtime.logs import get_logger
 from runtime.service import ServiceRuntime
 from services.auth import domain, store
-from services.auth.captchas import CaptchaRenderer
+from services.auth.guard import store as guard_store
+from services.auth.guard.captchas import CaptchaRenderer
 
 log = get_logger(__name__)
 
@@ -43,7 +44,7 @@ class LoginGuard:
         )
         image, audio = await self.renderer.render(answer, audio=request.audio)
         expires_at = utc_now() + timedelta(minutes=self.rt.settings.captcha_minutes)
-        await store.insert_captcha(
+        await guard_store.insert_captcha(
             self.rt.pool, challenge_id, domain.captcha_digest(challenge_id, answer), expires_at
         )
         return msgs.CaptchaChallenge(
@@ -61,7 +62,7 @@ class LoginGuard:
         """
         settings = self.rt.settings
         now = utc_now()
-        row = await store.failure_windows(
+        row = await guard_store.failure_windows(
             self.rt.pool,
             scope,
             login_key,
@@ -103,7 +104,7 @@ class LoginGuard:
         captcha_answer: str | None,
     ) -> None:
         """After a wrong password for this login, the attempt must carry a solved, unused captcha."""
-        if not await store.captcha_required(self.rt.pool, scope, login_key):
+        if not await guard_store.captcha_required(self.rt.pool, scope, login_key):
             return
         if captcha_id is None or not captcha_answer:
             log.info("login.refused", scope=scope, reason="captcha_required")
@@ -113,9 +114,11 @@ class LoginGuard:
                 detail_en="Type the code from the picture to log in.",
                 fields=CAPTCHA_FIELDS,
             )
-        stored = await store.spend_captcha(self.rt.pool, captcha_id)
+        stored = await guard_store.spend_captcha(self.rt.pool, captcha_id)
         if stored is None or not domain.captcha_answer_matches(stored, captcha_id, captcha_answer):
-            await store.record_failure(self.rt.pool, scope, login_key, client_address, "captcha")
+            await guard_store.record_failure(
+                self.rt.pool, scope, login_key, client_address, "captcha"
+            )
             log.info("login.refused", scope=scope, reason="captcha_invalid")
             raise Unauthorized(
                 "captcha_invalid",
@@ -134,13 +137,13 @@ class LoginGuard:
         staff_id: UUID | None = None,
     ) -> Unauthorized:
         """A wrong password (or unknown login): count it, demand a captcha next time, audit it."""
-        async with self.rt.pool.acquire() as conn, conn.transaction():
-            await store.record_failure(conn, scope, login_key, client_address, "password")
-            newly = await store.require_captcha(conn, scope, login_key)
+        async with self.rt.unit_of_work() as uow:
+            await guard_store.record_failure(uow.conn, scope, login_key, client_address, "password")
+            newly = await guard_store.require_captcha(uow.conn, scope, login_key)
             actions = ["login_failed", "captcha_demanded"] if newly else ["login_failed"]
             for action in actions:
                 await store.audit(
-                    conn,
+                    uow.conn,
                     action if scope == "customer" else f"staff_{action}",
                     actor_kind="anonymous",
                     account_id=account_id,
@@ -158,4 +161,4 @@ class LoginGuard:
 
     async def release(self, scope: Scope, login_key: str) -> None:
         """A correct password: the next attempt needs no captcha."""
-        await store.release_captcha(self.rt.pool, scope, login_key)
+        await guard_store.release_captcha(self.rt.pool, scope, login_key)

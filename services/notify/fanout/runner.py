@@ -21,6 +21,7 @@ from runtime.logs import get_logger
 from runtime.service import ServiceRuntime
 from runtime.worker import cancel_and_wait, keep_draining
 from services.notify import domain, store
+from services.notify.fanout import store as fanout_store
 
 log = get_logger(__name__)
 
@@ -75,7 +76,7 @@ class FanoutRunner:
         )
 
     async def _run_jobs(self) -> int:
-        jobs = await store.running_fanout_jobs(self._rt.pool)
+        jobs = await fanout_store.running_fanout_jobs(self._rt.pool)
         for job_id in jobs:
             await self.run(job_id)
         return len(jobs)
@@ -107,11 +108,11 @@ class FanoutRunner:
                 return
 
     async def _next_batch(self, job_id: UUID, content: Content) -> Progress | None:
-        async with self._rt.pool.acquire() as conn, conn.transaction():
-            job = await store.lock_running_job(conn, job_id)
+        async with self._rt.unit_of_work() as uow:
+            job = await fanout_store.lock_running_job(uow.conn, job_id)
             if job is None:
                 return None  # finished meanwhile (another process), or unknown
-            batch = await store.recipients_after(conn, job.after_customer, self._batch)
+            batch = await store.recipients_after(uow.conn, job.after_customer, self._batch)
             emails = 0
             for lang in LANGUAGES:
                 group = [r for r in batch if domain.language_of(r.language) == lang]
@@ -119,7 +120,7 @@ class FanoutRunner:
                     continue
                 ids = [domain.fanout_message_ids(job.id, r.customer_number) for r in group]
                 await store.add_same_inbox_message(
-                    conn,
+                    uow.conn,
                     content.inbox[lang],
                     [inbox_id for inbox_id, _ in ids],
                     [r.customer_number for r in group],
@@ -131,7 +132,7 @@ class FanoutRunner:
                 ]
                 if mailed:
                     emails += await store.queue_same_email(
-                        conn,
+                        uow.conn,
                         content.template,
                         content.email[lang],
                         [email_id for email_id, _ in mailed],
@@ -140,12 +141,14 @@ class FanoutRunner:
                     )
             finished = len(batch) < self._batch
             cursor = batch[-1].customer_number if batch else job.after_customer
-            await store.advance_fanout_job(conn, job.id, cursor, len(batch), emails, finished)
+            await fanout_store.advance_fanout_job(
+                uow.conn, job.id, cursor, len(batch), emails, finished
+            )
         return Progress(job.done + len(batch), job.total, job.emails + emails, finished)
 
     async def _content(self, job_id: UUID) -> Content | None:
         async with self._rt.pool.acquire() as conn:
-            job = await store.fanout_job(conn, job_id)
+            job = await fanout_store.fanout_job(conn, job_id)
             if job is None:
                 return None
             render = _RENDERERS[job.kind]
@@ -153,10 +156,10 @@ class FanoutRunner:
 
 
 async def _terms_content(
-    public_url: str, conn: asyncpg.Connection, job: store.FanoutJob
+    public_url: str, conn: asyncpg.Connection, job: fanout_store.FanoutJob
 ) -> Content:
     assert job.terms_version is not None
-    row = await store.terms_version(conn, job.terms_version)
+    row = await fanout_store.terms_version(conn, job.terms_version)
     assert row is not None
 
     def context(lang: str) -> dict[str, object]:
@@ -174,10 +177,10 @@ async def _terms_content(
 
 
 async def _announcement_content(
-    public_url: str, conn: asyncpg.Connection, job: store.FanoutJob
+    public_url: str, conn: asyncpg.Connection, job: fanout_store.FanoutJob
 ) -> Content:
     assert job.announcement_id is not None
-    row = await store.announcement(conn, job.announcement_id)
+    row = await fanout_store.announcement(conn, job.announcement_id)
     assert row is not None
     context = {"title": row["subject"], "body": row["body"], "link": f"{public_url}/me/contact"}
     return Content(
@@ -187,7 +190,9 @@ async def _announcement_content(
     )
 
 
-_RENDERERS: dict[str, Callable[[str, asyncpg.Connection, store.FanoutJob], Awaitable[Content]]] = {
+_RENDERERS: dict[
+    str, Callable[[str, asyncpg.Connection, fanout_store.FanoutJob], Awaitable[Content]]
+] = {
     "terms": _terms_content,
     "announcement": _announcement_content,
 }

@@ -7,7 +7,7 @@ from uuid import UUID
 
 import asyncpg
 
-from services.auth.store import Db
+from services.auth.store import OPEN_BLOCK, Db
 
 # --- staff users -------------------------------------------------------------------------------
 
@@ -197,3 +197,15 @@ async def audit_of_account(
 def blocked_until_of(row: asyncpg.Record) -> tuple[bool, date | None]:
     """(has an open block, its last day) from a row joined with the open block."""
     return row["block_id"] is not None, row["blocked_until"]
+
+
+async def accounts_of_customers(db: Db, customer_numbers: list[str]) -> list[asyncpg.Record]:
+    return await db.fetch(
+        f"""
+        SELECT a.customer_number, a.login, a.email_verified_at, ob.block_id, ob.blocked_until
+        FROM accounts a {OPEN_BLOCK}
+        WHERE a.customer_number = ANY($1::text[])
+        ORDER BY a.customer_number
+        """,
+        customer_numbers,
+    )

@@ -27,9 +27,9 @@ from runtime.clock import business_today
 from runtime.errors import DomainError
 from runtime.logs import get_logger
 from runtime.retention import anonymous_key, log_erased
-from runtime.service import ServiceRuntime
 from services.billing import domain
-from services.billing import retention_store as store
+from services.billing.handlers import Billing
+from services.billing.retention import store
 
 log = get_logger(__name__)
 
@@ -48,44 +48,40 @@ def _customer(row: asyncpg.Record) -> RetentionCustomer:
 
 
 async def run_retention(
-    rt: ServiceRuntime, today: date, *, dry_run: bool, wait: bool, trigger: str
+    b: Billing, today: date, *, dry_run: bool, wait: bool, trigger: str
 ) -> RetentionReport:
     """Erase (or with ``dry_run`` only list) the customers due on ``today``. Without ``wait``
     a run finding another one in progress leaves the work to it."""
     last_end = domain.last_end_erasable_by(today)
     if dry_run:
-        due = [_customer(row) for row in await store.customers_due(rt.pool, last_end, None)]
+        due = [_customer(row) for row in await store.customers_due(b.rt.pool, last_end, None)]
         log.info("retention.dry_run", today=today.isoformat(), customers=len(due))
         return RetentionReport(today=today, dry_run=True, customers=due)
     customers: list[RetentionCustomer] = []
     totals: Counter[str] = Counter()
     while True:
         erased: list[tuple[RetentionCustomer, dict[str, int]]] = []
-        async with rt.pool.acquire() as conn, conn.transaction():
-            if not await store.lock_runs(conn, wait=wait):
+        async with b.rt.unit_of_work() as uow:
+            if not await store.lock_runs(uow.conn, wait=wait):
                 log.info("retention.left_to_another_run", trigger=trigger)
                 break
-            rows = await store.customers_due(conn, last_end, BATCH)
+            rows = await store.customers_due(uow.conn, last_end, BATCH)
             for row in rows:
                 customer = _customer(row)
                 counts = await store.erase_customer(
-                    conn, customer.customer_number, anonymous_key(), last_end
+                    uow.conn, customer.customer_number, anonymous_key(), last_end
                 )
-                await rt.emit(
-                    conn,
+                uow.emit(
                     topology.EVENTS_EXCHANGE,
                     CustomerRetentionEnded(customer_number=customer.customer_number),
                 )
                 erased.append((customer, counts))
             if erased:
                 # The gateways drop the money views they keep for these customers.
-                await rt.emit(
-                    conn,
+                uow.emit(
                     topology.EVENTS_EXCHANGE,
                     BillingDataChanged(customer_numbers=[c.customer_number for c, _ in erased]),
                 )
-        if erased:
-            rt.published_soon()
         for customer, counts in erased:
             log_erased(customer.customer_number, counts, trigger=trigger)
             customers.append(customer)
@@ -102,11 +98,11 @@ async def run_retention(
     return RetentionReport(today=today, dry_run=False, customers=customers, counts=dict(totals))
 
 
-async def scheduled_run(rt: ServiceRuntime) -> None:
-    await run_retention(rt, business_today(), dry_run=False, wait=False, trigger="schedule")
+async def scheduled_run(b: Billing) -> None:
+    await run_retention(b, business_today(), dry_run=False, wait=False, trigger="schedule")
 
 
-async def run_requested(rt: ServiceRuntime, cmd: RunRetention) -> RetentionReport:
+async def run_requested(b: Billing, cmd: RunRetention) -> RetentionReport:
     """``ibok retention``: a real run waits for one in progress; it never runs for a future day."""
     today = business_today()
     on = cmd.today or today
@@ -116,4 +112,4 @@ async def run_requested(rt: ServiceRuntime, cmd: RunRetention) -> RetentionRepor
             "Usuwanie danych nie może wyprzedzać kalendarza: dzień z przyszłości tylko z podglądem.",
             detail_en="A real retention run cannot be for a future day; use a dry run.",
         )
-    return await run_retention(rt, on, dry_run=cmd.dry_run, wait=True, trigger="operator")
+    return await run_retention(b, on, dry_run=cmd.dry_run, wait=True, trigger="operator")

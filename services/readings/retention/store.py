@@ -1,18 +1,13 @@
-"""Retention (R14) in readings: when billing says a customer's retention ended, their meters'
-readings stay (a meter's history goes on with the next customer: R8 compares with the previous
-reading) but lead to nobody: the customer number on their meters, ended contracts and readings
-becomes one random anonymous key, the contracts' premises addresses and staff's review notes
-go, and so do the reminders sent."""
+"""The SQL of R14 in readings: the customer's rows point to an anonymous key; addresses, review
+notes and reminders go."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from contracts.retention import CustomerRetentionEnded
+import asyncpg
+
 from runtime.db import execute_counted
-from runtime.messaging import first_delivery
-from runtime.retention import anonymous_key, log_erased
-from services.readings.handlers import Readings
 
 
 def _erasure(number: str, key: str) -> dict[str, tuple[str, tuple[Any, ...]]]:
@@ -40,10 +35,6 @@ def _erasure(number: str, key: str) -> dict[str, tuple[str, tuple[Any, ...]]]:
     }
 
 
-async def erase_customer(r: Readings, msg: CustomerRetentionEnded) -> None:
-    """R14: anonymise the customer's rows here, once per event (inbox)."""
-    async with r.pool.acquire() as conn, conn.transaction():
-        if not await first_delivery(conn, msg):
-            return
-        counts = await execute_counted(conn, _erasure(msg.customer_number, anonymous_key()))
-    log_erased(msg.customer_number, counts, message_id=str(msg.message_id))
+async def anonymise_customer(conn: asyncpg.Connection, number: str, key: str) -> dict[str, int]:
+    """Hand the customer's rows to ``key``; the rows each statement touched."""
+    return await execute_counted(conn, _erasure(number, key))

@@ -16,7 +16,9 @@ from typing import TypeVar
 
 import asyncpg
 
+from contracts import topology
 from contracts.base import Envelope
+from contracts.billing import BillingDataChanged
 from contracts.billing_system import (
     ContractUpserted,
     CustomerUpserted,
@@ -26,8 +28,12 @@ from contracts.billing_system import (
     PaymentRecorded,
     SyncCompleted,
 )
-from runtime.batches import first_deliveries
-from services.billing import store
+from runtime.logs import get_logger
+from runtime.unit_of_work import UnitOfWork
+from services.billing.handlers import Billing
+from services.billing.ingest import store
+
+log = get_logger(__name__)
 
 T = TypeVar("T")
 
@@ -69,9 +75,9 @@ def newest_by_key(items: Sequence[T], key: str, revision: str = "revision") -> l
     return list(chosen.values())
 
 
-async def apply_batch(conn: asyncpg.Connection, messages: Sequence[Envelope]) -> Applied:
-    """Apply ``messages`` in the caller's transaction (see the module doc)."""
-    fresh = await first_deliveries(conn, messages)
+async def apply_batch(conn: asyncpg.Connection, fresh: Sequence[Envelope]) -> Applied:
+    """Apply ``fresh`` (the batch's messages the inbox had not seen) in the caller's
+    transaction (see the module doc)."""
     result = Applied(fresh=len(fresh))
     customers = newest_by_key(
         [m for m in fresh if isinstance(m, CustomerUpserted)], "customer_number"
@@ -156,3 +162,44 @@ async def _apply_customer_bound(
     if payments:
         await store.record_payments(conn, payments)
         result.payments += len(payments)
+
+
+# Above this many customers in one batch, the change event names everyone instead.
+CHANGED_CUSTOMERS_LISTED = 1000
+
+
+def changed_customers(messages: Sequence[Envelope]) -> list[str] | None:
+    """Whose money views a batch may change (None: everyone's), for the gateways' caches."""
+    numbers: set[str] = set()
+    for message in messages:
+        if isinstance(message, CUSTOMER_BOUND):
+            numbers.add(customer_of(message))
+        elif isinstance(message, CustomerUpserted | ContractUpserted):
+            numbers.add(message.customer_number)
+        else:  # a sync completed moves everyone's "data as of"; anything else: be safe
+            return None
+    return sorted(numbers) if len(numbers) <= CHANGED_CUSTOMERS_LISTED else None
+
+
+async def ingest_batch(b: Billing, uow: UnitOfWork, fresh: Sequence[Envelope]) -> None:
+    """The billing system's messages not applied before, many at a time, in the runtime's unit
+    of work (see ingest.py).
+
+    When it changed anything, the same transaction queues ``billing.data-changed.v1`` for the
+    gateways' caches (services/gateway/billing_cache.py).
+    """
+    applied = await apply_batch(uow.conn, fresh)
+    if applied.fresh:
+        changed = BillingDataChanged(customer_numbers=changed_customers(fresh))
+        uow.emit(topology.EVENTS_EXCHANGE, changed)
+    log.info(
+        "billing.ingested",
+        fresh=applied.fresh,
+        invoices=applied.invoices,
+        payments=applied.payments,
+        cancelled=applied.cancelled,
+        parked=applied.parked,
+        unparked=applied.unparked,
+    )
+    for sync in applied.synced:
+        log.info("billing.sync_completed", as_of=sync.as_of.isoformat())

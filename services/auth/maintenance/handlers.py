@@ -16,6 +16,7 @@ from contracts.maintenance import (
 from runtime.logs import get_logger
 from services.auth import domain, store
 from services.auth.handlers import Auth
+from services.auth.maintenance import store as maintenance_store
 
 log = get_logger(__name__)
 
@@ -31,14 +32,14 @@ def _state(row: asyncpg.Record) -> MaintenanceState:
 
 
 async def maintenance_state(a: Auth, _: MaintenanceStateQuery) -> MaintenanceState:
-    return _state(await store.maintenance_state(a.rt.pool))
+    return _state(await maintenance_store.maintenance_state(a.rt.pool))
 
 
 async def set_maintenance(a: Auth, cmd: SetMaintenance) -> MaintenanceState:
     """The gateway lets only admins call this; the change and its event commit together."""
-    async with a.rt.pool.acquire() as conn, conn.transaction():
-        row = await store.set_maintenance(
-            conn,
+    async with a.rt.unit_of_work() as uow:
+        row = await maintenance_store.set_maintenance(
+            uow.conn,
             on=cmd.on,
             message=cmd.message,
             message_en=cmd.message_en,
@@ -46,7 +47,7 @@ async def set_maintenance(a: Auth, cmd: SetMaintenance) -> MaintenanceState:
         )
         state = _state(row)
         await store.audit(
-            conn,
+            uow.conn,
             "maintenance_on" if cmd.on else "maintenance_off",
             actor_kind="staff",
             actor_id=UUID(cmd.staff_id),
@@ -57,7 +58,6 @@ async def set_maintenance(a: Auth, cmd: SetMaintenance) -> MaintenanceState:
                 revision=state.revision,
             ),
         )
-        await a.rt.emit(conn, topology.EVENTS_EXCHANGE, MaintenanceChanged(state=state))
-    a.rt.published_soon()
+        uow.emit(topology.EVENTS_EXCHANGE, MaintenanceChanged(state=state))
     log.info("maintenance.set", on=state.on, revision=state.revision)
     return state

@@ -14,8 +14,15 @@ from runtime.clock import business_today, utc_now
 from runtime.errors import Conflict, Forbidden, NotFound, Unauthorized
 from runtime.logs import get_logger
 from runtime.paging import decode_cursor, encode_cursor
-from services.auth import domain, staff_store, store
-from services.auth.handlers import Auth, session_ended, sessions_ended
+from services.auth import domain, store
+from services.auth.handlers import (
+    Auth,
+    blocked_now,
+    checked_credentials,
+    session_ended,
+    sessions_ended,
+)
+from services.auth.staff import store as staff_store
 
 log = get_logger(__name__)
 
@@ -38,40 +45,30 @@ def no_such_account() -> NotFound:
 
 async def staff_log_in(a: Auth, cmd: msgs.StaffLogIn) -> msgs.StaffSessionOpened:
     """Staff log in like customers (R4 guard), against their own accounts and sessions."""
-    key = domain.login_key(cmd.login)
     address = cmd.client_address
-    await a.guard.check_throttle("staff", key, address)
-    await a.guard.check_captcha("staff", key, address, cmd.captcha_id, cmd.captcha_answer)
-    user = await staff_store.staff_by_login(a.rt.pool, key)
-    ok = await a.passwords.verify(user["password_hash"] if user else None, cmd.password)
-    if not (user and ok and user["disabled_at"] is None):
-        raise await a.guard.refuse("staff", key, address, staff_id=user["id"] if user else None)
-    await a.guard.release("staff", key)
-    if a.passwords.needs_rehash(user["password_hash"]):
-        await staff_store.update_staff_password_hash(
-            a.rt.pool, user["id"], await a.passwords.hash(cmd.password)
-        )
+    user = await checked_credentials(
+        a, "staff", cmd, staff_store.staff_by_login, staff_store.update_staff_password_hash
+    )
     token = domain.new_token()
-    async with a.rt.pool.acquire() as conn, conn.transaction():
+    async with a.rt.unit_of_work() as uow:
         row = await staff_store.insert_staff_session(
-            conn, domain.token_digest(token), user["id"], address, cmd.user_agent
+            uow.conn, domain.token_digest(token), user["id"], address, cmd.user_agent
         )
         await store.audit(
-            conn,
+            uow.conn,
             "staff_login",
             actor_kind="staff",
             actor_id=user["id"],
             staff_id=user["id"],
             client_address=address,
         )
-    times = domain.SessionTimes(row["created_at"], row["last_seen_at"])
     log.info("staff_session.opened", staff_id=str(user["id"]))
     return msgs.StaffSessionOpened(
         token=token,
         staff_id=user["id"],
         login=user["login"],
         role=user["role"],
-        expires_at=domain.session_expires_at(times, idle=a.idle, absolute=a.absolute),
+        expires_at=a.expires_at(row),
     )
 
 
@@ -93,11 +90,11 @@ async def resolve_staff_session(a: Auth, ref: msgs.SessionRef) -> msgs.StaffInfo
 
 
 async def staff_log_out(a: Auth, ref: msgs.SessionRef) -> Empty:
-    async with a.rt.pool.acquire() as conn, conn.transaction():
-        ended = await staff_store.delete_staff_session(conn, domain.token_digest(ref.token))
+    async with a.rt.unit_of_work() as uow:
+        ended = await staff_store.delete_staff_session(uow.conn, domain.token_digest(ref.token))
         if ended is not None:
             await store.audit(
-                conn,
+                uow.conn,
                 "staff_logout",
                 actor_kind="staff",
                 actor_id=ended["staff_id"],
@@ -127,9 +124,9 @@ async def create_staff_user(a: Auth, cmd: msgs.CreateStaffUser) -> msgs.StaffUse
     password_hash = await a.passwords.hash(cmd.password)
     staff_id = uuid.uuid4()
     try:
-        async with a.rt.pool.acquire() as conn, conn.transaction():
+        async with a.rt.unit_of_work() as uow:
             row = await staff_store.insert_staff_user(
-                conn,
+                uow.conn,
                 staff_id=staff_id,
                 login=cmd.login,
                 login_key=domain.login_key(cmd.login),
@@ -139,7 +136,7 @@ async def create_staff_user(a: Auth, cmd: msgs.CreateStaffUser) -> msgs.StaffUse
                 created_by=cmd.actor_id,
             )
             await store.audit(
-                conn,
+                uow.conn,
                 "staff_created",
                 actor_kind="staff",
                 actor_id=cmd.actor_id,
@@ -175,16 +172,16 @@ async def block_account(a: Auth, cmd: msgs.BlockAccount) -> msgs.AccountBlock:
     await require_role(a, cmd.actor_id, "care", "admin")
     today = business_today()
     domain.check_block_request(cmd.until, cmd.permanent, cmd.identity_verified, today)
-    async with a.rt.pool.acquire() as conn, conn.transaction():
-        account = await staff_store.account_for_block(conn, domain.login_key(cmd.login))
+    async with a.rt.unit_of_work() as uow:
+        account = await staff_store.account_for_block(uow.conn, domain.login_key(cmd.login))
         if account is None:
             raise no_such_account()
         replaced = account["block_id"] is not None
         if replaced:
             # A new block replaces the open one (or one that has lifted itself by its date).
-            await staff_store.lift_block(conn, account["block_id"], cmd.actor_id, "replaced")
+            await staff_store.lift_block(uow.conn, account["block_id"], cmd.actor_id, "replaced")
         row = await staff_store.insert_block(
-            conn,
+            uow.conn,
             block_id=uuid.uuid4(),
             account_id=account["id"],
             reason=cmd.reason,
@@ -192,9 +189,9 @@ async def block_account(a: Auth, cmd: msgs.BlockAccount) -> msgs.AccountBlock:
             identity_check=cmd.identity_check_used,
             blocked_by=cmd.actor_id,
         )
-        ended = await store.delete_sessions_of_account(conn, account["id"])
+        ended = await store.delete_sessions_of_account(uow.conn, account["id"])
         await store.audit(
-            conn,
+            uow.conn,
             "account_blocked",
             actor_kind="staff",
             actor_id=cmd.actor_id,
@@ -224,8 +221,8 @@ async def block_account(a: Auth, cmd: msgs.BlockAccount) -> msgs.AccountBlock:
 
 async def unblock_account(a: Auth, cmd: msgs.UnblockAccount) -> msgs.AccountBlock:
     await require_role(a, cmd.actor_id, "care", "admin")
-    async with a.rt.pool.acquire() as conn, conn.transaction():
-        account = await staff_store.account_for_block(conn, domain.login_key(cmd.login))
+    async with a.rt.unit_of_work() as uow:
+        account = await staff_store.account_for_block(uow.conn, domain.login_key(cmd.login))
         if account is None:
             raise no_such_account()
         if account["block_id"] is None or not domain.block_in_effect(
@@ -236,9 +233,9 @@ async def unblock_account(a: Auth, cmd: msgs.UnblockAccount) -> msgs.AccountBloc
                 "To konto nie jest zastrzeżone.",
                 detail_en="The account is not blocked.",
             )
-        await staff_store.lift_block(conn, account["block_id"], cmd.actor_id, cmd.reason)
+        await staff_store.lift_block(uow.conn, account["block_id"], cmd.actor_id, cmd.reason)
         await store.audit(
-            conn,
+            uow.conn,
             "account_unblocked",
             actor_kind="staff",
             actor_id=cmd.actor_id,
@@ -278,3 +275,23 @@ async def account_audit(a: Auth, query: msgs.AccountAuditQuery) -> msgs.AuditPag
     ]
     last = rows[query.limit - 1] if len(rows) > query.limit else None
     return msgs.AuditPage(items=items, next_cursor=encode_cursor(last["id"]) if last else None)
+
+
+async def accounts_of_customers(
+    a: Auth, query: msgs.AccountsOfCustomersQuery
+) -> msgs.AccountsOfCustomers:
+    """For staff views: each customer's login and account status; nothing secret."""
+    rows = await staff_store.accounts_of_customers(a.rt.pool, query.customer_numbers)
+    accounts = []
+    for row in rows:
+        blocked = blocked_now(row)
+        accounts.append(
+            msgs.CustomerAccount(
+                customer_number=row["customer_number"],
+                login=row["login"],
+                status=domain.account_status(row["email_verified_at"] is not None, blocked),
+                blocked_until=row["blocked_until"] if blocked else None,
+                email_verified=row["email_verified_at"] is not None,
+            )
+        )
+    return msgs.AccountsOfCustomers(accounts=accounts)
