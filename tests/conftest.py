@@ -327,11 +327,18 @@ def second_gateway(
     system: System, infra: Infra, mail_sink: MailSink, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[System]:
     """Another gateway process on the same broker, beside the suite's one."""
-    other = System(
-        system_env(infra, mail_sink, IBOK_SESSION_CACHE_SECONDS="5"),
-        log_dir=tmp_path_factory.mktemp("gateway2"),
-        service_env=infra.logins,
-    )
+    with gateway_of_its_own(
+        infra, mail_sink, tmp_path_factory.mktemp("gateway2"), IBOK_SESSION_CACHE_SECONDS="5"
+    ) as other:
+        yield other
+
+
+@contextmanager
+def gateway_of_its_own(
+    infra: Infra, mail_sink: MailSink, log_dir: Path, **env: str
+) -> Iterator[System]:
+    """A gateway process with settings of its own (``env``) on the suite's broker and database."""
+    other = System(system_env(infra, mail_sink, **env), log_dir=log_dir, service_env=infra.logins)
     other.start("gateway")
     try:
         other.wait_ready(("gateway",), timeout=30)

@@ -1,8 +1,12 @@
 """The gateway's edge: one ASGI middleware for what every request passes through.
 
-In order: the correlation id (taken from ``X-Correlation-ID`` or made), maintenance (503, R6),
-rate limits (429), CSRF on cookie-authenticated state changes (403); then, on the way out, the
-correlation id, the security headers, the CSRF token when a session cookie is set, one
+It wraps the whole application, routing included (``wrap_edge``), so unmatched paths pass too.
+In order: the client's address (forwarded headers only from trusted proxies), the correlation
+id (taken from ``X-Correlation-ID`` or made), control characters in the path, query or headers
+(400), maintenance (503, R6), rate limits (429), cross-site state changes (403), API bodies
+that are not JSON (415), CSRF on cookie-authenticated state changes (403), control characters
+in JSON or form bodies (400); then, on the way out, the correlation id, the security headers,
+the CSRF token when a session cookie is set (its deletion when one is cleared), one
 ``http.request`` log line and the request metrics. One middleware reads the request headers
 once and wraps ``send`` once; five separate ones (as the gateway had) cost the busiest route a
 fifth of its time.

@@ -109,7 +109,8 @@ STAFF_CSRF_COOKIE = "ibok_staff_csrf"
 CSRF_COOKIES = {CUSTOMER_COOKIE: CSRF_COOKIE, STAFF_COOKIE: STAFF_CSRF_COOKIE}
 CSRF_HEADER = "x-csrf-token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-# Anonymous steps (no session yet): SameSite=Lax cookies and the absence of a session protect them.
+# Anonymous steps (no session yet): no session token to check; the cross-site check and the
+# JSON-only rule of the edge protect them.
 CSRF_EXEMPT = (
     "/api/v1/auth/login",
     "/api/v1/auth/register",

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.conftest import staff_client, system_env
+from tests.conftest import gateway_of_its_own, staff_client
 from tests.support.customers import logged_in_client, registration, with_active_contract
 from tests.support.infra import Infra
 from tests.support.mail import MailSink, text_part
@@ -21,23 +21,8 @@ from tools.system import System
 
 # The data set's customers of this file (indexes no other test uses).
 PROXY_CUSTOMER, INPUT_CUSTOMER, COOKIE_CUSTOMER, OWNER_CUSTOMER = 25, 26, 27, 29
-
-
-def _gateway(
-    infra: Infra, mail_sink: MailSink, logs: pytest.TempPathFactory, **env: str
-) -> Iterator[System]:
-    """A gateway of its own beside the suite's system (same broker, so the services answer it),
-    with a login limit of 5 a minute."""
-    system = System(
-        system_env(infra, mail_sink, IBOK_RATE_LIMIT_SENSITIVE_PER_MINUTE="5", **env),
-        log_dir=logs.mktemp("edge-gateway"),
-    )
-    system.start("gateway")
-    try:
-        system.wait_ready(("gateway",), timeout=30)
-        yield system
-    finally:
-        system.stop_all()
+# The gateways of this file's own allow 5 logins a minute per client.
+LOGIN_LIMIT = {"IBOK_RATE_LIMIT_SENSITIVE_PER_MINUTE": "5"}
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +30,9 @@ def unproxied_gateway(
     system: System, infra: Infra, mail_sink: MailSink, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """No proxy configured (the default): forwarded headers are the client's own words."""
-    for running in _gateway(infra, mail_sink, tmp_path_factory, IBOK_TRUSTED_PROXIES=""):
+    with gateway_of_its_own(
+        infra, mail_sink, tmp_path_factory.mktemp("edge"), **LOGIN_LIMIT, IBOK_TRUSTED_PROXIES=""
+    ) as running:
         yield running.url("gateway")
 
 
@@ -54,13 +41,14 @@ def proxied_gateway(
     system: System, infra: Infra, mail_sink: MailSink, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """127.0.0.1 configured as the proxy: every test request arrives as if through it."""
-    for running in _gateway(
+    with gateway_of_its_own(
         infra,
         mail_sink,
-        tmp_path_factory,
+        tmp_path_factory.mktemp("edge"),
+        **LOGIN_LIMIT,
         IBOK_TRUSTED_PROXIES="127.0.0.1",
         IBOK_REGISTRATIONS_PER_CUSTOMER_PER_HOUR="3",
-    ):
+    ) as running:
         yield running.url("gateway")
 
 

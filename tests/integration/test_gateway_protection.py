@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.conftest import system_env
+from tests.conftest import gateway_of_its_own
 from tests.support.infra import Infra
 from tests.support.mail import MailSink
 from tools.system import System
@@ -55,19 +55,14 @@ def strict_gateway(
     infra: Infra, mail_sink: MailSink, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """A gateway of its own with low limits (it needs no backend: limits apply before any call)."""
-    env = system_env(
+    with gateway_of_its_own(
         infra,
         mail_sink,
+        tmp_path_factory.mktemp("strict-logs"),
         IBOK_RATE_LIMIT_SENSITIVE_PER_MINUTE="5",
         IBOK_RATE_LIMIT_EXPENSIVE_PER_MINUTE="3",
-    )
-    system = System(env, log_dir=tmp_path_factory.mktemp("strict-logs"))
-    system.start("gateway")
-    try:
-        system.wait_ready(("gateway",), timeout=30)
+    ) as system:
         yield system.url("gateway")
-    finally:
-        system.stop_all()
 
 
 def test_login_attempts_beyond_the_limit_get_429_with_retry_after(strict_gateway: str) -> None:

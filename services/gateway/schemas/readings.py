@@ -63,14 +63,16 @@ class Meter(Schema):
     can_submit: bool = Field(description="False once the contract has ended (R1)")
 
 
-METER_STATE = r"^[0-9]{1,9}(\.[0-9]{1,3})?$"
+# A decimal written plainly; how many decimals and whether it may be negative are rules of the
+# readings service (422 ``reading_value_precision``, ``reading_value_invalid``).
+METER_STATE = r"^-?[0-9]{1,12}(\.[0-9]{1,12})?$"
 
 
 def _meter_state(value: object) -> object:
-    """A meter state is a JSON number or a string of digits with at most three decimals: no
-    sign, exponent, spaces or other digits that ``Decimal`` would read."""
+    """A meter state is a JSON number or a decimal string of ASCII digits: no exponent,
+    spaces, ``NaN`` or other digits that ``Decimal`` would read."""
     if isinstance(value, bool) or (isinstance(value, str) and not re.fullmatch(METER_STATE, value)):
-        raise ValueError("a number, or digits with at most three decimals")
+        raise ValueError("a number, or a decimal written with digits")
     return value
 
 
@@ -79,7 +81,7 @@ MeterState = Annotated[
     BeforeValidator(_meter_state),
     Field(
         json_schema_extra={
-            "anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": METER_STATE}]
+            "anyOf": [{"type": "number"}, {"type": "string", "pattern": METER_STATE}]
         }
     ),
 ]
