@@ -119,6 +119,7 @@ def system_env(infra: Infra, **overrides: str) -> dict[str, str]:
     }
     for service in ("gateway", "auth", "readings", "billing", "notify"):
         env[f"IBOK_{service.upper()}_PORT"] = str(free_port())
+    env["IBOK_GATEWAY_METRICS_PORT"] = str(free_port())
     env.update(overrides)
     return env
 

@@ -141,6 +141,7 @@ def main(argv: list[str] | None = None) -> None:
                     {
                         **env,
                         "IBOK_GATEWAY_PORT": str(free_port()),
+                        "IBOK_GATEWAY_METRICS_PORT": str(free_port()),
                         "IBOK_BILLING_CACHE_SECONDS": "0",
                     },
                     log_dir=Path(tmp) / "uncached",
