@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -28,13 +28,12 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from bench.common import serve_baseline
 from contracts import readings
-from contracts.base import Envelope
 from runtime import db
 from runtime.errors import DomainError
 from runtime.logs import configure_logging
-from runtime.outbox import OutboxRow, outbox_row
 from runtime.service import ServiceRuntime
 from runtime.settings import Settings
+from runtime.unit_of_work import UnitOfWork, open_unit_of_work
 from services.gateway.schemas.readings import Reading, ReadingAccepted, SubmitReadingRequest
 from services.readings import handlers
 
@@ -42,16 +41,14 @@ from services.readings import handlers
 @dataclass
 class InProcess:
     """What ``submit_reading`` uses of the service runtime, in this one process: the pool, the
-    settings, outbox rows; nothing to wake (no relay)."""
+    settings and the runtime's own unit of work (transaction, outbox rows), with nothing to
+    wake after commit (no relay)."""
 
     pool: asyncpg.Pool
     settings: Settings
 
-    def outbox_row(self, exchange: str, message: Envelope) -> OutboxRow:
-        return outbox_row(exchange, message.SCHEMA, message)
-
-    def published_soon(self) -> None:
-        pass
+    def unit_of_work(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        return open_unit_of_work(self.pool, lambda: None)
 
 
 @asynccontextmanager
