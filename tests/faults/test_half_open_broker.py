@@ -31,7 +31,7 @@ import pytest
 from contracts import topology
 from contracts.billing_system import ContractUpserted, CustomerUpserted
 from tests.faults.test_outages import _via, ready_status
-from tests.faults.test_real_broker_restart import copied_invoices
+from tests.support.bulk import copied_invoices
 from tests.support.infra import Infra, free_port
 from tests.support.mail import MailSink
 from tests.support.own_servers import running_system

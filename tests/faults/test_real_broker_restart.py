@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -32,9 +31,9 @@ import asyncpg
 import pytest
 
 from contracts import topology
-from contracts.billing_system import ContractUpserted, CustomerUpserted, InvoiceIssued
+from contracts.billing_system import ContractUpserted, CustomerUpserted
 from tests.faults.test_broker_cut_during_import import _applied_deliveries, log_lines
-from tests.support.billing import invoice
+from tests.support.bulk import copied_invoices
 from tests.support.customers import logged_in_client
 from tests.support.infra import Infra, create_database, drop_database, unique
 from tests.support.mail import MailSink
@@ -99,26 +98,6 @@ async def restart_and_wait_ready(rabbit: OwnRabbit, system: System) -> tuple[flo
     back = time.monotonic()
     await asyncio.to_thread(system.wait_ready, SERVICE_ORDER, 60)
     return stopping, starting, time.monotonic() - back
-
-
-def copied_invoices(
-    customers: list[tuple[str, str]], count: int, prefix: str
-) -> list[InvoiceIssued]:
-    """``count`` invoices of the customers, one per customer and day over 400 days, copied under
-    new numbers and message ids (building each one takes longer)."""
-    made: dict[tuple[int, int], InvoiceIssued] = {}
-    invoices = []
-    for i in range(count):
-        key = (i % len(customers), i % 400)
-        if key not in made:
-            number, contract = customers[key[0]]
-            made[key] = invoice(
-                number, contract, prefix, issued_on=TODAY - timedelta(days=3 + key[1])
-            )
-        invoices.append(
-            made[key].model_copy(update={"number": f"{prefix}/{i:06d}", "message_id": uuid.uuid4()})
-        )
-    return invoices
 
 
 async def test_broker_restarted_during_an_import_applies_every_invoice_exactly_once(
