@@ -162,7 +162,7 @@ async def faults(s: Servers, ledger: Ledger, until: float, rng: random.Random, g
     started = time.monotonic()
     while True:
         await asyncio.sleep(rng.uniform(gap * 0.5, gap * 1.5))
-        if time.monotonic() > until - 5:
+        if time.monotonic() > until - 5 and ledger.faults:
             return
         if not order:
             order = rng.sample(FAULTS, len(FAULTS))
