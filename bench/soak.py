@@ -42,6 +42,7 @@ from urllib.parse import quote
 
 import asyncpg
 import httpx
+from aiormq.exceptions import AMQPError
 
 from bench.common import system_env
 from contracts import notify, topology
@@ -335,7 +336,15 @@ async def imports(
     while time.monotonic() < until:
         batch += 1
         invoices = copied_invoices(contracts, IMPORT_BATCH, f"FV/SK/{batch:04d}")
-        await publish(s.infra.amqp_url, list(invoices), window=250, retry_for=180)
+        # The publisher rides out a lost connection while publishing; one lost while it
+        # opens its channel ends the call, so the batch is published again (same message ids).
+        while True:
+            try:
+                await publish(s.infra.amqp_url, list(invoices), window=250, retry_for=180)
+                break
+            except (TimeoutError, AMQPError, ConnectionError, OSError) as error:
+                ledger.requests[f"import {type(error).__name__}"] += 1
+                await asyncio.sleep(1)
         ledger.invoices.extend(invoices)
         await asyncio.sleep(pause)
 
@@ -606,7 +615,8 @@ async def soak(s: Servers, seconds: float, seed: int, gap: float, smoke: bool) -
     until = begun + seconds
     contracts = [(c.number, c.contracts[0].contract_number) for c in people.importing]
     logins_of = [f"soak.read{i}" for i in range(len(people.reading))]
-    await asyncio.gather(
+    # A traffic loop that fails ends alone and is reported; the others and the check go on.
+    outcomes = await asyncio.gather(
         faults(s, ledger, until, rng, gap),
         registrations(s, ledger, until, people.registering, pause=1 if smoke else 10),
         logins(s, ledger, until, logins_of),
@@ -614,9 +624,14 @@ async def soak(s: Servers, seconds: float, seed: int, gap: float, smoke: bool) -
         complaints(s, ledger, until, "soak.complaints"),
         imports(s, ledger, until, contracts, pause=3 if smoke else 10),
         terms_fanout(s, ledger, seconds / 2, until),
+        return_exceptions=True,
     )
     ran = time.monotonic() - begun
     found, problems = await check(s, ledger)
+    loops = ("faults", "registrations", "logins", "readings", "complaints", "imports", "terms")
+    for loop, outcome in zip(loops, outcomes, strict=True):
+        if isinstance(outcome, BaseException):
+            problems.append(f"the {loop} loop ended with {type(outcome).__name__}: {outcome}")
     print(f"\n## Soak: {ran / 60:.1f} minutes of traffic, seed {seed}")
     print(f"faults ({len(ledger.faults)}):")
     for fault in ledger.faults:
