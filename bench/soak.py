@@ -571,10 +571,8 @@ async def check(s: Servers, ledger: Ledger) -> tuple[list[str], list[str]]:
             or not set(ledger.terms_jobs) <= {j["id"] for j in jobs}
         ):
             problems.append("terms fan-out not exactly once per recipient")
-        pending = await db.fetchval(
-            "SELECT count(*) FROM notify.emails WHERE status NOT IN ('sent', 'cancelled')"
-        )
-        found.append(f"emails not sent: {pending}")
+        states = await db.fetch("SELECT status, count(*) AS n FROM notify.emails GROUP BY status")
+        found.append(f"emails by state: { ({r['status']: r['n'] for r in states}) }")
 
         parked = await db.fetchval("SELECT count(*) FROM billing.parked_messages")
         found.append(f"parked messages: {parked}")

@@ -134,7 +134,9 @@ async def test_postgres_killed_during_readings_every_accepted_reading_is_stored_
         f" empty, dead letters {dead}"
     )
     assert len(burst.accepted) + burst.failed == N
-    errors = [line[:600] for s in SERVICE_ORDER for line in log_lines(system, s, '"level": "error"')]
+    errors = [
+        line[:600] for s in SERVICE_ORDER for line in log_lines(system, s, '"level": "error"')
+    ]
     assert set(burst.failures) <= {"503", "504"}, (burst.failures, errors[:5])
     assert burst.failed > 0, "the kill was not felt"
     assert once.problems == []
