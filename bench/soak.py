@@ -61,6 +61,7 @@ from tests.support.readings_burst import (
     Burst,
     burst_days,
     check_readings_once,
+    session_headers,
     submit_readings,
     take_billing_system_queue,
 )
@@ -281,10 +282,7 @@ async def readings(s: Servers, ledger: Ledger, until: float, customers: list[Sim
         if time.monotonic() > until:
             return
         client = await log_in(s.system.url("gateway"), f"soak.read{i}", ledger, until)
-        session = {
-            "Cookie": f"ibok_session={client.cookies['ibok_session']}",
-            "X-CSRF-Token": client.cookies["ibok_csrf"],
-        }
+        session = session_headers(client)
         await client.aclose()
         burst = Burst()
         ledger.bursts.append((customer.number, burst))

@@ -34,7 +34,7 @@ from tests.faults.test_outages import _via, ready_status
 from tests.support.bulk import copied_invoices
 from tests.support.infra import Infra, free_port
 from tests.support.mail import MailSink
-from tests.support.own_servers import running_system
+from tests.support.own_servers import running_system, wait_until
 from tests.support.queues import ready_count, wait_drained
 from tests.support.readings import TODAY, extra_customer
 from tests.support.tcp_proxy import TcpProxy
@@ -112,15 +112,6 @@ async def _applied_once(db: asyncpg.Connection, prefix: str, count: int) -> tupl
         await asyncio.sleep(0.2)
 
 
-def _time_until(predicate: object, timeout: float) -> float:
-    started = time.monotonic()
-    while not predicate():  # type: ignore[operator]
-        if time.monotonic() - started > timeout:
-            raise AssertionError(f"not within {timeout} s")
-        time.sleep(0.1)
-    return time.monotonic() - started
-
-
 async def test_half_open_broker_connection_is_noticed_and_recovered_nothing_lost(
     silent_broker: tuple[System, TcpProxy], own_infra: Infra
 ) -> None:
@@ -137,7 +128,7 @@ async def test_half_open_broker_connection_is_noticed_and_recovered_nothing_lost
         noticed = {}
         for service in SERVICE_ORDER:
             await asyncio.to_thread(
-                _time_until, lambda s=service: ready_status(system, s) == 503, 60
+                wait_until, lambda s=service: ready_status(system, s) == 503, 60, "503"
             )
             noticed[service] = time.monotonic() - stalled
         proxy.resume()

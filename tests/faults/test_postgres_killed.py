@@ -15,23 +15,21 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
-from datetime import timedelta
 
 import asyncpg
 import pytest
 
 from contracts import topology
 from tests.faults.test_broker_cut_during_import import log_lines
-from tests.support.customers import logged_in_client
 from tests.support.infra import Infra, create_database, unique, vhost
 from tests.support.mail import MailSink
 from tests.support.own_servers import OwnPostgres, own_postgres, running_system
 from tests.support.queues import ready_count, wait_drained
-from tests.support.readings import TODAY, add_customer, extra_customer, meter_for
 from tests.support.readings_burst import (
     Burst,
     burst_days,
     check_readings_once,
+    meter_reader,
     submit_readings,
     take_billing_system_queue,
     wait_outbox_drained,
@@ -82,19 +80,9 @@ async def test_postgres_killed_during_readings_every_accepted_reading_is_stored_
     cluster: OwnPostgres, killed_system: System, killed_infra: Infra, mail_sink: MailSink
 ) -> None:
     system, infra = killed_system, killed_infra
-    customer = extra_customer("KP00001", contract_start=TODAY - timedelta(days=400))
-    customer.meters.extend(meter_for(customer, f"KP{i:06d}") for i in range(METERS))
-    db = await asyncpg.connect(infra.postgres_dsn)
-    try:
-        await add_customer(infra, db, customer)
-        login = await logged_in_client(system.url("gateway"), mail_sink, customer, "kp.killed")
-        session = {
-            "Cookie": f"ibok_session={login.cookies['ibok_session']}",
-            "X-CSRF-Token": login.cookies["ibok_csrf"],
-        }
-        await login.aclose()
-    finally:
-        await db.close()
+    customer, session = await meter_reader(
+        infra, system.url("gateway"), mail_sink, "KP00001", METERS, "kp.killed"
+    )
     burst = Burst()
 
     async def kill_after_a_third() -> tuple[int, float, float, float]:

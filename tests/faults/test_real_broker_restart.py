@@ -34,16 +34,16 @@ from contracts import topology
 from contracts.billing_system import ContractUpserted, CustomerUpserted
 from tests.faults.test_broker_cut_during_import import _applied_deliveries, log_lines
 from tests.support.bulk import copied_invoices
-from tests.support.customers import logged_in_client
 from tests.support.infra import Infra, create_database, drop_database, unique
 from tests.support.mail import MailSink
 from tests.support.own_servers import OwnRabbit, own_rabbit, running_system
 from tests.support.queues import queue_states, ready_count, wait_drained
-from tests.support.readings import TODAY, add_customer, extra_customer, meter_for
+from tests.support.readings import TODAY, extra_customer
 from tests.support.readings_burst import (
     Burst,
     burst_days,
     check_readings_once,
+    meter_reader,
     submit_readings,
     take_billing_system_queue,
     wait_outbox_drained,
@@ -213,17 +213,11 @@ async def test_broker_restarted_during_a_readings_burst_stores_and_emits_each_ac
     rabbit: OwnRabbit, restart_system: System, restart_infra: Infra, mail_sink: MailSink
 ) -> None:
     system, infra = restart_system, restart_infra
-    customer = extra_customer("KR10001", contract_start=TODAY - timedelta(days=400))
-    customer.meters.extend(meter_for(customer, f"KR{i:06d}") for i in range(METERS))
+    customer, session = await meter_reader(
+        infra, system.url("gateway"), mail_sink, "KR10001", METERS, "kr.restart"
+    )
     db = await asyncpg.connect(infra.postgres_dsn)
     try:
-        await add_customer(infra, db, customer)
-        login = await logged_in_client(system.url("gateway"), mail_sink, customer, "kr.restart")
-        session = {
-            "Cookie": f"ibok_session={login.cookies['ibok_session']}",
-            "X-CSRF-Token": login.cookies["ibok_csrf"],
-        }
-        await login.aclose()
         burst = Burst()
 
         async def restart_after_a_third() -> tuple[float, float, float]:

@@ -54,7 +54,7 @@ def _answers(port: int) -> bool:
         return False
 
 
-def _wait(condition: object, timeout: float, what: str) -> float:
+def wait_until(condition: object, timeout: float, what: str) -> float:
     """Poll ``condition()`` every 0.1 s; the seconds it took, or TimeoutError."""
     started = time.monotonic()
     while not condition():  # type: ignore[operator]
@@ -143,7 +143,7 @@ class OwnRabbit:
         log.close()
         process = self.process
         try:
-            _wait(
+            wait_until(
                 lambda: process.poll() is not None or _answers(self.port),
                 timeout,
                 f"RabbitMQ {self.node} on {self.port}",
@@ -274,7 +274,7 @@ class OwnPostgres:
                 == 0
             )
 
-        _wait(accepting, timeout, f"PostgreSQL on {self.port}")
+        wait_until(accepting, timeout, f"PostgreSQL on {self.port}")
         if process.poll() is not None:
             tail = (self.base / "server.log").read_text(errors="replace")[-2000:]
             raise RuntimeError(f"postgres exited with {process.returncode}: {tail}")
@@ -314,12 +314,12 @@ class OwnPostgres:
             return not Path(f"/proc/{p}").exists() or _zombie(p)
 
         try:
-            _wait(lambda: all(gone(p) for p in children), timeout, "backends ending")
+            wait_until(lambda: all(gone(p) for p in children), timeout, "backends ending")
         except TimeoutError:
             for child in children:
                 if not gone(child):
                     os.kill(child, signal.SIGKILL)
-            _wait(lambda: all(gone(p) for p in children), timeout, "backends killed")
+            wait_until(lambda: all(gone(p) for p in children), timeout, "backends killed")
         return len(children), time.monotonic() - started
 
     def stop(self) -> None:

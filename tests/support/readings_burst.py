@@ -20,11 +20,16 @@ from typing import Any
 
 import aio_pika
 import asyncpg
+import httpx
 
 from contracts import topology
 from contracts.billing_system import ReadingSubmitted
+from tests.support.customers import logged_in_client
+from tests.support.infra import Infra
 from tests.support.load import ConnectionLost, KeepAliveClient
-from tests.support.readings import TODAY
+from tests.support.mail import MailSink
+from tests.support.readings import TODAY, add_customer, extra_customer, meter_for
+from tools.billing_sim.dataset import SimCustomer
 
 
 @dataclass
@@ -39,6 +44,33 @@ class Burst:
     @property
     def failed(self) -> int:
         return sum(self.failures.values())
+
+
+def session_headers(client: httpx.AsyncClient) -> dict[str, str]:
+    """A logged-in client's session cookie and CSRF token, for KeepAliveClient."""
+    return {
+        "Cookie": f"ibok_session={client.cookies['ibok_session']}",
+        "X-CSRF-Token": client.cookies["ibok_csrf"],
+    }
+
+
+async def meter_reader(
+    infra: Infra, gateway: str, mail_sink: MailSink, number: str, meters: int, login: str
+) -> tuple[SimCustomer, dict[str, str]]:
+    """A customer with ``meters`` meters (serials ``<number>M<i>``), published as the billing
+    system would, registered and logged in; the customer and its session headers."""
+    customer = extra_customer(number, contract_start=TODAY - timedelta(days=400))
+    customer.meters.extend(meter_for(customer, f"{number}M{i:04d}") for i in range(meters))
+    db = await asyncpg.connect(infra.postgres_dsn)
+    try:
+        await add_customer(infra, db, customer)
+    finally:
+        await db.close()
+    client = await logged_in_client(gateway, mail_sink, customer, login)
+    try:
+        return customer, session_headers(client)
+    finally:
+        await client.aclose()
 
 
 def burst_days(days: int) -> list[date]:
