@@ -14,7 +14,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -23,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.support.infra import free_port
+from tests.support.infra import _answers, free_port
 from tools.system import SERVICE_ORDER, System
 
 RABBITMQ_BIN = Path("/usr/lib/rabbitmq/bin")
@@ -44,14 +43,6 @@ def _owned_dir(prefix: str, user: str) -> Path:
         entry = pwd.getpwnam(user)
         os.chown(path, entry.pw_uid, entry.pw_gid)
     return path
-
-
-def _answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 def wait_until(condition: object, timeout: float, what: str) -> float:
@@ -108,26 +99,6 @@ class OwnRabbit:
         """The URL without the vhost, as tests.support.infra.Infra takes it."""
         return f"amqp://guest:guest@127.0.0.1:{self.port}"
 
-    def ctl(self, *args: str, timeout: float = 60) -> str:
-        """``rabbitmqctl -n <node> args``; its output."""
-        done = subprocess.run(
-            _as_user(
-                "rabbitmq",
-                str(RABBITMQ_BIN / "rabbitmqctl"),
-                "-q",
-                "-n",
-                self.node,
-                *args,
-                env={"HOME": RABBITMQ_HOME},
-            ),
-            check=True,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            cwd=RABBITMQ_HOME,
-        )
-        return done.stdout
-
     def start(self, timeout: float = 60) -> float:
         """Start the node (again, with the same data) and wait until AMQP answers (the listener
         opens last in the boot); the seconds it took."""
@@ -144,7 +115,7 @@ class OwnRabbit:
         process = self.process
         try:
             wait_until(
-                lambda: process.poll() is not None or _answers(self.port),
+                lambda: process.poll() is not None or _answers("127.0.0.1", self.port),
                 timeout,
                 f"RabbitMQ {self.node} on {self.port}",
             )
@@ -177,13 +148,6 @@ class OwnRabbit:
     def restart(self) -> tuple[float, float]:
         """Stop and start with the same data directory: (seconds stopping, seconds starting)."""
         return self.stop(), self.start()
-
-    def queues(self, *columns: str) -> list[list[str]]:
-        """``list_queues name columns`` of the default vhost, one list a queue."""
-        listed = self.ctl(
-            "list_queues", "--no-table-headers", "-p", "/", "name", *columns
-        ).splitlines()
-        return [line.split("\t") for line in listed if line]
 
     def remove(self) -> None:
         try:
