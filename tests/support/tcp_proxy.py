@@ -14,8 +14,9 @@ class TcpProxy:
     ``stall()`` stops forwarding in both directions while every connection stays open, as a
     network that silently loses the packets does (nothing is closed, no reset is sent; what
     arrives meanwhile is held, and so is an end of stream); ``resume()`` forwards again.
-    ``latency`` seconds are added to every chunk each way, pipelined (a chunk does not wait
-    for the one before it to be delayed)."""
+    ``latency`` seconds are added to every chunk read, each way; what arrives meanwhile is read
+    as the next chunk (so a byte waits between one and two ``latency``, and the throughput of a
+    connection is bounded, as on a slow link)."""
 
     def __init__(self, upstream_host: str, upstream_port: int, port: int) -> None:
         self.upstream = (upstream_host, upstream_port)
@@ -58,33 +59,18 @@ class TcpProxy:
         await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        # Chunks go through a queue with the time they may leave, so latency and a stall delay
-        # them without stopping the reading; None marks the end of the stream.
-        chunks: asyncio.Queue[tuple[float, bytes | None]] = asyncio.Queue()
-        loop = asyncio.get_running_loop()
-
-        async def forward() -> None:
-            assert self._flowing is not None
-            while True:
-                due, data = await chunks.get()
-                if (wait := due - loop.time()) > 0:
-                    await asyncio.sleep(wait)
-                await self._flowing.wait()
-                if data is None:
-                    return
-                writer.write(data)
-                await writer.drain()
-
-        forwarding = asyncio.ensure_future(forward())
+        assert self._flowing is not None
         try:
             while data := await reader.read(65536):
-                chunks.put_nowait((loop.time() + self.latency, data))
-            chunks.put_nowait((loop.time() + self.latency, None))
-            await forwarding
+                if self.latency:
+                    await asyncio.sleep(self.latency)
+                await self._flowing.wait()  # returns at once unless stalled
+                writer.write(data)
+                await writer.drain()
+            await self._flowing.wait()  # a stalled proxy holds the end of a stream too
         except (ConnectionError, OSError):
             pass
         finally:
-            forwarding.cancel()
             self._writers.discard(writer)
             with suppress(Exception):
                 writer.close()
