@@ -49,7 +49,7 @@ from contracts import notify, topology
 from contracts.base import Envelope
 from contracts.billing_system import ContractUpserted, CustomerUpserted, MeterUpserted
 from runtime.clock import business_today
-from runtime.rpc_client import RpcClient, RpcTimeout, RpcUnavailable
+from runtime.rpc_client import RpcClient, RpcProblem, RpcTimeout, RpcUnavailable
 from tests.support.bulk import copied_invoices
 from tests.support.customers import PASSWORD, registration
 from tests.support.infra import Infra, create_database, free_port
@@ -364,7 +364,10 @@ async def terms_fanout(s: Servers, ledger: Ledger, at: float, until: float) -> N
                         published_by="soak",
                     ),
                 )
-            except (RpcTimeout, RpcUnavailable) as error:
+            except (RpcTimeout, RpcUnavailable, RpcProblem) as error:
+                # A problem other than 503 (notify's database away: nothing done) is a failure.
+                if isinstance(error, RpcProblem) and error.problem.status != 503:
+                    raise
                 ledger.requests[f"terms {type(error).__name__}"] += 1
                 await asyncio.sleep(1)
                 continue
