@@ -30,6 +30,11 @@ TRANSIENT_DB_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.TooManyConnectionsError,
     asyncpg.exceptions.InterfaceError,
+    # A pooled connection left mid-operation when PostgreSQL died under it ("cannot switch to
+    # state ...; another operation is in progress"): the statement was never sent, and the
+    # pool replaces the connection. Seen in tests/faults/test_postgres_killed.py, where it
+    # answered 500 instead of 503.
+    asyncpg.exceptions.InternalClientError,
 )
 
 
