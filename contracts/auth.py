@@ -68,6 +68,7 @@ class SessionOpened(Contract):
     token: SessionToken
     account_id: UUID
     expires_at: AwareDatetime
+    login: str | None = None
 
 
 class SessionRef(Contract):
@@ -236,6 +237,8 @@ class StaffSessionOpened(Contract):
     login: str
     role: StaffRole
     expires_at: AwareDatetime
+    # Set once, when this login also enrolled the second factor: shown to the person once.
+    recovery_codes: list[str] = Field(default_factory=list, repr=False)
 
 
 class StaffInfo(Contract):
@@ -340,6 +343,83 @@ STAFF_USERS = Operation("auth", "staff-users", StaffUsersQuery, StaffUsersPage)
 BLOCK_ACCOUNT = Operation("auth", "block-account", BlockAccount, AccountBlock)
 UNBLOCK_ACCOUNT = Operation("auth", "unblock-account", UnblockAccount, AccountBlock)
 ACCOUNT_AUDIT = Operation("auth", "account-audit", AccountAuditQuery, AuditPage)
+
+
+# --- the second factor (TOTP, RFC 6238, with recovery codes) -----------------------------------
+
+MfaCode = Annotated[str, Field(min_length=1, max_length=40, repr=False)]
+
+
+class CompleteMfa(Contract):
+    """The second step of a login: the challenge from ``mfa_required`` and a TOTP or recovery code.
+
+    A staff challenge from ``mfa_enrolment_required`` is completed the same way with the first
+    code of the new authenticator; the reply then carries the recovery codes, once.
+    """
+
+    challenge: str = Field(min_length=20, max_length=100, repr=False)
+    code: MfaCode
+    client_address: ClientAddress = ""
+    user_agent: str = Field(default="", max_length=300)
+
+
+class MfaStatusQuery(Contract):
+    account_id: UUID
+
+
+class MfaStatus(Contract):
+    totp: bool
+    recovery_codes_left: int = 0
+
+
+class BeginTotp(Contract):
+    account_id: UUID
+    client_address: ClientAddress = ""
+
+
+class TotpEnrolment(Contract):
+    """A new secret waiting for its first code; shown to the person, never again after that."""
+
+    secret: str = Field(repr=False)
+    otpauth_uri: str = Field(repr=False)
+    qr_svg: str = Field(repr=False)
+
+
+class ConfirmTotp(Contract):
+    account_id: UUID
+    code: MfaCode
+    client_address: ClientAddress = ""
+
+
+class RecoveryCodes(Contract):
+    codes: list[str] = Field(repr=False)
+
+
+class RemoveTotp(Contract):
+    """Needs the password and a current TOTP or recovery code."""
+
+    account_id: UUID
+    password: Password
+    code: MfaCode
+    client_address: ClientAddress = ""
+
+
+class ResetStaffMfa(Contract):
+    """An admin removes a staff member's second factor (a lost phone): the next login enrols anew."""
+
+    actor_id: UUID
+    login: str = Field(min_length=1, max_length=64)
+    client_address: ClientAddress = ""
+
+
+COMPLETE_MFA = Operation("auth", "complete-mfa", CompleteMfa, SessionOpened)
+STAFF_COMPLETE_MFA = Operation("auth", "staff-complete-mfa", CompleteMfa, StaffSessionOpened)
+MFA_STATUS = Operation("auth", "mfa-status", MfaStatusQuery, MfaStatus)
+BEGIN_TOTP = Operation("auth", "begin-totp", BeginTotp, TotpEnrolment)
+CONFIRM_TOTP = Operation("auth", "confirm-totp", ConfirmTotp, RecoveryCodes)
+NEW_RECOVERY_CODES = Operation("auth", "new-recovery-codes", ConfirmTotp, RecoveryCodes)
+REMOVE_TOTP = Operation("auth", "remove-totp", RemoveTotp, Empty)
+RESET_STAFF_MFA = Operation("auth", "reset-staff-mfa", ResetStaffMfa, Empty)
 
 
 class EmailVerificationRequested(Envelope):

@@ -24,7 +24,7 @@ from runtime.settings import Settings, get_settings
 from services.auth import domain as auth_domain
 from services.auth import staff_store, store
 from services.auth.passwords import Passwords
-from tools import dead_letters
+from tools import dead_letters, demo_totp
 
 
 def migrations_of(service: str) -> Path:
@@ -137,6 +137,10 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="read the password from the first line of standard input (else prompt twice)",
     )
+    totp = sub.add_parser(
+        "totp-code", help="the demo staff user's current second-factor code (make run only)"
+    )
+    totp.add_argument("--login", required=True)
     keep = sub.add_parser(
         "retention", help="erase personal data whose retention ended (R14), or list who is due"
     )
@@ -169,6 +173,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"a staff user with the login {args.login!r} exists already", file=sys.stderr)
             return 1
         print(f"admin {args.login} created ({staff_id})")
+    elif args.command == "totp-code":
+        try:
+            code, left = asyncio.run(demo_totp.current_code(settings, args.login))
+        except demo_totp.NotForDeployment as exc:
+            print(exc, file=sys.stderr)
+            return 2
+        print(f"{code}   (valid {left} s more; each code logs in once)")
     elif args.command == "retention":
         return retention_command(settings.amqp_url, args.dry_run, args.today)
     elif args.command == "dead-letters":

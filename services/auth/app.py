@@ -33,6 +33,8 @@ from services.auth import (
 )
 from services.auth.captchas import CaptchaRenderer
 from services.auth.login_guard import LoginGuard
+from services.auth.mfa import handlers as mfa_handlers
+from services.auth.mfa import store as mfa_store
 from services.auth.passwords import Passwords
 
 log = get_logger(__name__)
@@ -69,6 +71,12 @@ def create_app(settings: Settings | None = None) -> AsgiFastStream:
         auth.END_SESSION: handlers.end_session,
         auth.UPDATE_CONTACT: contact_handlers.update_contact,
         auth.ACCOUNTS_OF_CUSTOMERS: contact_handlers.accounts_of_customers,
+        auth.COMPLETE_MFA: mfa_handlers.complete_mfa,
+        auth.MFA_STATUS: mfa_handlers.mfa_status,
+        auth.BEGIN_TOTP: mfa_handlers.begin_totp,
+        auth.CONFIRM_TOTP: mfa_handlers.confirm_totp,
+        auth.NEW_RECOVERY_CODES: mfa_handlers.new_recovery_codes,
+        auth.REMOVE_TOTP: mfa_handlers.remove_totp,
     }
     staff: dict[Operation[Any, Any], Callable[..., Awaitable[Contract]]] = {
         auth.STAFF_LOG_IN: staff_handlers.staff_log_in,
@@ -79,6 +87,8 @@ def create_app(settings: Settings | None = None) -> AsgiFastStream:
         auth.BLOCK_ACCOUNT: staff_handlers.block_account,
         auth.UNBLOCK_ACCOUNT: staff_handlers.unblock_account,
         auth.ACCOUNT_AUDIT: staff_handlers.account_audit,
+        auth.STAFF_COMPLETE_MFA: mfa_handlers.staff_complete_mfa,
+        auth.RESET_STAFF_MFA: mfa_handlers.reset_staff_mfa,
         SET_MAINTENANCE: maintenance.set_maintenance,
         GET_MAINTENANCE: maintenance.maintenance_state,
     }
@@ -122,6 +132,7 @@ async def keep_house(a: handlers.Auth) -> None:
                 sessions_idle_before=now - a.idle,
                 sessions_created_before=now - a.absolute,
             )
+            counts["mfa_challenges"] = await mfa_store.purge_expired_challenges(a.rt.pool)
         except TRANSIENT_DB_ERRORS as exc:
             log.warning("housekeeping.unavailable", error=type(exc).__name__)
         else:

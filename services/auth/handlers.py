@@ -25,6 +25,8 @@ from runtime.rpc_client import RpcClient, RpcProblem, RpcTimeout, RpcUnavailable
 from runtime.service import ServiceRuntime
 from services.auth import domain, store
 from services.auth.login_guard import LoginGuard
+from services.auth.mfa import guard as mfa_guard
+from services.auth.mfa.domain import Subject
 from services.auth.passwords import Passwords
 
 log = get_logger(__name__)
@@ -294,25 +296,41 @@ async def log_in(a: Auth, cmd: msgs.LogIn) -> msgs.SessionOpened:
         await store.update_password_hash(
             a.rt.pool, account["id"], await a.passwords.hash(cmd.password)
         )
-    token = domain.new_token()
+    # An enrolled second factor: no session yet, a challenge for POST /auth/mfa instead.
+    await mfa_guard.demand_second_factor(
+        a, Subject("customer", account["id"]), address, cmd.user_agent
+    )
     async with a.rt.pool.acquire() as conn, conn.transaction():
-        row = await store.insert_session(
-            conn, domain.token_digest(token), account["id"], address, cmd.user_agent
-        )
-        await store.audit(
-            conn,
-            "login",
-            actor_kind="customer",
-            actor_id=account["id"],
-            account_id=account["id"],
-            client_address=address,
-            detail=domain.audit_detail(session=str(row["id"])),
-        )
+        return await open_session(a, conn, account["id"], address, cmd.user_agent)
+
+
+async def open_session(
+    a: Auth,
+    conn: asyncpg.Connection,
+    account_id: uuid.UUID,
+    address: str,
+    user_agent: str,
+    **detail: str,
+) -> msgs.SessionOpened:
+    """R13: a new session id, in the caller's transaction, with the login in the audit trail."""
+    token = domain.new_token()
+    row = await store.insert_session(
+        conn, domain.token_digest(token), account_id, address, user_agent
+    )
+    await store.audit(
+        conn,
+        "login",
+        actor_kind="customer",
+        actor_id=account_id,
+        account_id=account_id,
+        client_address=address,
+        detail=domain.audit_detail(session=str(row["id"]), **detail),
+    )
     times = domain.SessionTimes(row["created_at"], row["last_seen_at"])
-    log.info("session.opened", account_id=str(account["id"]))
+    log.info("session.opened", account_id=str(account_id))
     return msgs.SessionOpened(
         token=token,
-        account_id=account["id"],
+        account_id=account_id,
         expires_at=domain.session_expires_at(times, idle=a.idle, absolute=a.absolute),
     )
 

@@ -16,6 +16,8 @@ from runtime.logs import get_logger
 from runtime.paging import decode_cursor, encode_cursor
 from services.auth import domain, staff_store, store
 from services.auth.handlers import Auth, session_ended, sessions_ended
+from services.auth.mfa import guard as mfa_guard
+from services.auth.mfa.domain import Subject
 
 log = get_logger(__name__)
 
@@ -51,19 +53,34 @@ async def staff_log_in(a: Auth, cmd: msgs.StaffLogIn) -> msgs.StaffSessionOpened
         await staff_store.update_staff_password_hash(
             a.rt.pool, user["id"], await a.passwords.hash(cmd.password)
         )
+    # Staff never get a session on a password alone: the second factor (or its enrolment) first.
+    raise await mfa_guard.staff_second_factor(
+        a, Subject("staff", user["id"]), user["login"], address, cmd.user_agent
+    )
+
+
+async def open_staff_session(
+    a: Auth,
+    conn: asyncpg.Connection,
+    user: asyncpg.Record,
+    address: str,
+    user_agent: str,
+    **detail: str,
+) -> msgs.StaffSessionOpened:
+    """A staff session, only ever after the second factor (services/auth/mfa/handlers.py)."""
     token = domain.new_token()
-    async with a.rt.pool.acquire() as conn, conn.transaction():
-        row = await staff_store.insert_staff_session(
-            conn, domain.token_digest(token), user["id"], address, cmd.user_agent
-        )
-        await store.audit(
-            conn,
-            "staff_login",
-            actor_kind="staff",
-            actor_id=user["id"],
-            staff_id=user["id"],
-            client_address=address,
-        )
+    row = await staff_store.insert_staff_session(
+        conn, domain.token_digest(token), user["id"], address, user_agent
+    )
+    await store.audit(
+        conn,
+        "staff_login",
+        actor_kind="staff",
+        actor_id=user["id"],
+        staff_id=user["id"],
+        client_address=address,
+        detail=domain.audit_detail(**detail) if detail else None,
+    )
     times = domain.SessionTimes(row["created_at"], row["last_seen_at"])
     log.info("staff_session.opened", staff_id=str(user["id"]))
     return msgs.StaffSessionOpened(

@@ -29,6 +29,12 @@ from services.gateway.controllers.health import HealthController
 from services.gateway.controllers.inbox import InboxController
 from services.gateway.controllers.me import MeController
 from services.gateway.controllers.meters import MetersController
+from services.gateway.controllers.mfa import (
+    MeMfaController,
+    MfaLoginController,
+    StaffMfaLoginController,
+    StaffMfaResetController,
+)
 from services.gateway.controllers.readings import ReadingsController
 from services.gateway.controllers.staff_accounts import (
     StaffAccountsController,
@@ -139,6 +145,10 @@ def create_app(
             AuthController,
             MeController,
             StaffAuthController,
+            MfaLoginController,
+            StaffMfaLoginController,
+            MeMfaController,
+            StaffMfaResetController,
             StaffAccountsController,
             StaffUsersController,
             MetersController,

@@ -81,10 +81,12 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Anonymous steps (no session yet): SameSite=Lax cookies and the absence of a session protect them.
 CSRF_EXEMPT = (
     "/api/v1/auth/login",
+    "/api/v1/auth/mfa",
     "/api/v1/auth/register",
     "/api/v1/auth/verify-email",
     "/api/v1/auth/password-reset",
     "/api/v1/staff/auth/login",
+    "/api/v1/staff/auth/mfa",
 )
 
 

@@ -20,6 +20,7 @@ from tests.support.clients import gateway_client
 from tests.support.customers import PASSWORD, logged_in_client, registration, with_active_contract
 from tests.support.infra import Infra
 from tests.support.mail import MailSink
+from tests.support.mfa import staff_login
 from tools.billing_sim.dataset import Dataset, SimCustomer
 from tools.system import System
 
@@ -271,9 +272,7 @@ async def test_care_blocks_but_only_admin_manages_staff(
     assert "hash" not in listed.text
 
     async with gateway_client(gateway, timeout=15) as two:
-        login = await two.post(
-            "/api/v1/staff/auth/login", json={"login": "Care.Two", "password": STAFF_PASSWORD}
-        )
+        login = await staff_login(two, "Care.Two", STAFF_PASSWORD)
         assert login.status_code == 200 and login.json()["role"] == "care"
         assert "ibok_staff_session" in login.headers["set-cookie"]
         assert "HttpOnly" in login.headers["set-cookie"]
@@ -333,9 +332,8 @@ async def test_staff_wrong_password_demands_a_captcha_too(
             "/api/v1/staff/auth/login", json={"login": "care.three", "password": STAFF_PASSWORD}
         )
         assert bare.json()["code"] == "captcha_required"
-        solved = await client.post(
-            "/api/v1/staff/auth/login",
-            json={"login": "care.three", "password": STAFF_PASSWORD} | await solve_captcha(client),
+        solved = await staff_login(
+            client, "care.three", STAFF_PASSWORD, **await solve_captcha(client)
         )
         assert solved.status_code == 200, solved.text
 

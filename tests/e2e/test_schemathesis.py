@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import staff_client
+from tests.support.clients import gateway_client
 from tests.support.customers import logged_in_client, with_active_contract
 from tests.support.mail import MailSink
+from tests.support.mfa import staff_login
 from tools.billing_sim.dataset import Dataset
 
 CHECKS = "not_a_server_error,response_schema_conformance"
@@ -76,11 +77,9 @@ async def test_no_server_errors_and_no_schema_violations_as_a_customer(
 async def test_no_server_errors_and_no_schema_violations_as_staff(
     gateway: str, staff_logins: dict[str, tuple[str, str]]
 ) -> None:
-    admin = await staff_client(gateway, *staff_logins["admin"])
-    login = await admin.post(
-        "/api/v1/staff/auth/login",
-        json=dict(zip(("login", "password"), staff_logins["admin"], strict=True)),
-    )
+    admin = gateway_client(gateway, timeout=15)
+    login = await staff_login(admin, *staff_logins["admin"])
+    assert login.status_code == 200, login.text
     cookie, csrf = (
         f"ibok_staff_session={admin.cookies['ibok_staff_session']}",
         login.headers["x-csrf-token"],

@@ -39,6 +39,8 @@ from services.gateway.sessions import (
 
 # Refusals after which the next login attempt must carry a solved captcha (R4).
 CAPTCHA_CODES = frozenset({"invalid_credentials", "captcha_required", "captcha_invalid"})
+# A right password whose second factor is still due: no session yet (services/auth/mfa).
+MFA_CODES = frozenset({"mfa_required", "mfa_enrolment_required"})
 
 
 def login_refusal(request: Request[Any, Any, Any], exc: RpcProblem) -> Response[Any]:
@@ -47,9 +49,29 @@ def login_refusal(request: Request[Any, Any, Any], exc: RpcProblem) -> Response[
     body = response.content
     assert isinstance(body, dict)
     body["captcha_required"] = exc.problem.code in CAPTCHA_CODES
+    if exc.problem.code in MFA_CODES:
+        # The second step's challenge (and, for a staff enrolment, the new key) at the top.
+        body.update(body.pop("fields", {}))
     if exc.problem.status == 429 and (wait := exc.problem.fields.get("retry_after")):
         response.headers["Retry-After"] = wait
     return response
+
+
+async def session_response(
+    request: Request[Any, Any, Any],
+    rpc: Rpc,
+    settings: Settings,
+    opened: auth.SessionOpened,
+    login: str,
+) -> Response[Any]:
+    """R13: a new session id at every login; an earlier cookie of this browser ends too."""
+    if old := usable_token(request.cookies.get(SESSION_COOKIE)):
+        request.app.state.session_cache.forget_token(old)
+        await rpc.call(auth.LOG_OUT, auth.SessionRef(token=old))
+    return Response(
+        LoginResponse(login=login, expires_at=opened.expires_at),
+        cookies=[session_cookie(settings, opened.token)],
+    )
 
 
 def captcha_response(challenge: auth.CaptchaChallenge) -> CaptchaResponse:
@@ -115,7 +137,9 @@ class AuthController(Controller):
         description="After a wrong password the answer says `captcha_required: true`: the next"
         " attempt for that login must carry `captcha_id` and `captcha_answer` from"
         " `GET /auth/captcha`. Too many failures answer 429 with Retry-After. A blocked account"
-        " is told so (`account_blocked`) only after a correct password.",
+        " is told so (`account_blocked`) only after a correct password. With a second factor"
+        " the answer is 401 `mfa_required` with a `challenge`: send it with a code to"
+        " `POST /auth/mfa`.",
     )
     async def login(
         self, request: Request[Any, Any, Any], rpc: Rpc, data: LoginRequest, settings: Settings
@@ -134,14 +158,7 @@ class AuthController(Controller):
             )
         except RpcProblem as exc:
             return login_refusal(request, exc)
-        # R13: a new session id at every login; an earlier cookie of this browser ends too.
-        if old := usable_token(request.cookies.get(SESSION_COOKIE)):
-            request.app.state.session_cache.forget_token(old)
-            await rpc.call(auth.LOG_OUT, auth.SessionRef(token=old))
-        return Response(
-            LoginResponse(login=data.login, expires_at=opened.expires_at),
-            cookies=[session_cookie(settings, opened.token)],
-        )
+        return await session_response(request, rpc, settings, opened, data.login)
 
     @post(
         "/logout",
