@@ -14,6 +14,7 @@ from contracts import auth
 from runtime.settings import Settings
 from services.gateway.portal.forms import FormState, posted_form, submit_form
 from services.gateway.portal.i18n import LANG_COOKIE, LANGUAGES, safe_next, translate
+from services.gateway.portal.mfa_pages import MFA_CODES, code_step_form, render_code_step
 from services.gateway.portal.pages import client_address, lang_of, redirect, render, visitor_of
 from services.gateway.rpc import Rpc
 from services.gateway.sessions import SESSION_COOKIE, clear_session_cookie, session_cookie
@@ -128,6 +129,10 @@ class AccountPages(Controller):
             if (old := request.cookies.get(SESSION_COOKIE)) and 20 <= len(old) <= 100:
                 await rpc.call(auth.LOG_OUT, auth.SessionRef(token=old))
             return redirect(target, cookies=[session_cookie(settings, opened.token)])
+        if form.problem_code in MFA_CODES:
+            # A right password with a second factor due: the code step, no session yet.
+            step = code_step_form(form.problem_fields, target)
+            return render_code_step(request, "login_mfa.html", step, settings)
         form.values["password"] = ""  # never sent back to the browser
         form.values["captcha_answer"] = ""  # a used challenge cannot be answered again
         challenge: auth.CaptchaChallenge | None = None
