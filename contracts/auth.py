@@ -178,6 +178,8 @@ class UpdateContact(Contract):
     correspondence_address: Address | None = None
     marketing_consent: bool = False
     client_address: ClientAddress = ""
+    # Needed when ``email`` is a new address (a stolen session alone cannot move the account).
+    current_password: Password | None = None
 
 
 class AccountsOfCustomersQuery(Contract):
@@ -438,6 +440,19 @@ class EmailVerificationRequested(Envelope):
     expires_at: AwareDatetime
     language: Language = "pl"
     purpose: Literal["registration", "email_change"] = "registration"
+
+
+class EmailChangeRequested(Envelope):
+    """R16: a new address was asked for; notify tells the old address (``old_email``), so the
+    owner learns of a change they did not make. ``new_email_hint`` is the new address masked."""
+
+    SCHEMA: ClassVar[str] = "auth.email-change-requested.v1"
+
+    account_id: UUID
+    login: str
+    old_email: EmailStr
+    new_email_hint: str = Field(max_length=320)
+    language: Language = "pl"
 
 
 class PasswordResetRequested(Envelope):

@@ -24,6 +24,7 @@ from runtime.paging import decode_cursor, encode_cursor
 from runtime.rpc_client import RpcClient, RpcProblem, RpcTimeout, RpcUnavailable
 from runtime.service import ServiceRuntime
 from services.auth import domain, store
+from services.auth.common_passwords import common_passwords
 from services.auth.login_guard import LoginGuard
 from services.auth.mfa import guard as mfa_guard
 from services.auth.mfa.domain import Subject
@@ -129,6 +130,7 @@ def blocked_now(row: asyncpg.Record) -> bool:
 async def register(a: Auth, cmd: msgs.RegisterAccount) -> msgs.AccountRegistered:
     """R1, R2, R3, R17: a current contract holder chooses a login and verifies the email."""
     domain.check_password_policy(cmd.password)
+    domain.check_password_not_guessable(cmd.password, cmd.login, str(cmd.email), common_passwords())
     try:
         eligibility = await a.rpc.call(
             billing.CHECK_REGISTRATION,

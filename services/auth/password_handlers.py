@@ -11,6 +11,7 @@ from runtime.clock import utc_now
 from runtime.errors import DomainError
 from runtime.logs import get_logger
 from services.auth import domain, store
+from services.auth.common_passwords import common_passwords
 from services.auth.handlers import Auth, live_session, sessions_ended, token_invalid
 
 log = get_logger(__name__)
@@ -42,6 +43,9 @@ async def change_password(a: Auth, cmd: msgs.ChangePassword) -> Empty:
             detail_en="The current password is wrong.",
             status=422,
         )
+    domain.check_password_not_guessable(
+        cmd.new_password, current["login"], current["email"], common_passwords()
+    )
     new_hash = await a.passwords.hash(cmd.new_password)
     async with a.rt.pool.acquire() as conn, conn.transaction():
         await store.set_password(conn, session["account_id"], new_hash)
@@ -123,6 +127,13 @@ async def reset_password(a: Auth, cmd: msgs.ResetPassword) -> Empty:
         spent = await store.use_email_token(conn, digest, ("reset_password",))
         if spent is None:
             raise token_invalid()
+        account = await store.account_by_id(conn, spent["account_id"])
+        if account is None:
+            raise token_invalid()
+        # Refused here, the transaction is undone: the link still works for another password.
+        domain.check_password_not_guessable(
+            cmd.new_password, account["login"], account["email"], common_passwords()
+        )
         await store.set_password(conn, spent["account_id"], new_hash)
         ended = await store.delete_sessions_of_account(conn, spent["account_id"])
         await store.audit(

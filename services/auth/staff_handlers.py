@@ -15,6 +15,7 @@ from runtime.errors import Conflict, Forbidden, NotFound, Unauthorized
 from runtime.logs import get_logger
 from runtime.paging import decode_cursor, encode_cursor
 from services.auth import domain, staff_store, store
+from services.auth.common_passwords import common_passwords
 from services.auth.handlers import Auth, session_ended, sessions_ended
 from services.auth.mfa import guard as mfa_guard
 from services.auth.mfa.domain import Subject
@@ -141,6 +142,7 @@ def staff_user_of(row: asyncpg.Record) -> msgs.StaffUser:
 async def create_staff_user(a: Auth, cmd: msgs.CreateStaffUser) -> msgs.StaffUser:
     await require_role(a, cmd.actor_id, "admin")
     domain.check_staff_password_policy(cmd.password)
+    domain.check_password_not_guessable(cmd.password, cmd.login, None, common_passwords())
     password_hash = await a.passwords.hash(cmd.password)
     staff_id = uuid.uuid4()
     try:

@@ -12,6 +12,7 @@ from contracts import topology
 from contracts.auth import (
     AccountErased,
     CustomerContactChanged,
+    EmailChangeRequested,
     EmailVerificationRequested,
     PasswordResetRequested,
 )
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None) -> AsgiFastStream:
         {
             EmailVerificationRequested: partial(handlers.send_email_verification, n),
             PasswordResetRequested: partial(handlers.send_password_reset, n),
+            EmailChangeRequested: partial(handlers.send_email_change_notice, n),
             CustomerContactChanged: partial(handlers.update_recipient, n),
             AccountErased: partial(handlers.forget_customer, n),
             CustomerRetentionEnded: partial(handlers.forget_customer, n),

@@ -15,6 +15,7 @@ from contracts import notify as msgs
 from contracts.auth import (
     AccountErased,
     CustomerContactChanged,
+    EmailChangeRequested,
     EmailVerificationRequested,
     PasswordResetRequested,
 )
@@ -55,6 +56,29 @@ async def send_email_verification(n: Notify, msg: EmailVerificationRequested) ->
     """R17, R16: an address is verified by a link before it is used (registration or a change)."""
     template = "email_verification" if msg.purpose == "registration" else "email_change"
     await _send_link_email(n, msg, template, f"/verify-email?token={quote(msg.token)}")
+
+
+async def send_email_change_notice(n: Notify, msg: EmailChangeRequested) -> None:
+    """R16: the old address hears that a new one was asked for (no link: nothing to click)."""
+    email = domain.render_email(
+        "email_change_notice",
+        msg.language,
+        login=msg.login,
+        new_email=msg.new_email_hint,
+        link=n.link("/me/contact"),
+    )
+    async with n.rt.pool.acquire() as conn, conn.transaction():
+        if await first_delivery(conn, msg):
+            _, email_id = domain.event_message_ids(msg.message_id)
+            await store.queue_email(
+                conn,
+                email_id,
+                str(msg.old_email),
+                "email_change_notice",
+                email,
+                account_id=msg.account_id,
+            )
+    n.sender.wake()
 
 
 async def send_password_reset(n: Notify, msg: PasswordResetRequested) -> None:

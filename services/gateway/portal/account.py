@@ -46,6 +46,8 @@ REGISTER_PROBLEM_FIELDS = {
     "password_length": "password",
     "password_composition": "password",
     "password_charset": "password",
+    "password_common": "password",
+    "password_contains_login": "password",
     "email_invalid": "email",
 }
 # Refusals after which the next login attempt must carry a solved captcha (R4).
@@ -56,6 +58,8 @@ PASSWORD_PROBLEM_FIELDS = {
     "password_length": "new_password",
     "password_composition": "new_password",
     "password_charset": "new_password",
+    "password_common": "new_password",
+    "password_contains_login": "new_password",
 }
 
 

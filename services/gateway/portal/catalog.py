@@ -751,6 +751,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Spróbuj ponownie za kilka minut.",
         "Please try again in a few minutes.",
     ),
+    "contact.current_password": ("Obecne hasło", "Current password"),
+    "contact.current_password_hint": (
+        "Potrzebne tylko przy zmianie adresu e-mail. O zmianie powiadomimy też dotychczasowy"
+        " adres.",
+        "Needed only to change the email address. We also tell the current address about it.",
+    ),
     # the second factor (TOTP, recovery codes)
     "flash.mfa_expired": (
         "Logowanie wygasło albo było zbyt wiele błędnych kodów. Zaloguj się ponownie.",

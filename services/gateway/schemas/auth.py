@@ -87,6 +87,12 @@ class ContactRequest(Schema):
     phone: Phone | None = Field(default=None, examples=["+48 600 100 200"])
     correspondence_address: Address | None = None
     marketing_consent: bool = False
+    current_password: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="Required when `email` is a new address; the old address is told of it",
+    )
 
 
 class Me(Schema):

@@ -24,6 +24,11 @@ CONTEXTS: dict[str, dict[str, Any]] = {
         "link": "http://x/verify-email?token=abc",
         "expires": "1.01.2027 10:00",
     },
+    "email_change_notice": {
+        "login": "jan",
+        "new_email": "n***@example.com",
+        "link": "http://x/me/contact",
+    },
     "password_reset": {
         "login": "jan",
         "link": "http://x/password-reset?token=abc",
