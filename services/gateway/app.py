@@ -47,6 +47,7 @@ from services.gateway.controllers.staff_maintenance import StaffMaintenanceContr
 from services.gateway.controllers.staff_notify import StaffNotifyController
 from services.gateway.controllers.staff_readings import StaffReadingsController
 from services.gateway.controllers.terms import TermsController
+from services.gateway.cookie_prefix import host_prefix_cookies
 from services.gateway.edge import edge_middleware
 from services.gateway.events import GatewayEvents
 from services.gateway.limits import Limit
@@ -178,11 +179,12 @@ def create_app(
         state=State({"rpc": rpc}),
         lifespan=[lifespan],
         middleware=[
+            host_prefix_cookies(settings.cookie_secure),
             edge_middleware(
                 always_hsts=settings.hsts,
                 rules=rate_rules(settings),
                 watch_of=lambda scope: getattr(scope["app"].state, "maintenance", None),
-            )
+            ),
         ],
         # Paths no route matches get an HTML page where a person browses, a problem under /api.
         exception_handlers={**EXCEPTION_HANDLERS, HTTPException: page_or_problem(from_http)},
