@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test install lint typecheck migrate clean chromium screenshots
+.PHONY: run test install lint typecheck migrate clean chromium espeak screenshots
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -22,7 +22,13 @@ chromium:
 	  { apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null; } ; } || \
 	  echo "Chromium is missing: apt-get install chromium (the browser tests need it)"
 
-install: $(VENV)/.installed $(AXE) chromium
+# The spoken captcha speaks with espeak-ng (Polish and English voices; services/auth/captcha_audio.py).
+espeak:
+	@command -v espeak-ng >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && \
+	  { apt-get update -qq >/dev/null && apt-get install -y -qq espeak-ng >/dev/null; } ; } || \
+	  echo "espeak-ng is missing: apt-get install espeak-ng (auth's spoken captcha needs it)"
+
+install: $(VENV)/.installed $(AXE) chromium espeak
 
 run: install
 	$(PY) -m tools.run

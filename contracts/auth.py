@@ -106,6 +106,8 @@ class Profile(Contract):
 
 class CaptchaRequest(Contract):
     audio: bool = False
+    # The spoken challenge's language (WCAG 1.1.1: the page's language).
+    language: Language = "pl"
     client_address: ClientAddress = ""
 
 

@@ -41,7 +41,9 @@ class LoginGuard:
         answer = domain.new_captcha_answer(
             challenge_id, self.rt.settings.captcha_test_seed.get_secret_value()
         )
-        image, audio = await self.renderer.render(answer, audio=request.audio)
+        image, audio = await self.renderer.render(
+            answer, audio=request.audio, language=request.language
+        )
         expires_at = utc_now() + timedelta(minutes=self.rt.settings.captcha_minutes)
         await store.insert_captcha(
             self.rt.pool, challenge_id, domain.captcha_digest(challenge_id, answer), expires_at

@@ -18,6 +18,8 @@ from services.gateway.limits import Limit
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 PAGE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    # The spoken captcha plays in an <audio> player from a data: URI.
+    "media-src 'self' data:; "
     "object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
 # The interactive API docs page loads its viewer from a CDN; it shows no personal data.

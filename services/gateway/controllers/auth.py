@@ -118,15 +118,24 @@ class AuthController(Controller):
         "/captcha",
         summary="A new single-use image captcha (R4)",
         description="Needed for the next login after a wrong password. Expires after a few"
-        " minutes; the answer is not case-sensitive. `?audio=true` adds a spoken version.",
+        " minutes; the answer is not case-sensitive. `?audio=true` adds a spoken version"
+        " (`&language=en` in English; Polish by default), made afresh for every challenge.",
         cache_control=None,
     )
     async def captcha(
-        self, request: Request[Any, Any, Any], rpc: Rpc, audio: bool = Parameter(default=False)
+        self,
+        request: Request[Any, Any, Any],
+        rpc: Rpc,
+        audio: bool = Parameter(default=False),
+        language: str = Parameter(default="pl", pattern=r"^(pl|en)$"),
     ) -> Response[CaptchaResponse]:
         challenge = await rpc.call(
             auth.NEW_CAPTCHA,
-            auth.CaptchaRequest(audio=audio, client_address=client_address(request)),
+            auth.CaptchaRequest(
+                audio=audio,
+                language="en" if language == "en" else "pl",
+                client_address=client_address(request),
+            ),
         )
         return Response(captcha_response(challenge), headers={"Cache-Control": "no-store"})
 

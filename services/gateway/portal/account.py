@@ -52,7 +52,10 @@ REGISTER_PROBLEM_FIELDS = {
 }
 # Refusals after which the next login attempt must carry a solved captcha (R4).
 CAPTCHA_CODES = frozenset({"invalid_credentials", "captcha_required", "captcha_invalid"})
-LOGIN_PROBLEM_FIELDS = {"captcha_invalid": "captcha_answer", "captcha_required": "captcha_answer"}
+LOGIN_PROBLEM_FIELDS = {
+    "captcha_invalid": "captcha_answer",
+    "captcha_required": "captcha_answer",
+}
 # A new password refused by the rules of R3 (change and reset).
 PASSWORD_PROBLEM_FIELDS = {
     "password_length": "new_password",
@@ -74,7 +77,9 @@ async def new_captcha(request: Request[Any, Any, Any], rpc: Rpc) -> auth.Captcha
     """R4: a fresh challenge, with its spoken version for people who cannot read the picture."""
     return await rpc.call(
         auth.NEW_CAPTCHA,
-        auth.CaptchaRequest(audio=True, client_address=client_address(request)),
+        auth.CaptchaRequest(
+            audio=True, language=lang_of(request), client_address=client_address(request)
+        ),
     )
 
 
@@ -105,9 +110,23 @@ class AccountPages(Controller):
     async def login(self, request: Request[Any, Any, Any], rpc: Rpc, settings: Settings) -> Any:
         lang = lang_of(request)
         form = await posted_form(
-            request, ("login", "password", "next", "captcha_id", "captcha_answer"), None
+            request,
+            ("login", "password", "next", "captcha_id", "captcha_answer", "new_captcha"),
+            None,
         )
         target = safe_next(form.value("next"))
+        if form.value("new_captcha") and not form.invalid:
+            # "Show another code": a fresh challenge, no login attempt.
+            form.values.update(password="", captcha_answer="", new_captcha="")
+            return render(
+                request,
+                "login.html",
+                title=translate("login.title", lang),
+                form=form,
+                settings=settings,
+                next_page=target,
+                captcha=await new_captcha(request, rpc),
+            )
         if not form.invalid:
             if not form.value("login"):
                 form.add("login", translate("login.login_missing", lang))
@@ -137,6 +156,9 @@ class AccountPages(Controller):
             # A right password with a second factor due: the code step, no session yet.
             step = code_step_form(form.problem_fields, target)
             return render_code_step(request, "login_mfa.html", step, settings)
+        if form.problem_code == "invalid_credentials" and "captcha_answer" in form.errors:
+            # The refusal names the captcha (needed next time); its message is the password's.
+            form.errors = {"password": form.errors.pop("captcha_answer"), **form.errors}
         form.values["password"] = ""  # never sent back to the browser
         form.values["captcha_answer"] = ""  # a used challenge cannot be answered again
         challenge: auth.CaptchaChallenge | None = None

@@ -450,7 +450,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Po błędnym haśle prosimy o przepisanie kodu. Wielkość liter nie ma znaczenia.",
         "After a wrong password we ask for this code. Letter case does not matter.",
     ),
-    "captcha.audio": ("Odsłuchaj kod (plik dźwiękowy)", "Listen to the code (sound file)"),
+    "captcha.audio": (
+        "Kod do odsłuchania (ten sam co na obrazku, znak po znaku):",
+        "The code to listen to (the same as in the picture, one character at a time):",
+    ),
     "captcha.new": ("Pokaż inny kod", "Show another code"),
     "captcha.missing": ("Przepisz kod z obrazka.", "Type the code from the picture."),
     # inbox and terms
