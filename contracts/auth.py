@@ -60,8 +60,18 @@ class LogIn(Contract):
     password: Password
     captcha_id: UUID | None = None
     captcha_answer: CaptchaAnswer | None = None
+    # In place of the captcha: the one-time code emailed to the account (REQUEST_LOGIN_CODE).
+    email_code: str | None = Field(default=None, min_length=1, max_length=16, repr=False)
     client_address: ClientAddress = ""
     user_agent: str = Field(default="", max_length=300)
+
+
+class RequestLoginCode(Contract):
+    """R4 for someone who can neither see nor hear the captcha: a one-time code to the account's
+    verified address. The same empty answer whether or not the login exists."""
+
+    login: str = Field(min_length=1, max_length=64)
+    client_address: ClientAddress = ""
 
 
 class SessionOpened(Contract):
@@ -207,6 +217,7 @@ REGISTER = Operation("auth", "register", RegisterAccount, AccountRegistered)
 VERIFY_EMAIL = Operation("auth", "verify-email", VerifyEmail, Empty)
 NEW_CAPTCHA = Operation("auth", "new-captcha", CaptchaRequest, CaptchaChallenge)
 LOG_IN = Operation("auth", "log-in", LogIn, SessionOpened)
+REQUEST_LOGIN_CODE = Operation("auth", "request-login-code", RequestLoginCode, Empty)
 LOG_OUT = Operation("auth", "log-out", SessionRef, Empty)
 RESOLVE_SESSION = Operation("auth", "resolve-session", SessionRef, SessionInfo)
 PROFILE = Operation("auth", "profile", ProfileQuery, Profile)
@@ -454,6 +465,19 @@ class EmailChangeRequested(Envelope):
     login: str
     old_email: EmailStr
     new_email_hint: str = Field(max_length=320)
+    language: Language = "pl"
+
+
+class LoginCodeRequested(Envelope):
+    """R4: the one-time code that stands in for the captcha, to the account's verified address."""
+
+    SCHEMA: ClassVar[str] = "auth.login-code-requested.v1"
+
+    account_id: UUID
+    login: str
+    email: EmailStr
+    code: str = Field(repr=False)
+    expires_at: AwareDatetime
     language: Language = "pl"
 
 

@@ -25,6 +25,7 @@ from runtime.settings import Settings, get_settings
 from services.auth import (
     contact_handlers,
     handlers,
+    login_codes,
     maintenance,
     password_handlers,
     retention,
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None) -> AsgiFastStream:
         auth.VERIFY_EMAIL: handlers.verify_email,
         auth.NEW_CAPTCHA: handlers.new_captcha,
         auth.LOG_IN: handlers.log_in,
+        auth.REQUEST_LOGIN_CODE: login_codes.request_login_code,
         auth.RESOLVE_SESSION: handlers.resolve_session,
         auth.LOG_OUT: handlers.log_out,
         auth.PROFILE: contact_handlers.profile,

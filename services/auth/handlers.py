@@ -269,7 +269,9 @@ async def log_in(a: Auth, cmd: msgs.LogIn) -> msgs.SessionOpened:
     key = domain.login_key(cmd.login)
     address = cmd.client_address
     await a.guard.check_throttle("customer", key, address)
-    await a.guard.check_captcha("customer", key, address, cmd.captcha_id, cmd.captcha_answer)
+    await a.guard.check_captcha(
+        "customer", key, address, cmd.captcha_id, cmd.captcha_answer, cmd.email_code
+    )
     account = await store.account_by_login(a.rt.pool, key)
     ok = await a.passwords.verify(account["password_hash"] if account else None, cmd.password)
     if not (account and ok):

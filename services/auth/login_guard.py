@@ -14,7 +14,7 @@ from runtime.clock import utc_now
 from runtime.errors import DomainError, Unauthorized
 from runtime.logs import get_logger
 from runtime.service import ServiceRuntime
-from services.auth import domain, store
+from services.auth import domain, login_codes, store
 from services.auth.captchas import CaptchaRenderer
 
 log = get_logger(__name__)
@@ -103,10 +103,23 @@ class LoginGuard:
         client_address: str,
         captcha_id: UUID | None,
         captcha_answer: str | None,
+        email_code: str | None = None,
     ) -> None:
-        """After a wrong password for this login, the attempt must carry a solved, unused captcha."""
+        """After a wrong password for this login, the attempt must carry a solved, unused captcha
+        (or, for a customer, the unused one-time code emailed to the account: login_codes.py)."""
         if not await store.captcha_required(self.rt.pool, scope, login_key):
             return
+        if email_code and scope == "customer":
+            if await login_codes.spend_login_code(self.rt.pool, login_key, email_code):
+                return
+            await store.record_failure(self.rt.pool, scope, login_key, client_address, "captcha")
+            log.info("login.refused", scope=scope, reason="email_code_invalid")
+            raise Unauthorized(
+                "captcha_invalid",
+                "Kod z e-maila jest nieprawidłowy, został już użyty albo wygasł.",
+                detail_en="The emailed code is wrong, used or expired.",
+                fields={"email_code": "invalid"},
+            )
         if captcha_id is None or not captcha_answer:
             log.info("login.refused", scope=scope, reason="captcha_required")
             raise Unauthorized(

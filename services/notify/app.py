@@ -14,6 +14,7 @@ from contracts.auth import (
     CustomerContactChanged,
     EmailChangeRequested,
     EmailVerificationRequested,
+    LoginCodeRequested,
     PasswordResetRequested,
 )
 from contracts.billing import ComplaintInformationRequested, ComplaintOutcome
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None) -> AsgiFastStream:
             EmailVerificationRequested: partial(handlers.send_email_verification, n),
             PasswordResetRequested: partial(handlers.send_password_reset, n),
             EmailChangeRequested: partial(handlers.send_email_change_notice, n),
+            LoginCodeRequested: partial(handlers.send_login_code, n),
             CustomerContactChanged: partial(handlers.update_recipient, n),
             AccountErased: partial(handlers.forget_customer, n),
             CustomerRetentionEnded: partial(handlers.forget_customer, n),

@@ -17,6 +17,7 @@ from contracts.auth import (
     CustomerContactChanged,
     EmailChangeRequested,
     EmailVerificationRequested,
+    LoginCodeRequested,
     PasswordResetRequested,
 )
 from contracts.base import Envelope
@@ -77,6 +78,26 @@ async def send_email_change_notice(n: Notify, msg: EmailChangeRequested) -> None
                 "email_change_notice",
                 email,
                 account_id=msg.account_id,
+            )
+    n.sender.wake()
+
+
+async def send_login_code(n: Notify, msg: LoginCodeRequested) -> None:
+    """R4: the one-time code that stands in for the captcha, to the account's verified address."""
+    expires = msg.expires_at.astimezone(WARSAW).strftime("%d.%m.%Y %H:%M")
+    email = domain.render_email(
+        "login_code",
+        msg.language,
+        login=msg.login,
+        code=msg.code,
+        expires=expires,
+        link=n.link("/login"),
+    )
+    async with n.rt.pool.acquire() as conn, conn.transaction():
+        if await first_delivery(conn, msg):
+            _, email_id = domain.event_message_ids(msg.message_id)
+            await store.queue_email(
+                conn, email_id, str(msg.email), "login_code", email, account_id=msg.account_id
             )
     n.sender.wake()
 

@@ -163,6 +163,24 @@ async def test_a_wrong_password_brings_the_captcha_which_then_lets_the_customer_
     await page.get_by_role("button", name="Zaloguj się").click()
     await expect(page).to_have_title(titled("Start"))
 
+    # Someone who can neither see nor hear the code asks for one by email instead.
+    await page.get_by_role("button", name="Wyloguj").click()
+    await portal.goto("/login")
+    await page.get_by_label("Login").fill(login)
+    await page.get_by_label("Hasło").fill("Zle12345")
+    await page.get_by_role("button", name="Zaloguj się").click()
+    await page.get_by_role("button", name="Wyślij kod e-mailem").click()
+    await expect(page.get_by_role("status")).to_contain_text("kod jest już w drodze")
+    mail = await asyncio.to_thread(
+        mail_sink.wait_for, f"{login}@example.com", 15, "kod do logowania"
+    )
+    found = re.search(r"^\s*([A-Z0-9]{8})\s*$", text_part(mail), re.M)
+    assert found
+    await page.get_by_label("Hasło").fill(password)
+    await page.get_by_label("Kod z e-maila").fill(found.group(1))
+    await page.get_by_role("button", name="Zaloguj się").click()
+    await expect(page).to_have_title(titled("Start"))
+
 
 async def test_english_is_chosen_with_the_switch_and_kept_across_pages(portal: PortalPage) -> None:
     page = portal.page

@@ -3,6 +3,8 @@ codes, the admin's reset of a staff member's factor, and removal by the customer
 
 from __future__ import annotations
 
+import asyncio
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -15,11 +17,11 @@ from runtime.settings import Settings
 from services.auth.mfa.domain import totp_code
 from tests.conftest import STAFF_PASSWORD, staff_client
 from tests.support.clients import gateway_client
-from tests.support.customers import PASSWORD, logged_in_client
+from tests.support.customers import PASSWORD, logged_in_client, with_active_contract
 from tests.support.infra import Infra
-from tests.support.mail import MailSink
+from tests.support.mail import MailSink, text_part
 from tests.support.mfa import AUTHENTICATORS, Authenticator, staff_login
-from tools.billing_sim.dataset import SimCustomer
+from tools.billing_sim.dataset import Dataset, SimCustomer
 from tools.demo_totp import ensure_demo_totp
 from tools.ops import create_admin
 from tools.system import System
@@ -317,3 +319,41 @@ async def test_the_demo_admins_key_is_confirmed_at_once_and_its_code_printed_for
             "/api/v1/staff/auth/mfa", json={"challenge": first.json()["challenge"], "code": code}
         )
         assert done.status_code == 200, done.text
+
+
+async def test_an_emailed_code_stands_in_for_the_captcha_once_and_only_for_the_mailbox_owner(
+    gateway: str, billing_data: Dataset, mail_sink: MailSink
+) -> None:
+    """R4 for a customer who can neither see nor hear the captcha."""
+    client = await logged_in_client(
+        gateway, mail_sink, with_active_contract(billing_data, 27), "blind.deaf"
+    )
+    await client.aclose()
+    async with gateway_client(gateway, headers={"X-Forwarded-For": "198.51.100.75"}) as client:
+        wrong = await client.post(
+            "/api/v1/auth/login", json={"login": "blind.deaf", "password": "Zle2026zle"}
+        )
+        assert wrong.json()["captcha_required"] is True
+        # The same answer for a login that does not exist, and no mail for it.
+        for login in ("blind.deaf", "nobody.at.all"):
+            asked = await client.post("/api/v1/auth/login-code", json={"login": login})
+            assert asked.status_code == 202, asked.text
+        mail = await asyncio.to_thread(
+            mail_sink.wait_for, "blind.deaf@example.com", 15, "kod do logowania"
+        )
+        found = re.search(r"^\s*([A-Z0-9]{8})\s*$", text_part(mail), re.M)
+        assert found, text_part(mail)
+        code = found.group(1)
+        body = {"login": "blind.deaf", "password": PASSWORD}
+        guessed = await client.post("/api/v1/auth/login", json=body | {"email_code": "ACDEFHJK"})
+        assert guessed.status_code == 401 and guessed.json()["code"] == "captcha_invalid"
+        # A wrong guess spends nothing of the real code, which then works once.
+        ok = await client.post("/api/v1/auth/login", json=body | {"email_code": code.lower()})
+        assert ok.status_code == 200, ok.text
+        await client.post("/api/v1/auth/logout")
+        again_wrong = await client.post(
+            "/api/v1/auth/login", json={"login": "blind.deaf", "password": "Zle2026zle"}
+        )
+        assert again_wrong.json()["captcha_required"] is True
+        reused = await client.post("/api/v1/auth/login", json=body | {"email_code": code})
+        assert reused.status_code == 401 and reused.json()["code"] == "captcha_invalid"

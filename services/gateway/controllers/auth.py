@@ -21,6 +21,7 @@ from services.gateway.rpc import Rpc
 from services.gateway.schemas.auth import (
     CaptchaResponse,
     ChangePasswordRequest,
+    LoginCodeRequest,
     LoginRequest,
     LoginResponse,
     PasswordResetConfirm,
@@ -161,6 +162,7 @@ class AuthController(Controller):
                     password=data.password,
                     captcha_id=data.captcha_id,
                     captcha_answer=data.captcha_answer,
+                    email_code=data.email_code,
                     client_address=client_address(request),
                     user_agent=request.headers.get("user-agent", "")[:300],
                 ),
@@ -168,6 +170,22 @@ class AuthController(Controller):
         except RpcProblem as exc:
             return login_refusal(request, exc)
         return await session_response(request, rpc, settings, opened, data.login)
+
+    @post(
+        "/login-code",
+        status_code=HTTP_202_ACCEPTED,
+        summary="Email a one-time code that stands in for the captcha (R4)",
+        description="For a customer who can neither see nor hear the captcha: a code to the"
+        " account's verified address, single use, valid 10 minutes, at most 3 an hour; send it"
+        " as `email_code` with the login. The same answer whether or not the login exists.",
+    )
+    async def login_code(
+        self, request: Request[Any, Any, Any], rpc: Rpc, data: LoginCodeRequest
+    ) -> None:
+        await rpc.call(
+            auth.REQUEST_LOGIN_CODE,
+            auth.RequestLoginCode(login=data.login, client_address=client_address(request)),
+        )
 
     @post(
         "/logout",

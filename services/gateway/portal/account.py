@@ -111,13 +111,31 @@ class AccountPages(Controller):
         lang = lang_of(request)
         form = await posted_form(
             request,
-            ("login", "password", "next", "captcha_id", "captcha_answer", "new_captcha"),
+            (
+                "login",
+                "password",
+                "next",
+                "captcha_id",
+                "captcha_answer",
+                "new_captcha",
+                "email_code",
+                "send_email_code",
+            ),
             None,
         )
         target = safe_next(form.value("next"))
-        if form.value("new_captcha") and not form.invalid:
-            # "Show another code": a fresh challenge, no login attempt.
-            form.values.update(password="", captcha_answer="", new_captcha="")
+        if (form.value("new_captcha") or form.value("send_email_code")) and not form.invalid:
+            # "Show another code", or "email me a code" (for someone who can neither see nor
+            # hear the captcha): a fresh challenge, no login attempt.
+            sent = bool(form.value("send_email_code") and form.value("login"))
+            if sent:
+                await rpc.call(
+                    auth.REQUEST_LOGIN_CODE,
+                    auth.RequestLoginCode(
+                        login=form.value("login")[:64], client_address=client_address(request)
+                    ),
+                )
+            form.values.update(password="", captcha_answer="", new_captcha="", send_email_code="")
             return render(
                 request,
                 "login.html",
@@ -126,6 +144,7 @@ class AccountPages(Controller):
                 settings=settings,
                 next_page=target,
                 captcha=await new_captcha(request, rpc),
+                email_code_sent=sent,
             )
         if not form.invalid:
             if not form.value("login"):
@@ -142,6 +161,7 @@ class AccountPages(Controller):
                 password=form.value("password")[:128],
                 captcha_id=_uuid(form.value("captcha_id")),
                 captcha_answer=form.value("captcha_answer")[:16] or None,
+                email_code=form.value("email_code")[:16] or None,
                 client_address=client_address(request),
                 user_agent=request.headers.get("user-agent", "")[:300],
             ),

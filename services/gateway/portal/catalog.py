@@ -454,6 +454,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Kod do odsłuchania (ten sam co na obrazku, znak po znaku):",
         "The code to listen to (the same as in the picture, one character at a time):",
     ),
+    "captcha.email_lead": (
+        "Nie widzisz i nie słyszysz kodu? Wyślemy jednorazowy kod na adres e-mail konta;"
+        " wpisz go zamiast kodu z obrazka.",
+        "Cannot see or hear the code? We will send a one-time code to the account's email"
+        " address; type it instead of the picture code.",
+    ),
+    "captcha.email_send": ("Wyślij kod e-mailem", "Email me a code"),
+    "captcha.email_sent": (
+        "Jeśli login jest poprawny, kod jest już w drodze na adres e-mail konta.",
+        "If the login is right, the code is on its way to the account's email address.",
+    ),
+    "captcha.email_code": ("Kod z e-maila", "Code from the email"),
     "captcha.new": ("Pokaż inny kod", "Show another code"),
     "captcha.missing": ("Przepisz kod z obrazka.", "Type the code from the picture."),
     # inbox and terms

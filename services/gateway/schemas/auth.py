@@ -59,6 +59,16 @@ class LoginRequest(Schema):
     captcha_answer: str | None = Field(
         default=None, min_length=1, max_length=16, examples=["K7AF3"]
     )
+    email_code: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=16,
+        description="In place of the captcha: the one-time code from `POST /auth/login-code`",
+    )
+
+
+class LoginCodeRequest(Schema):
+    login: str = Field(min_length=1, max_length=64, examples=["jan.kowalski"])
 
 
 class LoginResponse(Schema):
