@@ -10,6 +10,7 @@ from litestar.di import Provide
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from contracts import auth
+from contracts.rpc import Operation
 from runtime.rpc_client import RpcProblem
 from runtime.settings import Settings
 from services.gateway.controllers.auth import login_refusal, session_response
@@ -33,6 +34,23 @@ def complete_command(request: Request[Any, Any, Any], data: MfaCompleteRequest) 
         client_address=client_address(request),
         user_agent=request.headers.get("user-agent", "")[:300],
     )
+
+
+async def recovery_codes(
+    request: Request[Any, Any, Any],
+    rpc: Rpc,
+    operation: Operation[auth.ConfirmTotp, auth.RecoveryCodes],
+    data: MfaCodeRequest,
+    session: auth.SessionInfo,
+) -> Response[RecoveryCodesOut]:
+    """A code-confirmed operation answering recovery codes: shown once, never cached."""
+    codes = await rpc.call(
+        operation,
+        auth.ConfirmTotp(
+            account_id=session.account_id, code=data.code, client_address=client_address(request)
+        ),
+    )
+    return Response(RecoveryCodesOut(codes=codes.codes), headers={"Cache-Control": "no-store"})
 
 
 class MfaLoginController(Controller):
@@ -132,15 +150,7 @@ class MeMfaController(Controller):
         data: MfaCodeRequest,
         session: auth.SessionInfo,
     ) -> Response[RecoveryCodesOut]:
-        codes = await rpc.call(
-            auth.CONFIRM_TOTP,
-            auth.ConfirmTotp(
-                account_id=session.account_id,
-                code=data.code,
-                client_address=client_address(request),
-            ),
-        )
-        return Response(RecoveryCodesOut(codes=codes.codes), headers={"Cache-Control": "no-store"})
+        return await recovery_codes(request, rpc, auth.CONFIRM_TOTP, data, session)
 
     @post(
         "/recovery-codes",
@@ -154,15 +164,7 @@ class MeMfaController(Controller):
         data: MfaCodeRequest,
         session: auth.SessionInfo,
     ) -> Response[RecoveryCodesOut]:
-        codes = await rpc.call(
-            auth.NEW_RECOVERY_CODES,
-            auth.ConfirmTotp(
-                account_id=session.account_id,
-                code=data.code,
-                client_address=client_address(request),
-            ),
-        )
-        return Response(RecoveryCodesOut(codes=codes.codes), headers={"Cache-Control": "no-store"})
+        return await recovery_codes(request, rpc, auth.NEW_RECOVERY_CODES, data, session)
 
     @post(
         "/totp/remove",
