@@ -12,10 +12,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
-import uvicorn
 from litestar import Litestar, get
 from litestar.datastructures import State
 
+from bench.common import serve_baseline
 from services.billing import store
 
 DSN = os.environ["IBOK_POSTGRES_DSN"]
@@ -65,11 +65,4 @@ async def invoices(customer_number: str, state: State, limit: int = 24) -> dict[
 app = Litestar(route_handlers=[invoices], lifespan=[lifespan])
 
 if __name__ == "__main__":
-    uvicorn.run(
-        app,
-        host="127.0.0.1",
-        port=int(os.environ["BASELINE_PORT"]),
-        log_level="warning",
-        access_log=False,
-        loop="uvloop",
-    )
+    serve_baseline(app)

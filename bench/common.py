@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import platform
@@ -17,6 +18,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+
+import asyncpg
 
 from tests.support.infra import Infra, create_database, drop_database, free_port, unique, vhost
 from tools.system import System
@@ -25,6 +29,40 @@ ROOT = Path(__file__).resolve().parent.parent
 PERFORMANCE_MD = ROOT / "docs" / "performance.md"
 PG_BASE = os.environ.get("IBOK_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 AMQP_BASE = os.environ.get("IBOK_BENCH_AMQP", "amqp://guest:guest@127.0.0.1:5672")
+
+
+def arguments(doc: str | None) -> argparse.ArgumentParser:
+    """A script's parser with the options every benchmark has: ``--no-report`` (print the tables,
+    leave docs/performance.md alone) and ``--smoke`` (tiny sizes and a second or two of load,
+    every table still printed, nothing appended: what ``make test`` runs, so a broken
+    benchmark fails the build)."""
+    parser = argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--no-report", action="store_true", help="print only; docs untouched")
+    parser.add_argument(
+        "--smoke", action="store_true", help="tiny sizes, a second of load; implies --no-report"
+    )
+    return parser
+
+
+def parse(
+    parser: argparse.ArgumentParser, argv: list[str] | None, **smoke: object
+) -> argparse.Namespace:
+    """The options, with ``--smoke`` replacing the sizes given in ``smoke`` (option name to value)
+    and implying ``--no-report``."""
+    args = parser.parse_args(argv)
+    if args.smoke:
+        for name, value in smoke.items():
+            setattr(args, name, value)
+        args.no_report = True
+    return args
+
+
+def machine_load() -> str:
+    """The 1-, 5- and 15-minute load averages, for every figure: the machine is shared."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.1f} / {five:.1f} / {fifteen:.1f} (1 / 5 / 15 min)"
 
 
 @contextmanager
@@ -37,6 +75,35 @@ def sandbox() -> Iterator[Infra]:
             yield Infra(PG_BASE, AMQP_BASE, database, name)
     finally:
         asyncio.run(drop_database(PG_BASE, database))
+
+
+async def database_backends(infra: Infra) -> list[int]:
+    """The PostgreSQL processes serving connections to the benchmark's database (the machine's
+    ``postgres`` processes also serve whatever else runs on it)."""
+    db = await asyncpg.connect(infra.postgres_dsn)
+    try:
+        rows = await db.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid()"
+        )
+        return [r["pid"] for r in rows]
+    finally:
+        await db.close()
+
+
+def serve_baseline(app: Any) -> None:
+    """Serve a baseline app (bench/*baseline*.py) as the services are served: uvicorn, uvloop,
+    no access log, on ``BASELINE_PORT``."""
+    import uvicorn
+
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=int(os.environ["BASELINE_PORT"]),
+        log_level="warning",
+        access_log=False,
+        loop="uvloop",
+    )
 
 
 def system_env(infra: Infra, **overrides: str) -> dict[str, str]:
@@ -275,3 +342,18 @@ class CpuShares:
             f"{name} {s:.1f}" for name, s in sorted(busy.items(), key=lambda item: -item[1])
         )
         return f"CPU seconds in {self.wall:.0f} s of wall time: {parts}"
+
+    def per_request(self, requests: int) -> str:
+        """Milliseconds of CPU per request (or reading) by process, largest first, and their sum
+        without the load generator."""
+        busy = {n: s for n, s in self.seconds.items() if s >= 0.05 and n != "wrk"}
+        if "postgres (this database)" in busy:
+            busy.pop("postgres", None)  # the machine's: the database's own backends are counted
+        parts = ", ".join(
+            f"{name} {s / max(requests, 1) * 1000:.2f}"
+            for name, s in sorted(busy.items(), key=lambda item: -item[1])
+        )
+        # RabbitMQ serves every vhost on the machine: listed, not added up.
+        left_out = {"wrk", "postgres", "rabbitmq"}
+        total = sum(s for n, s in busy.items() if n not in left_out) / max(requests, 1) * 1000
+        return f"CPU ms per request: {parts} (together {total:.2f} without the machine's postgres and rabbitmq, and wrk)"

@@ -7,14 +7,13 @@ version of the terms over RPC and watches until every email is accepted by the s
 table and appends it to docs/performance.md.
 
     .venv/bin/python -m bench.fanout_bench [--recipients 100000] [--connections 1] [--batch 1000]
+        [--no-report] [--smoke]
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import multiprocessing
-import os
 import tempfile
 import time
 import uuid
@@ -26,29 +25,16 @@ from typing import Any
 
 import asyncpg
 
-from bench.common import report
+from bench.common import arguments, machine_load, parse, report, sandbox
 from contracts import notify
 from runtime import db
 from runtime.clock import business_today
 from runtime.rpc_client import RpcClient
-from tests.support.infra import Infra, create_database, drop_database, free_port, unique, vhost
+from tests.support.infra import Infra, free_port
 from tools.system import System
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_BASE = os.environ.get("IBOK_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
-AMQP_BASE = os.environ.get("IBOK_BENCH_AMQP", "amqp://guest:guest@127.0.0.1:5672")
 NOTIFY_MIGRATIONS = ROOT / "services" / "notify" / "migrations"
-
-
-@contextmanager
-def sandbox() -> Iterator[Infra]:
-    database = unique("ibok_bench")
-    asyncio.run(create_database(PG_BASE, database))
-    try:
-        with vhost(unique("ibok-bench")) as name:
-            yield Infra(PG_BASE, AMQP_BASE, database, name)
-    finally:
-        asyncio.run(drop_database(PG_BASE, database))
 
 
 # --- the SMTP sink, in a process of its own so it does not share a GIL with what it measures --
@@ -193,14 +179,12 @@ async def measure(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = arguments(__doc__)
     parser.add_argument("--recipients", type=int, default=100_000)
     parser.add_argument("--connections", type=int, default=2, help="IBOK_SMTP_CONNECTIONS")
     parser.add_argument("--batch", type=int, default=1000, help="IBOK_FANOUT_BATCH")
-    parser.add_argument("--no-report", action="store_true", help="print only; docs untouched")
-    args = parser.parse_args(argv)
+    args = parse(parser, argv, recipients=50)
+    load_before = machine_load()
 
     smtp_port = free_port()
     with sandbox() as infra, counting_sink(smtp_port) as accepted:
@@ -239,12 +223,11 @@ def main(argv: list[str] | None = None) -> int:
             f"| notify.emails / notify.inbox_messages on disk | {result['outbox_mib']:.0f} MiB / {result['inbox_mib']:.0f} MiB |",
         ]
     )
-    load = os.getloadavg()[0]
     notes = (
         f"IBOK_FANOUT_BATCH={args.batch}, IBOK_SMTP_CONNECTIONS={args.connections}, "
         "IBOK_MAIL_BATCH=50; sink: aiosmtpd counting messages in its own process; PostgreSQL, "
-        f"RabbitMQ, notify and the sink on the same machine (1-minute load average at the end: "
-        f"{load:.1f})."
+        f"RabbitMQ, notify and the sink on the same machine; {load_before} before, "
+        f"{machine_load()} at the end."
     )
     report(
         f"Terms fan-out (bench/fanout_bench.py, {n:,} recipients)",

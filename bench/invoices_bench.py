@@ -1,12 +1,16 @@
 """The authenticated invoice list through the real gateway and billing service, against the
 monolith baseline (bench/baseline_app.py) in the same run, at 16 and 64 connections, with wrk.
 
-    .venv/bin/python -m bench.invoices_bench [--customers 200] [--seconds 10]
+    .venv/bin/python -m bench.invoices_bench [--customers 200] [--seconds 10] [--profile DIR]
+        [--no-report] [--smoke]
+
+The customer measured is the one of the simulated data set (a registrable one: an active
+contract, R1) with the most invoices, whatever the date of the run; the page is its 24 newest,
+or all of them when it has fewer (``--smoke``'s few customers).
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import subprocess
@@ -21,6 +25,10 @@ import httpx
 from bench.common import (
     CpuShares,
     WrkResult,
+    arguments,
+    database_backends,
+    machine_load,
+    parse,
     profiling,
     report,
     running_system,
@@ -34,6 +42,8 @@ from tests.support.mail import MailSink, link_token
 from tools.billing_sim.cli import publish
 from tools.billing_sim.dataset import build_dataset
 from tools.system import System
+
+PAGE = 24
 
 
 async def wait_for_sync(dsn: str, timeout: float = 300) -> int:
@@ -49,23 +59,34 @@ async def wait_for_sync(dsn: str, timeout: float = 300) -> int:
         await conn.close()
 
 
+async def invoices_per_customer(dsn: str) -> dict[str, int]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT customer_number, count(*) AS n FROM billing.invoices GROUP BY customer_number"
+        )
+        return {r["customer_number"]: int(r["n"]) for r in rows}
+    finally:
+        await conn.close()
+
+
 CACHED = "IBOK gateway, billing's answers kept (repeat views)"
 UNCACHED = "IBOK gateway → billing, nothing kept (first views)"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+def main(argv: list[str] | None = None) -> None:
+    parser = arguments(__doc__)
     parser.add_argument("--customers", type=int, default=200)
     parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--no-report", action="store_true", help="print only; docs untouched")
     parser.add_argument(
         "--profile",
         type=Path,
         help="a directory: py-spy profiles of the gateway and billing during the 64-connection run",
     )
-    args = parser.parse_args()
+    args = parse(parser, argv, customers=12, seconds=1)
+    load_before = machine_load()
     rows: list[tuple[int, str, WrkResult]] = []
-    shares: dict[str, CpuShares] = {}
+    shares: dict[str, tuple[CpuShares, int]] = {}
     with sandbox() as infra, tempfile.TemporaryDirectory() as tmp:
         sink = MailSink(free_port()).start()
         env = system_env(infra, IBOK_SMTP_PORT=str(sink.port))
@@ -73,9 +94,13 @@ def main() -> None:
             dataset = build_dataset(args.customers, seed=5)
             asyncio.run(publish(infra.amqp_url, list(dataset.messages(digest_iterations=1_000))))
             invoices = asyncio.run(wait_for_sync(infra.postgres_dsn))
-            customer = next(
-                c for c in dataset.customers if any(k.status == "active" for k in c.contracts)
+            counts = asyncio.run(invoices_per_customer(infra.postgres_dsn))
+            customer = max(
+                (c for c in dataset.customers if any(k.status == "active" for k in c.contracts)),
+                key=lambda c: counts.get(c.number, 0),
             )
+            page = min(PAGE, counts.get(customer.number, 0))
+            assert page > 0, "no registrable customer has an invoice"
             gateway = system.url("gateway")
             body = registration(customer, "bench.invoices")
             assert httpx.post(f"{gateway}/api/v1/auth/register", json=body).status_code == 201
@@ -87,8 +112,8 @@ def main() -> None:
                 f"{gateway}/api/v1/auth/login", json={"login": body["login"], "password": PASSWORD}
             )
             cookie = {"Cookie": f"ibok_session={login.cookies['ibok_session']}"}
-            api_url = f"{gateway}/api/v1/invoices?limit=24"
-            assert len(httpx.get(api_url, headers=cookie).json()["items"]) == 24
+            api_url = f"{gateway}/api/v1/invoices?limit={PAGE}"
+            assert len(httpx.get(api_url, headers=cookie).json()["items"]) == page
 
             port = free_port()
             baseline = subprocess.Popen(
@@ -100,7 +125,7 @@ def main() -> None:
                 },
             )
             try:
-                base_url = f"http://127.0.0.1:{port}/invoices/{customer.number}?limit=24"
+                base_url = f"http://127.0.0.1:{port}/invoices/{customer.number}?limit={PAGE}"
                 deadline = time.monotonic() + 20
                 while True:
                     try:
@@ -110,7 +135,7 @@ def main() -> None:
                         pass
                     assert time.monotonic() < deadline, "the baseline did not start"
                     time.sleep(0.2)
-                assert len(httpx.get(base_url).json()["items"]) == 24
+                assert len(httpx.get(base_url).json()["items"]) == page
                 # A second gateway that keeps nothing: every answer comes from billing.
                 uncached = System(
                     {
@@ -126,20 +151,29 @@ def main() -> None:
                     "gateway": uncached.processes["gateway"].pid,
                     "billing": system.processes["billing"].pid,
                 }
-                paths = [
-                    ("baseline", base_url, {}, CpuShares(baseline=baseline.pid)),
-                    (CACHED, api_url, cookie, CpuShares(system)),
+                uncached_pid = uncached.processes["gateway"].pid
+                paths: list[tuple[str, str, dict[str, str], dict[str, int]]] = [
+                    ("baseline", base_url, {}, {"baseline": baseline.pid}),
+                    (CACHED, api_url, cookie, {}),
                     (
                         UNCACHED,
                         api_url.replace(gateway, uncached.url("gateway")),
                         cookie,
-                        CpuShares(system, uncached_gateway=uncached.processes["gateway"].pid),
+                        {"uncached_gateway": uncached_pid},
                     ),
                 ]
                 try:
                     for connections in (16, 64):
-                        for name, url, headers, cpu in paths:
-                            wrk(url, connections=connections, seconds=2, headers=headers)  # warm up
+                        for name, url, headers, pids in paths:
+                            if not args.smoke:  # warm up
+                                wrk(url, connections=connections, seconds=2, headers=headers)
+                            # After the warm-up every pool's connections are open.
+                            backends = asyncio.run(database_backends(infra))
+                            cpu = CpuShares(
+                                None if name == "baseline" else system,
+                                groups={"postgres (this database)": backends},
+                                **pids,
+                            )
                             cpu.start()
                             with profiling(
                                 profiled if name == UNCACHED else {},
@@ -154,17 +188,17 @@ def main() -> None:
                             cpu.stop()
                             rows.append((connections, name, result))
                             if connections == 64:
-                                shares[name] = cpu
+                                shares[name] = (cpu, result.requests)
                 finally:
                     uncached.stop_all()
             finally:
                 baseline.terminate()
                 baseline.wait(10)
         sink.stop()
-    load = os.getloadavg()[0]
     table = (
-        f"{invoices} invoices of {args.customers} customers; 24 newest of one customer; "
-        f"{args.seconds} s per run; load average {load:.1f} at the end\n\n"
+        f"{invoices} invoices of {args.customers} customers; the {page} newest of one customer "
+        f"({counts[customer.number]} invoices); {args.seconds} s per run; {load_before} before, "
+        f"{machine_load()} at the end\n\n"
         "| connections | path | requests/s | p50 | p99 | errors | non-2xx | ratio to baseline |\n"
         "| --- | --- | --- | --- | --- | --- | --- | --- |\n"
     )
@@ -175,8 +209,9 @@ def main() -> None:
             f"{result.p50_ms:.1f} ms | {result.p99_ms:.1f} ms | {result.errors} | "
             f"{result.non_2xx} | {result.requests_per_second / base_rps[connections]:.2f} |\n"
         )
-    notes = "Where the cores went at 64 connections (CPU seconds):\n\n" + "\n".join(
-        f"- {name}: {cpu.line()}" for name, cpu in shares.items()
+    notes = "Where the cores went at 64 connections:\n\n" + "\n".join(
+        f"- {name}: {cpu.line()}; {cpu.per_request(requests)}"
+        for name, (cpu, requests) in shares.items()
     )
     report("Invoice list (bench/invoices_bench.py)", table, notes, append=not args.no_report)
 

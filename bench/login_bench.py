@@ -1,11 +1,13 @@
 """Logins per second with argon2id at the configured parameters, and health latency while they run.
 
-.venv/bin/python -m bench.login_bench [--seconds 10] [--connections 8]
+.venv/bin/python -m bench.login_bench [--seconds 10] [--connections 8] [--no-report] [--smoke]
+
+Also measured: one argon2id hash at the configured parameters in this process (the cost a
+login pays, and an attacker per guess), and auth's CPU per login while they run.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import statistics
 import tempfile
@@ -14,8 +16,19 @@ import time
 from pathlib import Path
 
 import httpx
+from argon2 import PasswordHasher
 
-from bench.common import report, running_system, sandbox, system_env, wrk
+from bench.common import (
+    CpuShares,
+    arguments,
+    machine_load,
+    parse,
+    report,
+    running_system,
+    sandbox,
+    system_env,
+    wrk,
+)
 from runtime.settings import Settings
 from tests.support.customers import PASSWORD, registration
 from tests.support.infra import free_port
@@ -40,13 +53,30 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(int(len(ordered) * p / 100), len(ordered) - 1)] if ordered else 0.0
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+def hash_ms(settings: Settings, times: int = 10) -> float:
+    """Median CPU milliseconds of one argon2id hash at the configured parameters (this
+    process's CPU time: on a busy machine the wall time also counts the wait for a core)."""
+    hasher = PasswordHasher(
+        time_cost=settings.argon2_time_cost,
+        memory_cost=settings.argon2_memory_kib,
+        parallelism=settings.argon2_parallelism,
+    )
+    samples = []
+    for _ in range(times):
+        started = time.process_time()
+        hasher.hash(PASSWORD)
+        samples.append((time.process_time() - started) * 1000)
+    return statistics.median(samples)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = arguments(__doc__)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--no-report", action="store_true", help="print only; docs untouched")
-    args = parser.parse_args()
+    args = parse(parser, argv, seconds=1, connections=2)
+    load_before = machine_load()
     defaults = Settings()
+    one_hash = hash_ms(defaults, 3 if args.smoke else 10)
     with sandbox() as infra, tempfile.TemporaryDirectory() as tmp:
         sink = MailSink(free_port()).start()
         env = system_env(infra, IBOK_SMTP_PORT=str(sink.port))
@@ -82,27 +112,34 @@ def main() -> None:
                     )
                 )
                 idle = health_latencies_once(f"{system.url(target)}/health/ready")
+                cpu = CpuShares(system)
                 probe.start()
+                cpu.start()
                 result = wrk(
                     f"{gateway}/api/v1/auth/login",
                     connections=args.connections,
                     seconds=args.seconds,
                     script=script,
                 )
+                cpu.stop()
                 stop.set()
                 probe.join()
-                rows.append((target, result, idle, samples))
+                rows.append((target, result, idle, samples, cpu))
         sink.stop()
-    login = rows[0][1]
+    login, login_cpu = rows[0][1], rows[0][4]
+    auth_cpu = login_cpu.seconds.get("auth", 0.0) / max(login.requests, 1) * 1000
     table = (
         f"argon2id time_cost={defaults.argon2_time_cost}, memory={defaults.argon2_memory_kib} KiB, "
-        f"parallelism={defaults.argon2_parallelism}; {args.connections} connections, {args.seconds} s\n\n"
+        f"parallelism={defaults.argon2_parallelism}; {args.connections} connections, "
+        f"{args.seconds} s; {load_before} before, {machine_load()} at the end\n\n"
         "| measure | value |\n| --- | --- |\n"
+        f"| one argon2id hash: CPU time, median | {one_hash:.0f} ms |\n"
+        f"| auth CPU per login (hash and the rest) | {auth_cpu:.0f} ms |\n"
         f"| logins per second | {login.requests_per_second:.1f} |\n"
         f"| login p50 / p99 | {login.p50_ms:.0f} ms / {login.p99_ms:.0f} ms |\n"
         f"| errors / non-2xx | {login.errors} / {login.non_2xx} |\n"
     )
-    for target, _, idle, samples in rows:
+    for target, _, idle, samples, _ in rows:
         table += (
             f"| {target} /health/ready while logins run: p50 / p99 / max (idle p50) | "
             f"{statistics.median(samples):.1f} / {percentile(samples, 99):.1f} / {max(samples):.1f} ms "

@@ -494,6 +494,18 @@ class PasswordResetRequested(Envelope):
     language: Language = "pl"
 
 
+class RegistrationRepeated(Envelope):
+    """Someone proved this customer's identity at registration while the customer already has
+    an account: the registration form answered as for a mismatch, the owner is told by email."""
+
+    SCHEMA: ClassVar[str] = "auth.registration-repeated.v1"
+
+    account_id: UUID
+    login: str
+    email: EmailStr
+    language: Language = "pl"
+
+
 class CustomerContactChanged(Envelope):
     """The customer's verified contact data and consents as they are now (R15, R16).
 
@@ -519,14 +531,6 @@ class AccountErased(Envelope):
     SCHEMA: ClassVar[str] = "auth.account-erased.v1"
 
     account_id: UUID
-    customer_number: str
-
-
-class AccountActivated(Envelope):
-    SCHEMA: ClassVar[str] = "auth.account-activated.v1"
-
-    account_id: UUID
-    login: str
     customer_number: str
 
 

@@ -204,10 +204,14 @@ BILLING_SERVICE_MESSAGES: tuple[type[Envelope], ...] = (
     PaymentRecorded,
     SyncCompleted,
 )
+# Readings also takes the invoices: one that settles a period closes it to new readings (R8).
 READINGS_SERVICE_MESSAGES: tuple[type[Envelope], ...] = (
     MeterUpserted,
     ControlReadingRecorded,
     ContractUpserted,
+    InvoiceIssued,
+    InvoiceCorrected,
+    InvoiceCancelled,
 )
 
 

@@ -54,8 +54,8 @@ class LegalizationExpiring(Envelope):
 class ReadingReviewed(Envelope):
     """Staff accepted or rejected a flagged reading (R8).
 
-    Goes to ``ibok.out`` (the billing system drops a rejected reading it received with
-    ``flagged: true``) and to ``ibok.events`` (notify may tell the customer).
+    Goes to ``ibok.out`` only: the billing system drops a rejected reading it received with
+    ``flagged: true``; the customer sees the decision and its reason in the reading history.
     """
 
     SCHEMA: ClassVar[str] = "readings.reading-reviewed.v1"

@@ -6,7 +6,12 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from contracts.base import Contract
-from contracts.topology import rpc_queue
+
+
+def rpc_queue(service: str, operation: str, version: int = 1) -> str:
+    """The request queue of an operation, also its routing key on the default exchange."""
+    return f"ibok.{service}.rpc.{operation}.v{version}"
+
 
 Req = TypeVar("Req", bound=Contract)
 Rep = TypeVar("Rep", bound=Contract)

@@ -6,9 +6,12 @@ its own, validates each message as it arrives and hands it, in delivery order, t
 message object of its own, no acknowledgement). Each batch is settled once its ``apply`` is over:
 
 - an invalid or refused message is published to the dead-letter exchange with its reason
-  (with a publisher confirm) and only then acknowledged, so it never blocks the queue; one that
-  failed to apply is requeued, and on its last allowed delivery dead-lettered with the error as
-  its reason;
+  (with a publisher confirm) and only then acknowledged, so it never blocks the queue; for one
+  that failed to apply a copy goes to the back of the queue with the attempt counted in its
+  headers (confirmed, then the original is acknowledged: the count does not depend on the
+  broker counting requeues, which RabbitMQ 4.3 stopped), and on its last allowed attempt it is
+  dead-lettered with the error as its reason; one that failed because the database was
+  unreachable is requeued (not its fault, not counted);
 - the rest is acknowledged after ``apply`` returned (its transaction committed) with a single
   ``basic.ack`` with ``multiple`` set, for the highest delivery tag of the batch. That is safe
   because every lower tag of the channel is settled by then: the consumer counts, per channel,
@@ -55,14 +58,19 @@ from runtime.batches import (
     envelope_or_reason,
 )
 from runtime.logs import get_logger
+from runtime.messaging import (
+    DEAD_REASON_HEADER,
+    attempts_of,
+    copy_headers,
+    failed_reason,
+)
 
 log = get_logger(__name__)
 
 
-def _deliveries(message: DeliveredMessage) -> int:
-    """This delivery's number (quorum queues count earlier returns in ``x-delivery-count``)."""
-    count = (message.header.properties.headers or {}).get("x-delivery-count", 0)
-    return (count if isinstance(count, int) else 0) + 1
+def _attempt(message: DeliveredMessage) -> int:
+    """This attempt's number: the failures counted in the message's headers, plus one."""
+    return attempts_of(message.header.properties.headers) + 1
 
 
 @dataclass(slots=True)
@@ -314,26 +322,28 @@ class BatchConsumer:
     async def _settle_batch(self, batch: list[tuple[_Delivery, Failure | None]]) -> None:
         acks: list[_Delivery] = []
         nacks: list[_Delivery] = []
-        dead: list[tuple[_Delivery, str]] = []
+        moved: list[tuple[_Delivery, str | None]] = []  # (delivery, reason: None to retry)
         for delivery, failure in batch:
             if delivery.refused is not None:
-                dead.append((delivery, delivery.refused))
+                moved.append((delivery, delivery.refused))
             elif failure is None:
                 acks.append(delivery)
-            elif failure[1] or _deliveries(delivery.message) < topology.DELIVERY_LIMIT:
+            elif failure[1]:
                 nacks.append(delivery)
-            else:  # its last delivery: park it ourselves, with the error as its reason
-                reason = f"failed {_deliveries(delivery.message)} times: {failure[0]}"
-                dead.append((delivery, reason))
+            elif (attempt := _attempt(delivery.message)) < topology.DELIVERY_LIMIT:
+                moved.append((delivery, None))
+            else:  # its last attempt: park it, with the error as its reason
+                moved.append((delivery, failed_reason(attempt, failure[0])))
         applied = len(acks)
-        if dead:
-            # Parked (confirmed) before acknowledged: a message is never lost in between.
-            parked = await asyncio.gather(
-                *(self._dead_letter(d, reason) for d, reason in dead), return_exceptions=True
+        retried = sum(reason is None for _, reason in moved)
+        if moved:
+            # Parked or queued again (confirmed) before acknowledged: never lost in between.
+            results = await asyncio.gather(
+                *(self._publish_copy(d, reason) for d, reason in moved), return_exceptions=True
             )
-            for (delivery, _), result in zip(dead, parked, strict=True):
+            for (delivery, _), result in zip(moved, results, strict=True):
                 if isinstance(result, BaseException):
-                    log.warning("message.dead_letter_failed", error=type(result).__name__)
+                    log.warning("message.copy_failed", error=type(result).__name__)
                     nacks.append(delivery)
                 else:
                     acks.append(delivery)
@@ -347,7 +357,8 @@ class BatchConsumer:
         self._stalled = False
         self._messages.labels(self._queue, "applied").inc(applied)
         self._messages.labels(self._queue, "requeued").inc(len(nacks))
-        self._messages.labels(self._queue, "dead_lettered").inc(len(acks) - applied)
+        self._messages.labels(self._queue, "retried").inc(retried)
+        self._messages.labels(self._queue, "dead_lettered").inc(len(acks) - applied - retried)
 
     async def _acknowledge(
         self,
@@ -387,30 +398,36 @@ class BatchConsumer:
                 log.warning("batch.unsettled_channel_closed", queue=self._queue)
                 await _through(channel.close())
 
-    async def _dead_letter(self, delivery: _Delivery, reason: str) -> None:
-        """Park a message with its reason (as ``messaging.dead_letter`` does), confirmed."""
+    async def _publish_copy(self, delivery: _Delivery, reason: str | None) -> None:
+        """Park a message with its reason (as ``messaging.dead_letter`` does), or with no reason
+        put it at the back of this queue with one more attempt counted (as
+        ``messaging.retry_later`` does); confirmed either way."""
         message = delivery.message
         properties = message.header.properties
-        headers = dict(properties.headers or {})
-        headers.update(
-            {
-                "x-ibok-dead-reason": reason[:1000],
-                "x-ibok-source-exchange": message.exchange or "",
-                "x-ibok-source-routing-key": message.routing_key or "",
-            }
-        )
+        extra: dict[str, object]
+        if reason is None:
+            exchange, routing_key = "", self._queue
+            extra = {topology.ATTEMPTS_HEADER: _attempt(message)}
+        else:
+            exchange, routing_key = topology.DEAD_LETTER_EXCHANGE, ""
+            extra = {DEAD_REASON_HEADER: reason[:1000]}
         await message.channel.basic_publish(
             message.body,
-            exchange=topology.DEAD_LETTER_EXCHANGE,
-            routing_key="",
+            exchange=exchange,
+            routing_key=routing_key,
             properties=Basic.Properties(
-                headers=headers,
+                headers=copy_headers(
+                    properties.headers, message.exchange, message.routing_key, **extra
+                ),
                 message_id=properties.message_id,
+                correlation_id=properties.correlation_id,
                 content_type=properties.content_type or "application/json",
                 delivery_mode=2,
             ),
             timeout=10,
         )
+        if reason is None:
+            return
         sender = {"correlation_id": cid} if (cid := _header(message, CORRELATION_HEADER)) else {}
         log.warning(
             "message.dead_lettered", reason=reason[:300], routing_key=message.routing_key, **sender

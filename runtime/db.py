@@ -62,7 +62,7 @@ async def _reset_if_needed(conn: asyncpg.Connection) -> None:
     """Return a connection to the pool without asyncpg's default reset round trip.
 
     Our code leaves no session state (no LISTEN, advisory locks or cursors outside a
-    transaction; search_path is a connection parameter); only a transaction left open by a
+    transaction; search_path comes with the role); only a transaction left open by a
     cancelled task needs undoing.
     """
     if conn.is_in_transaction():
@@ -72,19 +72,42 @@ async def _reset_if_needed(conn: asyncpg.Connection) -> None:
 async def create_pool(
     dsn: str, schema: str, *, min_size: int = 1, max_size: int = 10, timeout: float = 5.0
 ) -> asyncpg.Pool:
-    """A pool whose connections see only this service's schema by default (search_path)."""
-    pool = await asyncpg.create_pool(
-        dsn,
-        reset=_reset_if_needed,
-        min_size=min_size,
-        max_size=max_size,
-        timeout=timeout,
-        command_timeout=timeout * 2,
-        max_inactive_connection_lifetime=60,
-        server_settings={"search_path": _identifier(schema), "application_name": f"ibok-{schema}"},
-    )
-    assert pool is not None
-    return pool
+    """A pool whose connections see only this service's schema by default (search_path).
+
+    A service's own role (``ibok provision``) carries ``search_path`` itself, so connections
+    set nothing per session and a transaction-mode pooler may sit in between. A role without
+    it (the administrative one, before provisioning) gets the schema as a connection setting.
+    """
+    schema = _identifier(schema)
+    settings = {"application_name": f"ibok-{schema}"}
+
+    async def pool(server_settings: dict[str, str]) -> asyncpg.Pool:
+        made = await asyncpg.create_pool(
+            dsn,
+            reset=_reset_if_needed,
+            min_size=min_size,
+            max_size=max_size,
+            timeout=timeout,
+            command_timeout=timeout * 2,
+            max_inactive_connection_lifetime=60,
+            server_settings=server_settings,
+        )
+        assert made is not None
+        return made
+
+    made = await pool(settings)
+    role = await made.fetchrow("SELECT current_schema() AS schema, current_user AS name")
+    assert role is not None
+    if role["schema"] == schema:
+        return made
+    await made.close()
+    log.warning("database.search_path_per_connection", role=role["name"], schema=schema)
+    return await pool(settings | {"search_path": schema})
+
+
+async def superuser(pool: asyncpg.Pool) -> bool:
+    """Whether this pool's role is a superuser (a deployment should run without one)."""
+    return bool(await pool.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = current_user"))
 
 
 def _migration_files(directory: Path, prefix: str) -> list[tuple[str, Path]]:
@@ -95,7 +118,9 @@ async def migrate(dsn: str, schema: str, migrations: Path) -> list[str]:
     """Apply the runtime's and the service's pending migrations, once, under an advisory lock.
 
     Several processes of one service may start together; the lock makes one of them migrate
-    and the others wait and then find nothing to do.
+    and the others wait and then find nothing to do. Migrations run as the schema's owner
+    (``SET ROLE``, when the connecting role is another one allowed to), so every object stays
+    the owning service's (``ibok provision``: docs/security.md).
     """
     schema = _identifier(schema)
     files = _migration_files(RUNTIME_MIGRATIONS, "runtime/") + _migration_files(migrations, "")
@@ -105,7 +130,13 @@ async def migrate(dsn: str, schema: str, migrations: Path) -> list[str]:
         lock_key = zlib.crc32(f"ibok.migrate.{schema}".encode())
         await conn.execute("SELECT pg_advisory_lock($1)", lock_key)
         try:
-            await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            owner = await conn.fetchval(
+                "SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = $1", schema
+            )
+            if owner is None:
+                await conn.execute(f"CREATE SCHEMA {schema}")
+            elif owner != await conn.fetchval("SELECT current_user::text"):
+                await conn.execute(f"SET ROLE {_identifier(owner)}")
             await conn.execute(f"SET search_path TO {schema}")
             await conn.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations ("

@@ -14,10 +14,7 @@ from faststream import AckPolicy
 from faststream._internal.middlewares import BaseMiddleware
 from faststream.rabbit import (
     Channel,
-    ExchangeType,
-    QueueType,
     RabbitBroker,
-    RabbitExchange,
     RabbitMessage,
     RabbitQueue,
 )
@@ -29,13 +26,6 @@ from runtime.db import TRANSIENT_DB_ERRORS
 from runtime.logs import bind_correlation_id, current_correlation_id, get_logger
 
 log = get_logger(__name__)
-
-EXCHANGES = {
-    topology.EVENTS_EXCHANGE: ExchangeType.TOPIC,
-    topology.BILLING_IN_EXCHANGE: ExchangeType.TOPIC,
-    topology.IBOK_OUT_EXCHANGE: ExchangeType.TOPIC,
-    topology.DEAD_LETTER_EXCHANGE: ExchangeType.FANOUT,
-}
 
 
 class CorrelationMiddleware(BaseMiddleware):  # type: ignore[type-arg]
@@ -77,54 +67,44 @@ async def _whole_message(message: RabbitMessage) -> RabbitMessage:
     return message
 
 
-def durable_queue(name: str) -> RabbitQueue:
-    """A quorum queue that dead-letters a message after the delivery limit (R: nothing loops)."""
-    return RabbitQueue(
-        name,
-        queue_type=QueueType.QUORUM,
-        durable=True,
-        arguments={
-            "x-delivery-limit": topology.DELIVERY_LIMIT,
-            "x-dead-letter-exchange": topology.DEAD_LETTER_EXCHANGE,
-        },
-    )
-
-
-async def declare_topology(
-    broker: RabbitBroker, bindings: Mapping[str, tuple[str, Sequence[str]]] = {}
-) -> None:
-    """Declare the shared exchanges and dead-letter queue, and bind this service's queues.
-
-    ``bindings`` maps a queue name to (exchange, routing keys). Declarations are idempotent,
-    so every service may run this at start.
-    """
-    for name, kind in EXCHANGES.items():
-        await broker.declare_exchange(RabbitExchange(name, type=kind, durable=True))
-    dead = await broker.declare_queue(
-        RabbitQueue(topology.DEAD_LETTER_QUEUE, queue_type=QueueType.QUORUM, durable=True)
-    )
-    await dead.bind(topology.DEAD_LETTER_EXCHANGE, routing_key="")
-    billing_system = await broker.declare_queue(durable_queue(topology.BILLING_SYSTEM_QUEUE))
-    await billing_system.bind(topology.IBOK_OUT_EXCHANGE, routing_key="#")
-    for queue_name, (exchange, keys) in bindings.items():
-        queue = await broker.declare_queue(durable_queue(queue_name))
-        for key in keys:
-            await queue.bind(exchange, routing_key=key)
-
-
 EnvelopeHandler = Callable[[Any], Awaitable[None]]
+
+
+SOURCE_EXCHANGE_HEADER = "x-ibok-source-exchange"
+SOURCE_KEY_HEADER = "x-ibok-source-routing-key"
+DEAD_REASON_HEADER = "x-ibok-dead-reason"
+# Set by the broker on delivery; a copy published again must not carry them.
+_BROKER_HEADERS = ("x-delivery-count",)
+
+
+def attempts_of(headers: Mapping[str, Any] | None) -> int:
+    """How many times consumers failed on this message so far (our own count, in its headers)."""
+    value = (headers or {}).get(topology.ATTEMPTS_HEADER, 0)
+    return value if isinstance(value, int) else 0
+
+
+def copy_headers(
+    headers: Mapping[str, Any] | None, exchange: str | None, routing_key: str | None, **extra: Any
+) -> dict[str, Any]:
+    """A delivered message's headers for a copy published again (to be retried, or parked):
+    where it first came from is kept (a retried copy comes through the default exchange)."""
+    copied = {k: v for k, v in (headers or {}).items() if k not in _BROKER_HEADERS}
+    copied.setdefault(SOURCE_EXCHANGE_HEADER, exchange or "")
+    copied.setdefault(SOURCE_KEY_HEADER, routing_key or "")
+    copied.update(extra)
+    return copied
+
+
+def failed_reason(attempts: int, exc: BaseException | str) -> str:
+    error = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
+    return f"failed {attempts} times: {error}"
 
 
 async def dead_letter(broker: RabbitBroker, message: RabbitMessage, reason: str) -> None:
     """Park a message we will never be able to process, with the reason, for the operator."""
     raw: aio_pika.IncomingMessage = message.raw_message
-    headers = dict(raw.headers or {})
-    headers.update(
-        {
-            "x-ibok-dead-reason": reason[:1000],
-            "x-ibok-source-exchange": raw.exchange or "",
-            "x-ibok-source-routing-key": raw.routing_key or "",
-        }
+    headers = copy_headers(
+        raw.headers, raw.exchange, raw.routing_key, **{DEAD_REASON_HEADER: reason[:1000]}
     )
     await broker.publish(
         message.body,
@@ -138,6 +118,26 @@ async def dead_letter(broker: RabbitBroker, message: RabbitMessage, reason: str)
     log.warning("message.dead_lettered", reason=reason[:300], routing_key=raw.routing_key)
 
 
+async def retry_later(broker: RabbitBroker, message: RabbitMessage, queue: str) -> int:
+    """Publish a copy of a failed message to the back of its queue with its attempts counted
+    (confirmed; the caller acknowledges the original after): the count survives any broker
+    version, where RabbitMQ 4.3 stopped counting requeued messages. Its number of attempts."""
+    raw: aio_pika.IncomingMessage = message.raw_message
+    attempts = attempts_of(raw.headers) + 1
+    await broker.publish(
+        message.body,
+        routing_key=queue,
+        headers=copy_headers(
+            raw.headers, raw.exchange, raw.routing_key, **{topology.ATTEMPTS_HEADER: attempts}
+        ),
+        message_id=raw.message_id,
+        correlation_id=raw.correlation_id,
+        content_type=raw.content_type or "application/json",
+        persist=True,
+    )
+    return attempts
+
+
 def consume_envelopes(
     broker: RabbitBroker,
     queue: str,
@@ -148,11 +148,13 @@ def consume_envelopes(
 ) -> None:
     """One durable queue, many message types: dispatch by the message's ``schema``.
 
-    A message with an unknown schema or invalid content is dead-lettered with its reason and
-    acknowledged, so it never blocks the queue. While the database is unreachable a message
-    is held and retried with backoff (the outage is not the message's fault, so it does not
-    count against the delivery limit); any other failure is requeued until the limit
-    dead-letters it.
+    The queue must be declared already (``runtime.broker_topology``). A message with an
+    unknown schema or invalid content is dead-lettered with its reason and acknowledged, so it
+    never blocks the queue. While the database is unreachable a message is held and retried
+    with backoff (the outage is not the message's fault, so it does not count against the
+    delivery limit). Any other failure puts a copy at the back of the queue with the attempt
+    counted in its headers, and acknowledges the original; the ``DELIVERY_LIMIT``-th failure
+    dead-letters it with the error as its reason.
     """
     by_schema = {model.SCHEMA: (model, handler) for model, handler in handlers.items()}
 
@@ -191,17 +193,17 @@ def consume_envelopes(
                 delay = min(delay * 2, 5.0)
             except Exception as exc:
                 log.exception("message.failed", schema=schema, message_id=str(envelope.message_id))
-                # Quorum queues count redeliveries; on the last one park it ourselves, with the
-                # error as its reason (the queue's own delivery limit stays as a backstop).
-                count = (message.raw_message.headers or {}).get("x-delivery-count", 0)
-                deliveries = (count if isinstance(count, int) else 0) + 1
-                if deliveries >= topology.DELIVERY_LIMIT:
-                    await dead_letter(
-                        broker, message, f"failed {deliveries} times: {type(exc).__name__}: {exc}"
-                    )
-                    await message.ack()
-                else:
+                attempts = attempts_of(message.raw_message.headers) + 1
+                try:
+                    if attempts >= topology.DELIVERY_LIMIT:
+                        await dead_letter(broker, message, failed_reason(attempts, exc))
+                    else:
+                        await retry_later(broker, message, queue)
+                except Exception as lost:  # the broker went meanwhile: it keeps the original
+                    log.warning("message.requeued", schema=schema, error=type(lost).__name__)
                     await message.nack(requeue=True)
+                    return
+                await message.ack()
                 return
             else:
                 await message.ack()
@@ -209,7 +211,7 @@ def consume_envelopes(
 
     endpoint.__name__ = queue.replace(".", "_").replace("-", "_")
     broker.subscriber(
-        durable_queue(queue),
+        RabbitQueue(queue, declare=False),
         ack_policy=AckPolicy.MANUAL,
         no_reply=True,
         title=queue,

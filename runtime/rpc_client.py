@@ -4,6 +4,11 @@ FastStream's ``broker.request`` holds one lock per broker (faststream#1318), whi
 every call; this client instead consumes RabbitMQ's direct reply-to pseudo-queue once and
 matches replies to waiting futures by correlation id, so concurrency is bounded only by the
 services' prefetch.
+
+Requests are published and replies consumed on the robust channel's underlying aiormq channel:
+aio-pika's ``Message`` and ``IncomingMessage`` objects (every property parsed and converted,
+about 45 us of CPU a call together) are not made for a message whose body and correlation id
+are all that is used. The reply consumer is started again whenever the robust channel reopens.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from typing import Any, TypeVar
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustChannel, AbstractRobustConnection
+from aiormq.abc import DeliveredMessage
+from pamqp.commands import Basic
 
 from contracts.base import CORRELATION_HEADER, PROBLEM_HEADER, Contract, Problem
 from contracts.rpc import Operation
@@ -52,7 +59,7 @@ class RpcClient:
         self._name = name
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractRobustChannel | None = None
-        self._pending: dict[str, asyncio.Future[AbstractIncomingMessage]] = {}
+        self._pending: dict[str, asyncio.Future[DeliveredMessage]] = {}
 
     async def start(self) -> None:
         self._connection = await aio_pika.connect_robust(
@@ -63,9 +70,14 @@ class RpcClient:
         assert isinstance(channel, AbstractRobustChannel)
         self._channel = channel
         channel.return_callbacks.add(self._on_returned)
-        # Declared (passively) through the robust channel so it is re-consumed after a reconnect.
-        queue = await channel.declare_queue(REPLY_TO, passive=True)
-        await queue.consume(self._on_reply, no_ack=True)
+        channel.reopen_callbacks.add(self._consume_replies)
+        await self._consume_replies()
+
+    async def _consume_replies(self, *_: Any) -> None:
+        """Direct reply-to: consumed on the channel that publishes, before it publishes."""
+        assert self._channel is not None
+        underlay = await self._channel.get_underlay_channel()
+        await underlay.basic_consume(REPLY_TO, self._on_reply, no_ack=True)
 
     async def stop(self) -> None:
         if self._connection is not None:
@@ -100,24 +112,24 @@ class RpcClient:
             raise RpcUnavailable("broker unreachable")
         timeout = timeout or self._timeout
         correlation_id = uuid.uuid4().hex
-        future: asyncio.Future[AbstractIncomingMessage] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[DeliveredMessage] = asyncio.get_running_loop().create_future()
         self._pending[correlation_id] = future
-        headers: dict[str, Any] = (
-            {CORRELATION_HEADER: cid} if (cid := current_correlation_id()) else {}
-        )
-        message = aio_pika.Message(
-            request.model_dump_json().encode(),
+        properties = Basic.Properties(
             content_type="application/json",
             correlation_id=correlation_id,
             reply_to=REPLY_TO,
             # A request nobody took within the timeout is pointless: let the broker drop it.
-            expiration=timeout,
-            headers=headers,
+            expiration=str(int(timeout * 1000)),
+            headers={CORRELATION_HEADER: cid} if (cid := current_correlation_id()) else None,
         )
         try:
             async with asyncio.timeout(timeout):
-                await self._channel.default_exchange.publish(
-                    message, routing_key=operation.queue, mandatory=True
+                channel = await self._channel.get_underlay_channel()
+                await channel.basic_publish(
+                    request.model_dump_json().encode(),
+                    routing_key=operation.queue,
+                    properties=properties,
+                    mandatory=True,
                 )
                 reply = await future
         except TimeoutError as exc:
@@ -126,12 +138,13 @@ class RpcClient:
             raise RpcUnavailable(str(exc)) from exc
         finally:
             self._pending.pop(correlation_id, None)
-        if reply.headers and PROBLEM_HEADER in reply.headers:
+        headers = reply.header.properties.headers
+        if headers and PROBLEM_HEADER in headers:
             raise RpcProblem(Problem.model_validate_json(reply.body))
         return reply.body
 
-    async def _on_reply(self, message: AbstractIncomingMessage) -> None:
-        future = self._pending.get(message.correlation_id or "")
+    async def _on_reply(self, message: DeliveredMessage) -> None:
+        future = self._pending.get(message.header.properties.correlation_id or "")
         if future is not None and not future.done():
             future.set_result(message)
 

@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 from contracts.base import CORRELATION_HEADER, PROBLEM_HEADER, Contract, Problem
 from contracts.rpc import Operation
+from contracts.topology import TOPOLOGY
 from runtime.db import TRANSIENT_DB_ERRORS
 from runtime.errors import DomainError
 from runtime.logs import bind_correlation_id, get_logger
@@ -131,8 +132,12 @@ class RpcServer:
         self._channel = channel
         await channel.set_qos(prefetch_count=self._prefetch)
         for name, (operation, handler) in self._operations.items():
-            # Requests expire with their caller's timeout: no durability, no dead-lettering.
-            queue = await channel.declare_queue(name, durable=False, auto_delete=False)
+            # As contracts.topology declares it: durable and classic, its requests transient
+            # (they expire with their caller's timeout), no dead-lettering.
+            spec = TOPOLOGY.queue(name)
+            queue = await channel.declare_queue(
+                name, durable=spec.durable, arguments=dict(spec.arguments)
+            )
             await queue.consume(partial(self._on_request, operation, handler))
 
     async def stop(self) -> None:

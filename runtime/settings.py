@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 from functools import lru_cache
+from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from runtime import tls
 
 SERVICE_PORTS = {"gateway": 8000, "auth": 8001, "readings": 8002, "billing": 8003, "notify": 8004}
 
@@ -14,8 +17,39 @@ SERVICE_PORTS = {"gateway": 8000, "auth": 8001, "readings": 8002, "billing": 800
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="IBOK_", extra="ignore")
 
+    # The administrative connections: ``ibok provision`` and ``ibok migrate`` use them, and every
+    # process whose own setting below is empty (docs/security.md, least privilege).
     postgres_dsn: str = "postgresql://postgres@127.0.0.1:5432/ibok"
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    # Each process's own database role and broker user (``ibok provision`` makes them); empty
+    # means the administrative connection above.
+    migrate_postgres_dsn: str = ""
+    auth_postgres_dsn: str = ""
+    readings_postgres_dsn: str = ""
+    billing_postgres_dsn: str = ""
+    notify_postgres_dsn: str = ""
+    gateway_amqp_url: str = ""
+    auth_amqp_url: str = ""
+    readings_amqp_url: str = ""
+    billing_amqp_url: str = ""
+    notify_amqp_url: str = ""
+    # The billing system's broker user (``ibok provision`` gives it billing.in and its queue).
+    billing_system_amqp_url: str = ""
+    # RabbitMQ's management API (``http://user:password@host:15672``) for ``ibok provision`` to
+    # load users and permissions through; empty: ``rabbitmqctl`` on this machine.
+    amqp_management_url: str = ""
+    # TLS (docs/security.md): the CA that signed the database's and the broker's certificates.
+    # With it every PostgreSQL connection verifies the server (sslmode=verify-full) and every
+    # amqps:// connection verifies the broker; a DSN's own sslmode/sslrootcert wins.
+    postgres_ca_file: str = ""
+    amqp_ca_file: str = ""
+    # Backups (``ibok backup``/``ibok restore``, docs/reliability.md): pgBackRest as the
+    # cluster's owner, its configuration file (empty: pgBackRest's default), the stanza, and
+    # where the broker's exported definitions go.
+    backup_pgbackrest: str = "pgbackrest"
+    backup_config: str = ""
+    backup_stanza: str = "ibok"
+    backup_dir: str = "var/backup"
 
     http_host: str = "127.0.0.1"
     gateway_port: int = SERVICE_PORTS["gateway"]
@@ -23,14 +57,21 @@ class Settings(BaseSettings):
     readings_port: int = SERVICE_PORTS["readings"]
     billing_port: int = SERVICE_PORTS["billing"]
     notify_port: int = SERVICE_PORTS["notify"]
-    # Proxies whose X-Forwarded-For/-Proto the HTTP server trusts (comma-separated, or "*").
-    forwarded_allow_ips: str = "127.0.0.1"
+    # The gateway's /metrics, on a port of its own (not the one customers reach).
+    gateway_metrics_port: int = 8005
+    # Proxies (addresses or networks, comma-separated) whose forwarded headers the gateway
+    # believes; none by default. The header they write: x-forwarded-for or forwarded (RFC 7239).
+    trusted_proxies: str = ""
+    trusted_proxy_header: Literal["x-forwarded-for", "forwarded"] = "x-forwarded-for"
     # The address customers reach the gateway at; links in emails point here.
     public_url: str = "http://127.0.0.1:8000"
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
-    smtp_tls: bool = False
+    # starttls, implicit (SMTPS, usually port 465) or off; the server's certificate is verified
+    # against IBOK_SMTP_CA_FILE, else the system's CAs.
+    smtp_tls: tls.SmtpTls = "off"
+    smtp_ca_file: str = ""
     smtp_username: str = ""
     smtp_password: SecretStr = SecretStr("")
     mail_from: str = "IBOK <ibok@wodociagi.example>"
@@ -72,6 +113,8 @@ class Settings(BaseSettings):
     rate_limit_sensitive_per_minute: int = Field(default=30, ge=1)
     rate_limit_expensive_per_minute: int = Field(default=60, ge=1)
     rate_limit_general_per_minute: int = Field(default=3000, ge=1)
+    # Registration attempts per customer number an hour (whoever sends them, API and portal).
+    registrations_per_customer_per_hour: int = Field(default=10, ge=1)
     # Send Strict-Transport-Security on every answer (it is always sent on https requests).
     hsts: bool = False
 
@@ -110,8 +153,36 @@ class Settings(BaseSettings):
     # R14: how often billing looks for customers whose retention ended (it also looks at start).
     retention_interval_seconds: float = Field(default=86_400.0, gt=0)
 
+    @field_validator("smtp_tls", mode="before")
+    @classmethod
+    def _smtp_tls(cls, value: object) -> tls.SmtpTls:
+        return tls.smtp_mode(value)
+
+    @model_validator(mode="after")
+    def _tls(self) -> Settings:
+        """Every connection string carries its TLS settings, whoever reads it."""
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if name.endswith("postgres_dsn"):
+                object.__setattr__(self, name, tls.postgres_dsn(value, self.postgres_ca_file))
+            elif name.endswith("amqp_url"):
+                object.__setattr__(self, name, tls.amqp_url(value, self.amqp_ca_file))
+        return self
+
     def port_of(self, service: str) -> int:
         return int(getattr(self, f"{service}_port"))
+
+    def postgres_dsn_of(self, service: str) -> str:
+        """The DSN ``service`` (or ``migrate``) connects with: its own role when one is set."""
+        return str(getattr(self, f"{service}_postgres_dsn", "")) or self.postgres_dsn
+
+    def amqp_url_of(self, service: str) -> str:
+        """The URL ``service`` connects to the broker with: its own user when one is set."""
+        own = str(getattr(self, f"{service.replace('-', '_')}_amqp_url", ""))
+        return own or self.amqp_url
+
+    def has_own_broker_user(self, service: str) -> bool:
+        return bool(getattr(self, f"{service}_amqp_url", ""))
 
 
 @lru_cache(maxsize=1)

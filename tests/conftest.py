@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import asyncpg
@@ -11,6 +13,7 @@ import httpx
 import pytest
 
 from contracts.billing_system import SyncCompleted
+from runtime.settings import Settings
 from tests.support.clients import gateway_client
 from tests.support.infra import (
     Infra,
@@ -23,6 +26,7 @@ from tests.support.infra import (
 )
 from tests.support.mail import MailSink
 from tests.support.mfa import staff_login, staff_login_sync
+from tools import provision
 from tools.billing_sim.cli import publish
 from tools.billing_sim.dataset import Dataset, SimCustomer, build_dataset
 from tools.system import System
@@ -30,17 +34,35 @@ from tools.system import System
 
 @pytest.fixture(scope="session")
 def infra() -> Iterator[Infra]:
+    """A database and vhost of the run's own, with a role and a broker user per process
+    (``ibok provision``), which the ``system`` processes use: least privilege, as deployed."""
     with servers() as (pg_base, amqp_base, can_make_vhosts):
         database = unique("ibok_test")
         asyncio.run(create_database(pg_base, database))
         try:
             if can_make_vhosts:
-                with vhost(unique("ibok-test")) as name:
-                    yield Infra(pg_base, amqp_base, database, name)
+                with (
+                    vhost(unique("ibok-test")) as name,
+                    provisioned(Infra(pg_base, amqp_base, database, name), broker=True) as made,
+                ):
+                    yield made
             else:
-                yield Infra(pg_base, amqp_base, database, "/")
+                with provisioned(Infra(pg_base, amqp_base, database, "/"), broker=False) as made:
+                    yield made
         finally:
             asyncio.run(drop_database(pg_base, database))
+            asyncio.run(provision.remove_roles(f"{pg_base}/postgres", database))
+
+
+@contextmanager
+def provisioned(infra: Infra, *, broker: bool) -> Iterator[Infra]:
+    admin = Settings(postgres_dsn=infra.postgres_dsn, amqp_url=infra.amqp_url)
+    infra.logins = asyncio.run(provision.provision(admin, os.urandom(16), broker=broker))
+    try:
+        yield infra
+    finally:
+        if broker:
+            provision.remove_broker_users(infra.vhost)
 
 
 @pytest.fixture(scope="session")
@@ -65,10 +87,14 @@ def system_env(infra: Infra, mail_sink: MailSink, **overrides: str) -> dict[str,
         # Fast argon2 parameters keep the suite quick; the production defaults are in settings.
         "IBOK_ARGON2_MEMORY_KIB": "8192",
         "IBOK_ARGON2_TIME_COST": "1",
+        # The tests stand where a proxy would (127.0.0.1): they give each simulated client its
+        # own address with X-Forwarded-For. test_edge_hardening.py runs a gateway without it.
+        "IBOK_TRUSTED_PROXIES": "127.0.0.1",
         # Every test request comes from 127.0.0.1; the rate-limit tests run their own gateway.
         "IBOK_RATE_LIMIT_SENSITIVE_PER_MINUTE": "100000",
         "IBOK_RATE_LIMIT_EXPENSIVE_PER_MINUTE": "100000",
         "IBOK_RATE_LIMIT_GENERAL_PER_MINUTE": "1000000",
+        "IBOK_REGISTRATIONS_PER_CUSTOMER_PER_HOUR": "1000",
         # The suite's gateway asks auth on every request, so tests that move the session clock
         # in the database see the effect at once; second_gateway caches (test_session_cache.py).
         "IBOK_SESSION_CACHE_SECONDS": "0",
@@ -77,6 +103,7 @@ def system_env(infra: Infra, mail_sink: MailSink, **overrides: str) -> dict[str,
     }
     for service in ("gateway", "auth", "readings", "billing", "notify"):
         env[f"IBOK_{service.upper()}_PORT"] = str(free_port())
+    env["IBOK_GATEWAY_METRICS_PORT"] = str(free_port())
     env["IBOK_PUBLIC_URL"] = f"http://127.0.0.1:{env['IBOK_GATEWAY_PORT']}"
     env.update(overrides)
     return env
@@ -86,7 +113,11 @@ def system_env(infra: Infra, mail_sink: MailSink, **overrides: str) -> dict[str,
 def system(
     infra: Infra, mail_sink: MailSink, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[System]:
-    running = System(system_env(infra, mail_sink), log_dir=tmp_path_factory.mktemp("logs"))
+    running = System(
+        system_env(infra, mail_sink),
+        log_dir=tmp_path_factory.mktemp("logs"),
+        service_env=infra.logins,
+    )
     running.start_all()
     try:
         running.wait_ready(timeout=60)
@@ -98,6 +129,12 @@ def system(
 @pytest.fixture(scope="session")
 def gateway(system: System) -> str:
     return system.url("gateway")
+
+
+@pytest.fixture(scope="session")
+def gateway_metrics(system: System) -> str:
+    """The gateway's /metrics, on its own port (IBOK_GATEWAY_METRICS_PORT)."""
+    return system.metrics_url("gateway")
 
 
 @pytest.fixture(scope="session")
@@ -167,7 +204,8 @@ def staff_logins(system: System, infra: Infra, gateway: str) -> dict[str, tuple[
     import subprocess
     import sys
 
-    env = {**system.env, "IBOK_POSTGRES_DSN": infra.postgres_dsn}
+    # As auth's own role, as an operator with least privilege would.
+    env = {**system.env, "IBOK_POSTGRES_DSN": infra.postgres_dsn, **infra.logins.get("auth", {})}
     made = subprocess.run(
         [
             sys.executable,
@@ -290,10 +328,18 @@ def second_gateway(
     system: System, infra: Infra, mail_sink: MailSink, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[System]:
     """Another gateway process on the same broker, beside the suite's one."""
-    other = System(
-        system_env(infra, mail_sink, IBOK_SESSION_CACHE_SECONDS="5"),
-        log_dir=tmp_path_factory.mktemp("gateway2"),
-    )
+    with gateway_of_its_own(
+        infra, mail_sink, tmp_path_factory.mktemp("gateway2"), IBOK_SESSION_CACHE_SECONDS="5"
+    ) as other:
+        yield other
+
+
+@contextmanager
+def gateway_of_its_own(
+    infra: Infra, mail_sink: MailSink, log_dir: Path, **env: str
+) -> Iterator[System]:
+    """A gateway process with settings of its own (``env``) on the suite's broker and database."""
+    other = System(system_env(infra, mail_sink, **env), log_dir=log_dir, service_env=infra.logins)
     other.start("gateway")
     try:
         other.wait_ready(("gateway",), timeout=30)

@@ -1,4 +1,8 @@
-"""The on-call operator's view of dead-lettered messages: list, replay to where they came from, discard."""
+"""The on-call operator's view of parked messages: list, replay to where they came from, discard.
+
+Two queues hold them: ``ibok.dead-letters`` (messages a consumer could not process, with their
+reason) and ``ibok.unrouted`` (messages no binding took, kept by the alternate exchange).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,12 @@ from aio_pika.abc import AbstractIncomingMessage
 
 from contracts import topology
 
-OUR_HEADERS = ("x-ibok-dead-reason", "x-ibok-source-exchange", "x-ibok-source-routing-key")
+OUR_HEADERS = (
+    "x-ibok-dead-reason",
+    "x-ibok-source-exchange",
+    "x-ibok-source-routing-key",
+    topology.ATTEMPTS_HEADER,
+)
 
 
 @dataclass(frozen=True)
@@ -37,12 +46,16 @@ def _text(value: Any) -> str:
 
 
 def describe(message: AbstractIncomingMessage) -> DeadLetter:
-    """Where a dead letter came from and why, whether IBOK parked it or RabbitMQ dead-lettered it."""
+    """Where a parked message came from and why: parked by IBOK (its headers say), dead-lettered
+    by RabbitMQ (``x-death``), or sent by the alternate exchange (its own exchange and key)."""
     headers = message.headers or {}
     if "x-ibok-dead-reason" in headers:
         reason = _text(headers["x-ibok-dead-reason"])
         exchange = _text(headers.get("x-ibok-source-exchange"))
         routing_key = _text(headers.get("x-ibok-source-routing-key"))
+    elif "x-death" not in headers:
+        reason = "unrouted: no queue was bound for it"
+        exchange, routing_key = message.exchange or "", message.routing_key or ""
     else:
         deaths: Any = headers.get("x-death") or [{}]
         death = deaths[0] if isinstance(deaths, list) and deaths else {}
@@ -57,28 +70,37 @@ def describe(message: AbstractIncomingMessage) -> DeadLetter:
     return DeadLetter(message.message_id or "", reason, exchange, routing_key, schema, message.body)
 
 
-async def _take_all(channel: aio_pika.abc.AbstractChannel) -> list[AbstractIncomingMessage]:
-    queue = await channel.get_queue(topology.DEAD_LETTER_QUEUE)
+async def _take_all(
+    channel: aio_pika.abc.AbstractChannel, queue_name: str
+) -> list[AbstractIncomingMessage]:
+    queue = await channel.get_queue(queue_name)
     taken = []
     while (message := await queue.get(no_ack=False, fail=False)) is not None:
         taken.append(message)
     return taken
 
 
-async def list_dead_letters(url: str) -> list[DeadLetter]:
-    """Every dead letter, left in place."""
+async def list_dead_letters(url: str, queue: str = topology.DEAD_LETTER_QUEUE) -> list[DeadLetter]:
+    """Every message parked in ``queue``, left in place."""
     connection = await aio_pika.connect(url)
     async with connection:
         channel = await connection.channel()
-        taken = await _take_all(channel)
+        taken = await _take_all(channel, queue)
         letters = [describe(m) for m in taken]
         for message in taken:
             await message.nack(requeue=True)
     return letters
 
 
-async def settle_dead_letters(url: str, *, replay: bool, message_ids: set[str] | None) -> int:
-    """Replay (republish to the original exchange and routing key) or discard the chosen letters.
+async def settle_dead_letters(
+    url: str,
+    *,
+    replay: bool,
+    message_ids: set[str] | None,
+    queue: str = topology.DEAD_LETTER_QUEUE,
+) -> int:
+    """Replay (republish to the original exchange and routing key) or discard the chosen
+    messages of ``queue``.
 
     A replayed message keeps its message id, so the consumer's idempotency still holds.
     """
@@ -86,7 +108,7 @@ async def settle_dead_letters(url: str, *, replay: bool, message_ids: set[str] |
     connection = await aio_pika.connect(url)
     async with connection:
         channel = await connection.channel(publisher_confirms=True)
-        for message in await _take_all(channel):
+        for message in await _take_all(channel, queue):
             letter = describe(message)
             if message_ids is not None and letter.message_id not in message_ids:
                 await message.nack(requeue=True)
@@ -96,6 +118,7 @@ async def settle_dead_letters(url: str, *, replay: bool, message_ids: set[str] |
                     k: v
                     for k, v in (message.headers or {}).items()
                     if k not in OUR_HEADERS
+                    and k != "x-delivery-count"
                     and not k.startswith("x-death")
                     and not k.startswith("x-first-death")
                     and not k.startswith("x-last-death")

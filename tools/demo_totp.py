@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 from runtime import db
 from runtime.settings import Settings
 from services.auth import domain as auth_domain
-from services.auth import staff_store
 from services.auth.mfa import domain, store
 from services.auth.mfa.domain import Subject
+from services.auth.staff import store as staff_store
 
 
 class NotForDeployment(Exception):

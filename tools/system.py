@@ -15,6 +15,7 @@ from typing import IO
 
 SERVICE_ORDER = ("billing", "readings", "notify", "auth", "gateway")
 DEFAULT_PORTS = {"gateway": 8000, "auth": 8001, "readings": 8002, "billing": 8003, "notify": 8004}
+DEFAULT_METRICS_PORT = 8005  # the gateway's /metrics (IBOK_GATEWAY_METRICS_PORT)
 
 
 def _end_with_parent() -> None:
@@ -26,10 +27,20 @@ def _end_with_parent() -> None:
 
 
 class System:
-    """The five processes, each ``python -m services.<name>``, with their environment."""
+    """The five processes, each ``python -m services.<name>``, with their environment.
 
-    def __init__(self, env: Mapping[str, str], log_dir: Path | None = None) -> None:
+    ``service_env`` adds settings one process alone gets (its own database role and broker
+    user: ``ibok provision``), so no process holds another's credentials.
+    """
+
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        log_dir: Path | None = None,
+        service_env: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> None:
         self.env = {**os.environ, **env}
+        self.service_env = {name: dict(values) for name, values in (service_env or {}).items()}
         self.log_dir = log_dir
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self._logs: dict[str, IO[bytes]] = {}
@@ -40,6 +51,13 @@ class System:
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.port(service)}"
 
+    def metrics_url(self, service: str) -> str:
+        """Where ``service`` answers ``/metrics``: the gateway on a port of its own."""
+        if service == "gateway":
+            port = int(self.env.get("IBOK_GATEWAY_METRICS_PORT", DEFAULT_METRICS_PORT))
+            return f"http://127.0.0.1:{port}/metrics"
+        return f"{self.url(service)}/metrics"
+
     def start(self, service: str) -> None:
         out: IO[bytes] | int | None = None
         if self.log_dir is not None:
@@ -47,7 +65,7 @@ class System:
             self._logs[service] = out = open(self.log_dir / f"{service}.log", "ab")
         self.processes[service] = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-m", f"services.{service}"],
-            env=self.env,
+            env={**self.env, **self.service_env.get(service, {})},
             preexec_fn=_end_with_parent,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -25,18 +25,19 @@ from runtime.settings import Settings, get_settings
 from services.auth import (
     contact_handlers,
     handlers,
-    login_codes,
-    maintenance,
     password_handlers,
-    retention,
-    staff_handlers,
     store,
 )
-from services.auth.captchas import CaptchaRenderer
-from services.auth.login_guard import LoginGuard
+from services.auth.guard import login_codes
+from services.auth.guard.captchas import CaptchaRenderer
+from services.auth.guard.handlers import LoginGuard
+from services.auth.maintenance import handlers as maintenance
 from services.auth.mfa import handlers as mfa_handlers
 from services.auth.mfa import store as mfa_store
 from services.auth.passwords import Passwords
+from services.auth.registration import handlers as registration
+from services.auth.retention import handlers as retention
+from services.auth.staff import handlers as staff_handlers
 
 log = get_logger(__name__)
 
@@ -58,8 +59,8 @@ def create_app(settings: Settings | None = None) -> AsgiFastStream:
     renderer = CaptchaRenderer()
     a = handlers.Auth(rt, Passwords(rt.settings), rt.rpc_client(), LoginGuard(rt, renderer))
     customer: dict[Operation[Any, Any], Callable[..., Awaitable[Contract]]] = {
-        auth.REGISTER: handlers.register,
-        auth.VERIFY_EMAIL: handlers.verify_email,
+        auth.REGISTER: registration.register,
+        auth.VERIFY_EMAIL: registration.verify_email,
         auth.NEW_CAPTCHA: handlers.new_captcha,
         auth.LOG_IN: handlers.log_in,
         auth.REQUEST_LOGIN_CODE: login_codes.request_login_code,
@@ -72,7 +73,7 @@ def create_app(settings: Settings | None = None) -> AsgiFastStream:
         auth.SESSIONS: handlers.sessions,
         auth.END_SESSION: handlers.end_session,
         auth.UPDATE_CONTACT: contact_handlers.update_contact,
-        auth.ACCOUNTS_OF_CUSTOMERS: contact_handlers.accounts_of_customers,
+        auth.ACCOUNTS_OF_CUSTOMERS: staff_handlers.accounts_of_customers,
         auth.COMPLETE_MFA: mfa_handlers.complete_mfa,
         auth.MFA_STATUS: mfa_handlers.mfa_status,
         auth.BEGIN_TOTP: mfa_handlers.begin_totp,

@@ -10,7 +10,9 @@ from contracts import topology
 from runtime.clock import utc_now
 from runtime.errors import DomainError, NotFound
 from services.auth import domain, store
-from services.auth.handlers import Auth, blocked_now, emit_contact, profile_of
+from services.auth.guard import store as guard_store
+from services.auth.handlers import Auth, emit_contact
+from services.auth.views import profile_of
 
 
 async def profile(a: Auth, query: msgs.ProfileQuery) -> msgs.Profile:
@@ -32,8 +34,8 @@ async def update_contact(a: Auth, cmd: msgs.UpdateContact) -> msgs.Profile:
     await check_password_for_new_email(a, cmd, new_email)
     token = domain.new_token()
     expires_at = utc_now() + timedelta(hours=a.rt.settings.email_token_hours)
-    async with a.rt.pool.acquire() as conn, conn.transaction():
-        current = await store.account_for_update(conn, cmd.account_id)
+    async with a.rt.unit_of_work() as uow:
+        current = await store.account_for_update(uow.conn, cmd.account_id)
         if current is None:
             raise NotFound(
                 "account_not_found", "Nie ma takiego konta.", detail_en="No such account."
@@ -51,7 +53,7 @@ async def update_contact(a: Auth, cmd: msgs.UpdateContact) -> msgs.Profile:
         email_change = not domain.same_email(new_email, current["email"])
         asks_again = email_change and not domain.same_email(new_email, current["pending_email"])
         row = await store.update_contact(
-            conn,
+            uow.conn,
             cmd.account_id,
             phone=cmd.phone,
             correspondence_address=address,
@@ -61,17 +63,16 @@ async def update_contact(a: Auth, cmd: msgs.UpdateContact) -> msgs.Profile:
             bump_revision=bool(changed),
         )
         if asks_again:
-            await store.revoke_email_tokens(conn, cmd.account_id, "change_email")
+            await store.revoke_email_tokens(uow.conn, cmd.account_id, "change_email")
             await store.insert_email_token(
-                conn,
+                uow.conn,
                 domain.token_digest(token),
                 cmd.account_id,
                 "change_email",
                 new_email,
                 expires_at,
             )
-            await a.rt.emit(
-                conn,
+            uow.emit(
                 topology.EVENTS_EXCHANGE,
                 msgs.EmailVerificationRequested(
                     account_id=cmd.account_id,
@@ -84,8 +85,7 @@ async def update_contact(a: Auth, cmd: msgs.UpdateContact) -> msgs.Profile:
                 ),
             )
             # The old address hears of it: a change its owner did not make can be stopped.
-            await a.rt.emit(
-                conn,
+            uow.emit(
                 topology.EVENTS_EXCHANGE,
                 msgs.EmailChangeRequested(
                     account_id=cmd.account_id,
@@ -96,7 +96,7 @@ async def update_contact(a: Auth, cmd: msgs.UpdateContact) -> msgs.Profile:
                 ),
             )
             await store.audit(
-                conn,
+                uow.conn,
                 "email_change_requested",
                 actor_kind="customer",
                 actor_id=cmd.account_id,
@@ -104,9 +104,9 @@ async def update_contact(a: Auth, cmd: msgs.UpdateContact) -> msgs.Profile:
                 client_address=cmd.client_address,
             )
         if changed:
-            await emit_contact(a, conn, row)
+            emit_contact(uow, row)
             await store.audit(
-                conn,
+                uow.conn,
                 "contact_changed",
                 actor_kind="customer",
                 actor_id=cmd.account_id,
@@ -114,7 +114,6 @@ async def update_contact(a: Auth, cmd: msgs.UpdateContact) -> msgs.Profile:
                 client_address=cmd.client_address,
                 detail=domain.audit_detail(fields=",".join(changed)),
             )
-    a.rt.published_soon()
     return profile_of(row)
 
 
@@ -132,7 +131,7 @@ async def check_password_for_new_email(a: Auth, cmd: msgs.UpdateContact, new_ema
     if cmd.current_password and row is not None:
         if await a.passwords.verify(row["password_hash"], cmd.current_password):
             return
-        await store.record_failure(a.rt.pool, "customer", key, cmd.client_address, "password")
+        await guard_store.record_failure(a.rt.pool, "customer", key, cmd.client_address, "password")
         raise DomainError(
             "current_password_invalid",
             "Obecne hasło jest nieprawidłowe.",
@@ -147,23 +146,3 @@ async def check_password_for_new_email(a: Auth, cmd: msgs.UpdateContact, new_ema
         status=422,
         fields={"current_password": "required"},
     )
-
-
-async def accounts_of_customers(
-    a: Auth, query: msgs.AccountsOfCustomersQuery
-) -> msgs.AccountsOfCustomers:
-    """For staff views: each customer's login and account status; nothing secret."""
-    rows = await store.accounts_of_customers(a.rt.pool, query.customer_numbers)
-    accounts = []
-    for row in rows:
-        blocked = blocked_now(row)
-        accounts.append(
-            msgs.CustomerAccount(
-                customer_number=row["customer_number"],
-                login=row["login"],
-                status=domain.account_status(row["email_verified_at"] is not None, blocked),
-                blocked_until=row["blocked_until"] if blocked else None,
-                email_verified=row["email_verified_at"] is not None,
-            )
-        )
-    return msgs.AccountsOfCustomers(accounts=accounts)

@@ -1,31 +1,32 @@
-"""One short function per customer request: registration, verification, login and sessions.
+"""One short function per customer request: login and sessions.
 
-Passwords are in password_handlers.py, contact data in contact_handlers.py, staff in
-staff_handlers.py; the dependencies and helpers they share are here.
+Registration and email verification are in registration/handlers.py, passwords in
+password_handlers.py, contact data in contact_handlers.py, staff in staff/handlers.py; the
+dependencies and helpers they share are here.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import asyncpg
 
 from contracts import auth as msgs
-from contracts import billing, topology
-from contracts.billing_system import Address, ContactDataChanged
+from contracts import topology
+from contracts.billing_system import ContactDataChanged
 from contracts.rpc import Empty
 from runtime.clock import business_today, utc_now
-from runtime.errors import Conflict, DomainError, NotFound, Unauthorized
+from runtime.errors import DomainError, NotFound, Unauthorized
 from runtime.logs import get_logger
-from runtime.paging import decode_cursor, encode_cursor
-from runtime.rpc_client import RpcClient, RpcProblem, RpcTimeout, RpcUnavailable
+from runtime.paging import cursor_key, encode_cursor
+from runtime.rpc_client import RpcClient
 from runtime.service import ServiceRuntime
-from services.auth import domain, store
-from services.auth.common_passwords import common_passwords
-from services.auth.login_guard import LoginGuard
+from runtime.unit_of_work import UnitOfWork
+from services.auth import domain, store, views
+from services.auth.guard.handlers import LoginGuard, Scope
 from services.auth.mfa import guard as mfa_guard
 from services.auth.mfa.domain import Subject
 from services.auth.passwords import Passwords
@@ -53,6 +54,11 @@ class Auth:
     def absolute(self) -> timedelta:
         return timedelta(hours=self.rt.settings.session_absolute_hours)
 
+    def expires_at(self, session: asyncpg.Record) -> datetime:
+        """When ``session`` ends unless used again (R13)."""
+        times = domain.SessionTimes(session["created_at"], session["last_seen_at"])
+        return domain.session_expires_at(times, idle=self.idle, absolute=self.absolute)
+
 
 def session_ended() -> Unauthorized:
     return Unauthorized("session_invalid", SESSION_ENDED, detail_en=SESSION_ENDED_EN)
@@ -67,32 +73,9 @@ def token_invalid() -> DomainError:
     )
 
 
-def address_of(row: asyncpg.Record) -> Address | None:
-    raw = row["correspondence_address"]
-    return Address.model_validate(json.loads(raw)) if raw else None
-
-
-def profile_of(row: asyncpg.Record) -> msgs.Profile:
-    return msgs.Profile(
-        account_id=row["id"],
-        login=row["login"],
-        customer_number=row["customer_number"],
-        customer_name=row["customer_name"],
-        email=row["email"],
-        email_verified=row["email_verified_at"] is not None,
-        language=row["language"],
-        created_at=row["created_at"],
-        phone=row["phone"],
-        correspondence_address=address_of(row),
-        marketing_consent=row["marketing_consent"],
-        pending_email=row["pending_email"],
-    )
-
-
-async def emit_contact(a: Auth, conn: asyncpg.Connection, row: asyncpg.Record) -> None:
+def emit_contact(uow: UnitOfWork, row: asyncpg.Record) -> None:
     """R15, R16: the verified contact data as it is now, to notify and to the billing system."""
-    await a.rt.emit(
-        conn,
+    uow.emit(
         topology.EVENTS_EXCHANGE,
         msgs.CustomerContactChanged(
             account_id=row["id"],
@@ -105,14 +88,13 @@ async def emit_contact(a: Auth, conn: asyncpg.Connection, row: asyncpg.Record) -
             revision=row["contact_revision"],
         ),
     )
-    await a.rt.emit(
-        conn,
+    uow.emit(
         topology.IBOK_OUT_EXCHANGE,
         ContactDataChanged(
             customer_number=row["customer_number"],
             email=row["email"],
             phone=row["phone"],
-            correspondence_address=address_of(row),
+            correspondence_address=views.address_of(row),
             marketing_consent=row["marketing_consent"],
         ),
     )
@@ -122,137 +104,6 @@ def blocked_now(row: asyncpg.Record) -> bool:
     return row["block_id"] is not None and domain.block_in_effect(
         row["blocked_until"], business_today()
     )
-
-
-# --- registration ------------------------------------------------------------------------------
-
-
-async def register(a: Auth, cmd: msgs.RegisterAccount) -> msgs.AccountRegistered:
-    """R1, R2, R3, R17: a current contract holder chooses a login and verifies the email."""
-    domain.check_password_policy(cmd.password)
-    domain.check_password_not_guessable(cmd.password, cmd.login, str(cmd.email), common_passwords())
-    try:
-        eligibility = await a.rpc.call(
-            billing.CHECK_REGISTRATION,
-            billing.RegistrationEligibilityQuery(
-                customer_number=cmd.customer_number,
-                contract_number=cmd.contract_number,
-                identity_kind=cmd.identity_kind,
-                identity_number=cmd.identity_number,
-            ),
-        )
-    except (RpcUnavailable, RpcTimeout, RpcProblem) as exc:
-        log.warning("register.billing_unavailable", error=type(exc).__name__)
-        raise DomainError(
-            "service_unavailable",
-            "Usługa chwilowo niedostępna.",
-            detail_en="The service is temporarily unavailable.",
-            status=503,
-        ) from exc
-    if not eligibility.eligible:
-        # One answer for every mismatch, so the form reveals nothing about other customers.
-        raise DomainError(
-            "registration_not_eligible",
-            "Dane nie pasują do aktywnej umowy. Sprawdź numer klienta, numer umowy i PESEL/NIP.",
-            detail_en="The data match no active contract. Check the customer number, the"
-            " contract number and the PESEL/NIP.",
-            status=422,
-        )
-    password_hash = await a.passwords.hash(cmd.password)
-    account_id = uuid.uuid4()
-    token = domain.new_token()
-    expires_at = utc_now() + timedelta(hours=a.rt.settings.email_token_hours)
-    try:
-        async with a.rt.pool.acquire() as conn, conn.transaction():
-            await store.insert_account(
-                conn,
-                account_id=account_id,
-                login=cmd.login,
-                login_key=domain.login_key(cmd.login),
-                customer_number=cmd.customer_number,
-                customer_name=eligibility.customer_name,
-                email=str(cmd.email),
-                language=cmd.language,
-                password_hash=password_hash,
-            )
-            await store.insert_email_token(
-                conn,
-                domain.token_digest(token),
-                account_id,
-                "verify_email",
-                str(cmd.email),
-                expires_at,
-            )
-            await a.rt.emit(
-                conn,
-                topology.EVENTS_EXCHANGE,
-                msgs.EmailVerificationRequested(
-                    account_id=account_id,
-                    login=cmd.login,
-                    email=cmd.email,
-                    token=token,
-                    expires_at=expires_at,
-                    language=cmd.language,
-                ),
-            )
-            await store.audit(
-                conn,
-                "registered",
-                actor_kind="customer",
-                actor_id=account_id,
-                account_id=account_id,
-                client_address=cmd.client_address,
-            )
-    except asyncpg.UniqueViolationError as exc:
-        if "login_key" in (exc.constraint_name or ""):
-            raise Conflict(
-                "login_taken", "Ten login jest już zajęty.", detail_en="This login is taken."
-            ) from exc
-        raise Conflict(
-            "already_registered",
-            "Dla tego klienta istnieje już konto w IBOK.",
-            detail_en="This customer already has an IBOK account.",
-        ) from exc
-    a.rt.published_soon()
-    log.info("account.registered", account_id=str(account_id))
-    return msgs.AccountRegistered(login=cmd.login, email=str(cmd.email))
-
-
-async def verify_email(a: Auth, cmd: msgs.VerifyEmail) -> Empty:
-    """R17 (the registration address: the account becomes active) or R16 (a changed address)."""
-    async with a.rt.pool.acquire() as conn, conn.transaction():
-        spent = await store.use_email_token(
-            conn, domain.token_digest(cmd.token), ("verify_email", "change_email")
-        )
-        if spent is None:
-            raise token_invalid()
-        if spent["purpose"] == "verify_email":
-            action = "email_verified"
-            row = await store.mark_email_verified(conn, spent["account_id"], spent["email"])
-        else:
-            action = "email_changed"
-            row = await store.apply_email_change(conn, spent["account_id"], spent["email"])
-        if row is None:
-            raise token_invalid()
-        if action == "email_verified":
-            await a.rt.emit(
-                conn,
-                topology.EVENTS_EXCHANGE,
-                msgs.AccountActivated(
-                    account_id=row["id"], login=row["login"], customer_number=row["customer_number"]
-                ),
-            )
-        await emit_contact(a, conn, row)
-        await store.audit(
-            conn,
-            action,
-            actor_kind="customer",
-            actor_id=row["id"],
-            account_id=row["id"],
-            client_address=cmd.client_address,
-        )
-    a.rt.published_soon()
-    return Empty()
 
 
 # --- login and sessions ------------------------------------------------------------------------
@@ -266,19 +117,10 @@ async def log_in(a: Auth, cmd: msgs.LogIn) -> msgs.SessionOpened:
     """R4, R5, R13: captcha and throttling first; one answer for an unknown login and a wrong
     password (a dummy hash is verified for an unknown login, so both take as long); blocked
     only after a correct password; a new session id."""
-    key = domain.login_key(cmd.login)
     address = cmd.client_address
-    await a.guard.check_throttle("customer", key, address)
-    await a.guard.check_captcha(
-        "customer", key, address, cmd.captcha_id, cmd.captcha_answer, cmd.email_code
+    account = await checked_credentials(
+        a, "customer", cmd, store.account_by_login, store.update_password_hash
     )
-    account = await store.account_by_login(a.rt.pool, key)
-    ok = await a.passwords.verify(account["password_hash"] if account else None, cmd.password)
-    if not (account and ok):
-        raise await a.guard.refuse(
-            "customer", key, address, account_id=account["id"] if account else None
-        )
-    await a.guard.release("customer", key)
     if blocked_now(account):
         await store.audit(
             a.rt.pool,
@@ -296,16 +138,12 @@ async def log_in(a: Auth, cmd: msgs.LogIn) -> msgs.SessionOpened:
             detail_en="Confirm your email address first.",
             status=403,
         )
-    if a.passwords.needs_rehash(account["password_hash"]):
-        await store.update_password_hash(
-            a.rt.pool, account["id"], await a.passwords.hash(cmd.password)
-        )
     # An enrolled second factor: no session yet, a challenge for POST /auth/mfa instead.
     await mfa_guard.demand_second_factor(
         a, Subject("customer", account["id"]), address, cmd.user_agent
     )
-    async with a.rt.pool.acquire() as conn, conn.transaction():
-        return await open_session(a, conn, account["id"], address, cmd.user_agent)
+    async with a.rt.unit_of_work() as uow:
+        return await open_session(a, uow.conn, account["id"], address, cmd.user_agent)
 
 
 async def open_session(
@@ -316,7 +154,7 @@ async def open_session(
     user_agent: str,
     **detail: str,
 ) -> msgs.SessionOpened:
-    """R13: a new session id, in the caller's transaction, with the login in the audit trail."""
+    """R13: a new session id, in the caller's unit of work, with the login in the audit trail."""
     token = domain.new_token()
     row = await store.insert_session(
         conn, domain.token_digest(token), account_id, address, user_agent
@@ -330,13 +168,33 @@ async def open_session(
         client_address=address,
         detail=domain.audit_detail(session=str(row["id"]), **detail),
     )
-    times = domain.SessionTimes(row["created_at"], row["last_seen_at"])
     log.info("session.opened", account_id=str(account_id))
-    return msgs.SessionOpened(
-        token=token,
-        account_id=account_id,
-        expires_at=domain.session_expires_at(times, idle=a.idle, absolute=a.absolute),
-    )
+    return msgs.SessionOpened(token=token, account_id=account_id, expires_at=a.expires_at(row))
+
+
+async def checked_credentials(
+    a: Auth,
+    scope: Scope,
+    cmd: msgs.LogIn | msgs.StaffLogIn,
+    find: Callable[[asyncpg.Pool, str], Awaitable[asyncpg.Record | None]],
+    save_hash: Callable[[asyncpg.Pool, uuid.UUID, str], Awaitable[None]],
+) -> asyncpg.Record:
+    """R4: throttling and the captcha first, then the password; the same refusal for an unknown
+    login, a wrong password and (staff) a disabled user, which counts as a failure. A hash made
+    with older parameters is replaced on success."""
+    key, address = domain.login_key(cmd.login), cmd.client_address
+    await a.guard.check_throttle(scope, key, address)
+    email_code = cmd.email_code if isinstance(cmd, msgs.LogIn) else None
+    await a.guard.check_captcha(scope, key, address, cmd.captcha_id, cmd.captcha_answer, email_code)
+    row = await find(a.rt.pool, key)
+    ok = await a.passwords.verify(row["password_hash"] if row else None, cmd.password)
+    if not (row and ok and row.get("disabled_at") is None):
+        who = {"account_id" if scope == "customer" else "staff_id": row["id"] if row else None}
+        raise await a.guard.refuse(scope, key, address, **who)
+    await a.guard.release(scope, key)
+    if new_hash := await a.passwords.rehashed(row["password_hash"], cmd.password):
+        await save_hash(a.rt.pool, row["id"], new_hash)
+    return row
 
 
 async def live_session(a: Auth, digest: bytes) -> asyncpg.Record:
@@ -394,11 +252,7 @@ async def sessions(a: Auth, query: msgs.SessionsQuery) -> msgs.SessionsPage:
             id=row["id"],
             created_at=row["created_at"],
             last_seen_at=row["last_seen_at"],
-            expires_at=domain.session_expires_at(
-                domain.SessionTimes(row["created_at"], row["last_seen_at"]),
-                idle=a.idle,
-                absolute=a.absolute,
-            ),
+            expires_at=a.expires_at(row),
             client_address=row["client_address"],
             user_agent=row["user_agent"],
             current=bytes(row["token_digest"]) == current,
@@ -415,27 +269,18 @@ async def sessions(a: Auth, query: msgs.SessionsQuery) -> msgs.SessionsPage:
 
 
 def session_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
-    key = decode_cursor(cursor)
-    if key is None:
-        return None
-    try:
-        created_at, session_id = key
-        return datetime.fromisoformat(created_at), uuid.UUID(session_id)
-    except (TypeError, ValueError) as exc:
-        raise DomainError(
-            "invalid_cursor", "Nieprawidłowy kursor strony.", detail_en="Invalid page cursor."
-        ) from exc
+    return cursor_key(cursor, datetime.fromisoformat, uuid.UUID)  # type: ignore[return-value]
 
 
 async def end_session(a: Auth, cmd: msgs.EndSession) -> Empty:
     """R13: the customer ends one of their own sessions; another account's id is not found."""
-    async with a.rt.pool.acquire() as conn, conn.transaction():
-        if not await store.delete_session_by_id(conn, cmd.account_id, cmd.session_id):
+    async with a.rt.unit_of_work() as uow:
+        if not await store.delete_session_by_id(uow.conn, cmd.account_id, cmd.session_id):
             raise NotFound(
                 "session_not_found", "Nie ma takiej sesji.", detail_en="No such session."
             )
         await store.audit(
-            conn,
+            uow.conn,
             "session_ended",
             actor_kind="customer",
             actor_id=cmd.account_id,

@@ -39,3 +39,8 @@ class Passwords:
 
     def needs_rehash(self, encoded: str) -> bool:
         return self._hasher.check_needs_rehash(encoded)
+
+    async def rehashed(self, encoded: str, password: str) -> str | None:
+        """After a successful login: a new hash when ``encoded`` was made with older
+        parameters, else None."""
+        return await self.hash(password) if self.needs_rehash(encoded) else None

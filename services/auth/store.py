@@ -1,6 +1,6 @@
 """The SQL of the auth service's customer side and its audit trail, as named functions over asyncpg.
 
-Staff, their sessions and blocks are in ``staff_store.py``.
+Staff, their sessions and blocks are in ``staff/store.py``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from runtime.db import execute_counted
 Db: TypeAlias = asyncpg.Connection | asyncpg.Pool
 
 # The open block of an account, if any; whether it is still in effect is the domain's call (R5).
-_OPEN_BLOCK = """
+OPEN_BLOCK = """
     LEFT JOIN LATERAL (
         SELECT b.id AS block_id, b.blocked_until FROM blocks b
         WHERE b.account_id = a.id AND b.lifted_at IS NULL
@@ -83,10 +83,10 @@ async def insert_email_token(
 
 
 async def use_email_token(
-    conn: asyncpg.Connection, digest: bytes, purposes: tuple[str, ...]
+    db: Db, digest: bytes, purposes: tuple[str, ...]
 ) -> asyncpg.Record | None:
     """Spend a single-use token; None when it is unknown, used or expired."""
-    return await conn.fetchrow(
+    return await db.fetchrow(
         """
         UPDATE email_tokens SET used_at = now()
         WHERE token_digest = $1 AND purpose = ANY($2::text[]) AND used_at IS NULL
@@ -160,10 +160,17 @@ async def account_by_login(db: Db, key: str) -> asyncpg.Record | None:
         f"""
         SELECT a.id, a.login, a.customer_number, a.email, a.language, a.password_hash,
                a.email_verified_at, ob.block_id, ob.blocked_until
-        FROM accounts a {_OPEN_BLOCK}
+        FROM accounts a {OPEN_BLOCK}
         WHERE a.login_key = $1
         """,
         key,
+    )
+
+
+async def account_of_customer(db: Db, customer_number: str) -> asyncpg.Record | None:
+    return await db.fetchrow(
+        "SELECT id, login, email, language FROM accounts WHERE customer_number = $1",
+        customer_number,
     )
 
 
@@ -221,18 +228,6 @@ async def update_contact(
     )
 
 
-async def accounts_of_customers(db: Db, customer_numbers: list[str]) -> list[asyncpg.Record]:
-    return await db.fetch(
-        f"""
-        SELECT a.customer_number, a.login, a.email_verified_at, ob.block_id, ob.blocked_until
-        FROM accounts a {_OPEN_BLOCK}
-        WHERE a.customer_number = ANY($1::text[])
-        ORDER BY a.customer_number
-        """,
-        customer_numbers,
-    )
-
-
 # --- sessions ----------------------------------------------------------------------------------
 
 
@@ -254,7 +249,7 @@ async def session_with_account(db: Db, digest: bytes) -> asyncpg.Record | None:
         f"""
         SELECT s.id, s.account_id, s.created_at, s.last_seen_at, a.login, a.customer_number,
                ob.block_id, ob.blocked_until
-        FROM sessions s JOIN accounts a ON a.id = s.account_id {_OPEN_BLOCK}
+        FROM sessions s JOIN accounts a ON a.id = s.account_id {OPEN_BLOCK}
         WHERE s.token_digest = $1
         """,
         digest,
@@ -318,100 +313,6 @@ async def delete_session_by_id(db: Db, account_id: UUID, session_id: UUID) -> bo
 
 
 # --- captcha and throttling (R4) ---------------------------------------------------------------
-
-
-async def insert_captcha(db: Db, challenge_id: UUID, digest: bytes, expires_at: datetime) -> None:
-    await db.execute(
-        "INSERT INTO captcha_challenges (id, answer_digest, expires_at) VALUES ($1, $2, $3)",
-        challenge_id,
-        digest,
-        expires_at,
-    )
-
-
-async def spend_captcha(db: Db, challenge_id: UUID) -> bytes | None:
-    """Single use: the first attempt spends the challenge, right or wrong; None if unusable."""
-    value = await db.fetchval(
-        """
-        UPDATE captcha_challenges SET used_at = now()
-        WHERE id = $1 AND used_at IS NULL AND expires_at > now()
-        RETURNING answer_digest
-        """,
-        challenge_id,
-    )
-    return bytes(value) if value is not None else None
-
-
-async def failure_windows(
-    db: Db,
-    scope: str,
-    login_key: str,
-    client_address: str,
-    *,
-    since: datetime,
-    login_limit: int,
-    address_limit: int,
-) -> asyncpg.Record:
-    """Wrong passwords for this login and failures of any kind from this address, since ``since``."""
-    return await db.fetchrow(
-        """
-        SELECT
-          (SELECT count(*) FROM login_failures
-            WHERE scope = $1 AND login_key = $2 AND kind = 'password' AND at > $4) AS login_count,
-          (SELECT at FROM login_failures
-            WHERE scope = $1 AND login_key = $2 AND kind = 'password' AND at > $4
-            ORDER BY at DESC OFFSET $5 - 1 LIMIT 1) AS login_nth,
-          (SELECT count(*) FROM login_failures
-            WHERE client_address = $3 AND at > $4) AS address_count,
-          (SELECT at FROM login_failures WHERE client_address = $3 AND at > $4
-            ORDER BY at DESC OFFSET $6 - 1 LIMIT 1) AS address_nth
-        """,
-        scope,
-        login_key,
-        client_address,
-        since,
-        login_limit,
-        address_limit,
-    )
-
-
-async def record_failure(
-    db: Db, scope: str, login_key: str, client_address: str, kind: str
-) -> None:
-    await db.execute(
-        "INSERT INTO login_failures (scope, login_key, client_address, kind)"
-        " VALUES ($1, $2, $3, $4)",
-        scope,
-        login_key,
-        client_address,
-        kind,
-    )
-
-
-async def captcha_required(db: Db, scope: str, login_key: str) -> bool:
-    return bool(
-        await db.fetchval(
-            "SELECT true FROM login_guards WHERE scope = $1 AND login_key = $2", scope, login_key
-        )
-    )
-
-
-async def require_captcha(db: Db, scope: str, login_key: str) -> bool:
-    """Demand a captcha at the next attempt; True when it was not demanded already."""
-    return bool(
-        await db.fetchval(
-            "INSERT INTO login_guards (scope, login_key) VALUES ($1, $2)"
-            " ON CONFLICT DO NOTHING RETURNING true",
-            scope,
-            login_key,
-        )
-    )
-
-
-async def release_captcha(db: Db, scope: str, login_key: str) -> None:
-    await db.execute(
-        "DELETE FROM login_guards WHERE scope = $1 AND login_key = $2", scope, login_key
-    )
 
 
 # --- audit trail ------------------------------------------------------------------------------
@@ -494,29 +395,3 @@ async def email_token_usable(db: Db, digest: bytes, purpose: str) -> bool:
 
 
 # --- maintenance mode (R6) --------------------------------------------------------------------
-
-
-async def maintenance_state(db: Db) -> asyncpg.Record:
-    row = await db.fetchrow(
-        "SELECT on_now, message, message_en, expected_end, revision FROM maintenance"
-    )
-    assert row is not None, "migration 0003 inserts the one maintenance row"
-    return row
-
-
-async def set_maintenance(
-    db: Db, *, on: bool, message: str, message_en: str, expected_end: datetime | None
-) -> asyncpg.Record:
-    row = await db.fetchrow(
-        """
-        UPDATE maintenance SET on_now = $1, message = $2, message_en = $3, expected_end = $4,
-                               revision = revision + 1, changed_at = now()
-        RETURNING on_now, message, message_en, expected_end, revision
-        """,
-        on,
-        message,
-        message_en,
-        expected_end,
-    )
-    assert row is not None
-    return row

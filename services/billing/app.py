@@ -14,35 +14,39 @@ from contracts.retention import RUN_RETENTION
 from runtime.schedule import Repeating
 from runtime.service import ServiceRuntime
 from runtime.settings import Settings, get_settings
-from services.billing import asyncapi, complaints, domain, handlers, retention, staff_views
+from services.billing import asyncapi, domain, handlers, staff_views
+from services.billing.complaints import handlers as complaints
+from services.billing.ingest import handlers as ingest
+from services.billing.retention import handlers as retention
 
 
 def create_app(settings: Settings | None = None) -> AsgiFastStream:
     rt = ServiceRuntime("billing", settings or get_settings(), Path(__file__).parent / "migrations")
+    b = handlers.Billing(rt)
     # The billing system's data arrives in bulk (a nightly load): applied in batches.
     rt.consume_batches(
         topology.billing_in_queue("billing"),
         topology.BILLING_IN_EXCHANGE,
         BILLING_SERVICE_MESSAGES,
-        partial(handlers.ingest_batch, rt),
+        partial(ingest.ingest_batch, b),
         refuse=domain.refusal,
     )
-    rt.answer(billing.CHECK_REGISTRATION, partial(handlers.check_registration, rt))
-    rt.answer(billing.LIST_CONTRACTS, partial(handlers.list_contracts, rt))
-    rt.answer(billing.GET_CONTRACT, partial(handlers.get_contract, rt))
-    rt.answer(billing.CONTRACT_DOCUMENT, partial(handlers.contract_document, rt))
-    rt.answer(billing.LIST_INVOICES, partial(handlers.list_invoices, rt))
-    rt.answer(billing.GET_INVOICE, partial(handlers.get_invoice, rt))
-    rt.answer(billing.INVOICE_DOCUMENT, partial(handlers.invoice_document, rt))
-    rt.answer(billing.GET_SETTLEMENT, partial(handlers.get_settlement, rt))
-    rt.answer(billing.CUSTOMER_OVERVIEW, partial(handlers.customer_overview, rt))
-    rt.answer(billing.SEARCH_CUSTOMERS, partial(staff_views.search_customers, rt))
-    complaints.register(rt)
+    rt.answer(billing.CHECK_REGISTRATION, partial(handlers.check_registration, b))
+    rt.answer(billing.LIST_CONTRACTS, partial(handlers.list_contracts, b))
+    rt.answer(billing.GET_CONTRACT, partial(handlers.get_contract, b))
+    rt.answer(billing.CONTRACT_DOCUMENT, partial(handlers.contract_document, b))
+    rt.answer(billing.LIST_INVOICES, partial(handlers.list_invoices, b))
+    rt.answer(billing.GET_INVOICE, partial(handlers.get_invoice, b))
+    rt.answer(billing.INVOICE_DOCUMENT, partial(handlers.invoice_document, b))
+    rt.answer(billing.GET_SETTLEMENT, partial(handlers.get_settlement, b))
+    rt.answer(billing.CUSTOMER_OVERVIEW, partial(handlers.customer_overview, b))
+    rt.answer(billing.SEARCH_CUSTOMERS, partial(staff_views.search_customers, b))
+    complaints.register(b)
     # R14: who is due for erasure, at start and then every interval, and when the operator asks.
-    rt.answer(RUN_RETENTION, partial(retention.run_requested, rt))
+    rt.answer(RUN_RETENTION, partial(retention.run_requested, b))
     erasure = Repeating(
         "retention",
-        partial(retention.scheduled_run, rt),
+        partial(retention.scheduled_run, b),
         interval=rt.settings.retention_interval_seconds,
     )
     rt.after_start_hooks.append(erasure.start)

@@ -56,7 +56,7 @@ Processing is idempotent: a `message_id` seen before changes nothing, natural ke
 contract and invoice numbers, meter serials, payment ids) are upserted, and a record with a
 lower `revision` than the one held never overwrites it. A message that is not valid JSON, has
 an unknown schema or fails validation is moved to the queue `ibok.dead-letters` with the
-header `x-ibok-dead-reason`; one that keeps failing is dead-lettered after 5 deliveries.
+header `x-ibok-dead-reason`; one that keeps failing is dead-lettered at its 5th failure.
 Money is integer grosze; volumes are m3 with three decimals. See docs/billing-interface.md.
 """
 

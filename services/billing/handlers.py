@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import asyncpg
 from pydantic import AwareDatetime, TypeAdapter
 
-from contracts import topology
-from contracts.base import Envelope
 from contracts.billing import (
-    BillingDataChanged,
     Charge,
     ContractDetail,
     ContractList,
@@ -36,71 +33,34 @@ from contracts.billing import (
 from contracts.billing_system import (
     Address,
     ContractDocument,
-    ContractUpserted,
-    CustomerUpserted,
     InvoiceLine,
 )
 from runtime.clock import business_today
-from runtime.errors import DomainError, NotFound
+from runtime.errors import NotFound
 from runtime.logs import get_logger
-from runtime.paging import decode_cursor, encode_cursor
+from runtime.paging import cursor_key, encode_cursor
 from runtime.service import ServiceRuntime
-from services.billing import documents, domain, ingest, store
+from services.billing import documents, domain, store
 
 log = get_logger(__name__)
 
 RECENT = 12  # charges and payments the settlement shows
 
 
-# Above this many customers in one batch, the change event names everyone instead.
-CHANGED_CUSTOMERS_LISTED = 1000
+@dataclass
+class Billing:
+    """The billing service's dependencies, wired once in app.py."""
 
-
-def changed_customers(messages: Sequence[Envelope]) -> list[str] | None:
-    """Whose money views a batch may change (None: everyone's), for the gateways' caches."""
-    numbers: set[str] = set()
-    for message in messages:
-        if isinstance(message, ingest.CUSTOMER_BOUND):
-            numbers.add(ingest.customer_of(message))
-        elif isinstance(message, CustomerUpserted | ContractUpserted):
-            numbers.add(message.customer_number)
-        else:  # a sync completed moves everyone's "data as of"; anything else: be safe
-            return None
-    return sorted(numbers) if len(numbers) <= CHANGED_CUSTOMERS_LISTED else None
-
-
-async def ingest_batch(rt: ServiceRuntime, messages: Sequence[Envelope]) -> None:
-    """The billing system's messages, many at a time, in one transaction (see ingest.py).
-
-    When it changed anything, the same transaction queues ``billing.data-changed.v1`` for the
-    gateways' caches (services/gateway/billing_cache.py).
-    """
-    async with rt.pool.acquire() as conn, conn.transaction():
-        applied = await ingest.apply_batch(conn, messages)
-        if applied.fresh:
-            changed = BillingDataChanged(customer_numbers=changed_customers(messages))
-            await rt.emit(conn, topology.EVENTS_EXCHANGE, changed)
-    if applied.fresh:
-        rt.published_soon()
-    log.info(
-        "billing.ingested",
-        received=len(messages),
-        fresh=applied.fresh,
-        invoices=applied.invoices,
-        payments=applied.payments,
-        cancelled=applied.cancelled,
-        parked=applied.parked,
-        unparked=applied.unparked,
-    )
-    for sync in applied.synced:
-        log.info("billing.sync_completed", as_of=sync.as_of.isoformat())
+    rt: ServiceRuntime
 
 
 async def check_registration(
-    rt: ServiceRuntime, query: RegistrationEligibilityQuery
+    b: Billing, query: RegistrationEligibilityQuery
 ) -> RegistrationEligibility:
     """R1: only the holder of a current contract, proven by PESEL or NIP, may register."""
-    row = await store.customer_with_contract(rt.pool, query.customer_number, query.contract_number)
+    row = await store.customer_with_contract(
+        b.rt.pool, query.customer_number, query.contract_number
+    )
     if row is None:
         return RegistrationEligibility(eligible=False)
     term = domain.ContractTerm(row["status"], row["start_date"], row["end_date"])
@@ -124,8 +84,8 @@ def _not_found(what: str = "document") -> NotFound:
     return NotFound("not_found", "Nie znaleziono.", detail_en=f"No such {what}.")
 
 
-async def list_contracts(rt: ServiceRuntime, query: CustomerScope) -> ContractList:
-    async with rt.pool.acquire() as conn:
+async def list_contracts(b: Billing, query: CustomerScope) -> ContractList:
+    async with b.rt.pool.acquire() as conn:
         rows = await store.contracts_of_customer(conn, query.customer_number)
         as_of = await store.data_as_of(conn)
     return ContractList(
@@ -133,8 +93,8 @@ async def list_contracts(rt: ServiceRuntime, query: CustomerScope) -> ContractLi
     )
 
 
-async def get_contract(rt: ServiceRuntime, query: ContractQuery) -> ContractDetail:
-    async with rt.pool.acquire() as conn:
+async def get_contract(b: Billing, query: ContractQuery) -> ContractDetail:
+    async with b.rt.pool.acquire() as conn:
         row = await store.contract_of_customer(conn, query.customer_number, query.contract_id)
         as_of = await store.data_as_of(conn)
     if row is None:
@@ -152,9 +112,9 @@ def _buyer(customer: asyncpg.Record) -> documents.Party:
     )
 
 
-async def contract_document(rt: ServiceRuntime, query: ContractQuery) -> RenderedDocument:
+async def contract_document(b: Billing, query: ContractQuery) -> RenderedDocument:
     """R7.2: the signed contract as a PDF."""
-    async with rt.pool.acquire() as conn:
+    async with b.rt.pool.acquire() as conn:
         row = await store.contract_of_customer(conn, query.customer_number, query.contract_id)
         customer = await store.customer(conn, query.customer_number)
     if row is None or customer is None or row["document"] is None:
@@ -178,29 +138,20 @@ async def contract_document(rt: ServiceRuntime, query: ContractQuery) -> Rendere
 
 
 def _page_start(cursor: str | None) -> tuple[date, str] | None:
-    key = decode_cursor(cursor)
-    if key is None:
-        return None
-    try:
-        issued_on, number = key
-        return date.fromisoformat(issued_on), str(number)
-    except (TypeError, ValueError) as exc:
-        raise DomainError(
-            "invalid_cursor", "Nieprawidłowy kursor strony.", detail_en="Invalid page cursor."
-        ) from exc
+    return cursor_key(cursor, date.fromisoformat, str)  # type: ignore[return-value]
 
 
 _DATA_AS_OF = TypeAdapter(AwareDatetime | None)
 
 
-async def list_invoices(rt: ServiceRuntime, query: InvoicesQuery) -> bytes:
+async def list_invoices(b: Billing, query: InvoicesQuery) -> bytes:
     """The customer's invoices, newest first, one keyset page (the benchmark's hot path).
 
     Answered as an ``InvoicePage``'s JSON put together from the items PostgreSQL wrote
     (``store.PAGE_AS_JSON``), with no Python object per invoice.
     """
     after = _page_start(query.cursor)
-    async with rt.pool.acquire() as conn:
+    async with b.rt.pool.acquire() as conn:
         rows = await store.invoice_page(
             conn,
             query.customer_number,
@@ -256,8 +207,8 @@ async def _settlement_figures(
     return figures, account
 
 
-async def get_invoice(rt: ServiceRuntime, query: InvoiceQuery) -> InvoiceDetail:
-    async with rt.pool.acquire() as conn:
+async def get_invoice(b: Billing, query: InvoiceQuery) -> InvoiceDetail:
+    async with b.rt.pool.acquire() as conn:
         row = await store.invoice_of_customer(conn, query.customer_number, query.invoice_id)
         if row is None:
             raise _not_found("invoice")
@@ -275,9 +226,9 @@ async def get_invoice(rt: ServiceRuntime, query: InvoiceQuery) -> InvoiceDetail:
     )
 
 
-async def invoice_document(rt: ServiceRuntime, query: InvoiceDocumentQuery) -> RenderedDocument:
+async def invoice_document(b: Billing, query: InvoiceDocumentQuery) -> RenderedDocument:
     """R7.3: the invoice rendered as a Polish VAT invoice, HTML or PDF."""
-    async with rt.pool.acquire() as conn:
+    async with b.rt.pool.acquire() as conn:
         row = await store.invoice_of_customer(conn, query.customer_number, query.invoice_id)
         customer = await store.customer(conn, query.customer_number)
         premises = await store.premises_of_contract(conn, row["contract_number"]) if row else None
@@ -321,9 +272,9 @@ async def invoice_document(rt: ServiceRuntime, query: InvoiceDocumentQuery) -> R
 # --- settlement (R7.4) --------------------------------------------------------------------------
 
 
-async def get_settlement(rt: ServiceRuntime, query: CustomerScope) -> Settlement:
+async def get_settlement(b: Billing, query: CustomerScope) -> Settlement:
     today = business_today()
-    async with rt.pool.acquire() as conn:
+    async with b.rt.pool.acquire() as conn:
         figures, account = await _settlement_figures(conn, query.customer_number, today)
         as_of = await store.data_as_of(conn)
     ids = {r["number"]: r["invoice_id"] for r in account["invoices"]}
@@ -359,9 +310,9 @@ async def get_settlement(rt: ServiceRuntime, query: CustomerScope) -> Settlement
     )
 
 
-async def customer_overview(rt: ServiceRuntime, query: CustomerScope) -> CustomerOverview:
+async def customer_overview(b: Billing, query: CustomerScope) -> CustomerOverview:
     """Staff's view of a customer on the billing side: contracts and balance."""
-    async with rt.pool.acquire() as conn:
+    async with b.rt.pool.acquire() as conn:
         customer = await store.customer(conn, query.customer_number)
         if customer is None:
             raise _not_found("customer")

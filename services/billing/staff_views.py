@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from contracts.billing import CustomerFound, CustomerSearch, CustomersFound
-from runtime.service import ServiceRuntime
 from services.billing import store
+from services.billing.handlers import Billing
 
 
-async def search_customers(rt: ServiceRuntime, query: CustomerSearch) -> CustomersFound:
-    rows = await store.search_customers(rt.pool, query.q.strip(), query.limit)
+async def search_customers(b: Billing, query: CustomerSearch) -> CustomersFound:
+    rows = await store.search_customers(b.rt.pool, query.q.strip(), query.limit)
     return CustomersFound(items=[CustomerFound(**dict(r)) for r in rows])

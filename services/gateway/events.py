@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 import aio_pika
 
 from contracts import topology
+from runtime import broker_topology
 from runtime.logs import get_logger
 
 log = get_logger(__name__)
@@ -40,11 +42,15 @@ class GatewayEvents:
         )
         self._connection.reconnect_callbacks.add(self._reconnected)
         self._connection.close_callbacks.add(self._lost)
+        # The whole topology, as every service declares it at start (whichever starts first).
+        await broker_topology.declare(self._url, "gateway")
         channel = await self._connection.channel()
-        exchange = await channel.declare_exchange(
-            topology.EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
+        # Declared (or, for a user confined to its own queues, checked) just above.
+        exchange = await channel.get_exchange(topology.EVENTS_EXCHANGE, ensure=False)
+        # Named under the gateway's own prefix, which its broker user may declare.
+        queue = await channel.declare_queue(
+            f"ibok.gateway.events.{uuid.uuid4().hex}", exclusive=True, auto_delete=True
         )
-        queue = await channel.declare_queue("", exclusive=True, auto_delete=True)
         for schema in self._handlers:
             await queue.bind(exchange, routing_key=schema)
         await queue.consume(self._on_message, no_ack=True)

@@ -1,9 +1,13 @@
-"""Rate limits: how many requests a client or an account may make per window (pure, no I/O)."""
+"""Rate limits: how many requests a client, an account or a customer number may make per window."""
 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
+from typing import Any
+
+from litestar.connection import ASGIConnection
 
 
 @dataclass(frozen=True)
@@ -52,3 +56,12 @@ class SlidingWindowLimiter:
     def _forget_before(self, window: int) -> None:
         for key in [k for k, (w, _, _) in self._windows.items() if w < window]:
             del self._windows[key]
+
+
+def registration_retry_after(
+    connection: ASGIConnection[Any, Any, Any, Any], customer: str
+) -> float:
+    """Count one registration attempt for a customer number (API and portal alike), on top of
+    the per-address limit: 0 when allowed, else seconds until the next may be."""
+    limiter: SlidingWindowLimiter = connection.app.state.registrations
+    return limiter.hit(customer.strip().upper(), time.monotonic())

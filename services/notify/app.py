@@ -16,6 +16,7 @@ from contracts.auth import (
     EmailVerificationRequested,
     LoginCodeRequested,
     PasswordResetRequested,
+    RegistrationRepeated,
 )
 from contracts.billing import ComplaintInformationRequested, ComplaintOutcome
 from contracts.readings import LegalizationExpiring, ReadingFlagged
@@ -23,7 +24,8 @@ from contracts.retention import CustomerRetentionEnded
 from runtime.service import ServiceRuntime
 from runtime.settings import Settings, get_settings
 from services.notify import handlers
-from services.notify.fanout import FanoutRunner
+from services.notify.fanout import handlers as broadcast
+from services.notify.fanout.runner import FanoutRunner
 from services.notify.mailer import MailSender
 
 HERE = Path(__file__).parent
@@ -43,26 +45,27 @@ def create_app(settings: Settings | None = None) -> AsgiFastStream:
             PasswordResetRequested: partial(handlers.send_password_reset, n),
             EmailChangeRequested: partial(handlers.send_email_change_notice, n),
             LoginCodeRequested: partial(handlers.send_login_code, n),
+            RegistrationRepeated: partial(handlers.warn_registration_repeated, n),
             CustomerContactChanged: partial(handlers.update_recipient, n),
             AccountErased: partial(handlers.forget_customer, n),
             CustomerRetentionEnded: partial(handlers.forget_customer, n),
-            ComplaintOutcome: partial(handlers.tell_complaint_outcome, n),
-            ComplaintInformationRequested: partial(handlers.ask_complaint_information, n),
-            LegalizationExpiring: partial(handlers.remind_legalization, n),
-            ReadingFlagged: partial(handlers.tell_reading_flagged, n),
+            ComplaintOutcome: partial(handlers.tell_customer, n),
+            ComplaintInformationRequested: partial(handlers.tell_customer, n),
+            LegalizationExpiring: partial(handlers.tell_customer, n),
+            ReadingFlagged: partial(handlers.tell_customer, n),
         },
     )
     rt.answer(ops.INBOX, partial(handlers.inbox, n))
     rt.answer(ops.MARK_READ, partial(handlers.mark_read, n))
-    rt.answer(ops.TERMS_IN_FORCE, partial(handlers.terms_in_force, n))
-    rt.answer(ops.TERMS_VERSION, partial(handlers.terms_version, n))
-    rt.answer(ops.TERMS_VERSIONS, partial(handlers.terms_versions, n))
-    rt.answer(ops.PUBLISH_TERMS, partial(handlers.publish_terms, n))
-    rt.answer(ops.SEND_ANNOUNCEMENT, partial(handlers.send_announcement, n))
-    rt.answer(ops.FANOUT_STATUS, partial(handlers.fanout_status, n))
+    rt.answer(ops.TERMS_IN_FORCE, partial(broadcast.terms_in_force, n))
+    rt.answer(ops.TERMS_VERSION, partial(broadcast.terms_version, n))
+    rt.answer(ops.TERMS_VERSIONS, partial(broadcast.terms_versions, n))
+    rt.answer(ops.PUBLISH_TERMS, partial(broadcast.publish_terms, n))
+    rt.answer(ops.SEND_ANNOUNCEMENT, partial(broadcast.send_announcement, n))
+    rt.answer(ops.FANOUT_STATUS, partial(broadcast.fanout_status, n))
 
     async def seed_terms() -> None:
-        await handlers.seed_terms(rt.pool, SEED_TERMS.read_text(encoding="utf-8"))
+        await broadcast.seed_terms(rt.pool, SEED_TERMS.read_text(encoding="utf-8"))
 
     rt.startup_hooks += [seed_terms, sender.start, fanout.start]
     rt.shutdown_hooks += [fanout.stop, sender.stop]

@@ -15,6 +15,7 @@ from functools import lru_cache, partial
 import aiosmtplib
 from prometheus_client import Counter
 
+from runtime import tls
 from runtime.logs import get_logger
 from runtime.service import ServiceRuntime
 from runtime.settings import Settings
@@ -77,10 +78,13 @@ class SmtpConnection:
             assert self._smtp is not None
             return self._smtp
         s = self._settings
+        # STARTTLS is required when asked for (never silently plain); the certificate is verified.
         smtp = aiosmtplib.SMTP(
             hostname=s.smtp_host,
             port=s.smtp_port,
-            start_tls=s.smtp_tls or None,
+            use_tls=s.smtp_tls == "implicit",
+            start_tls=True if s.smtp_tls == "starttls" else False,
+            tls_context=tls.smtp_context(s.smtp_ca_file) if s.smtp_tls != "off" else None,
             timeout=s.smtp_timeout,
         )
         await smtp.connect()

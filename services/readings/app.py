@@ -12,7 +12,10 @@ from contracts.retention import CustomerRetentionEnded
 from runtime.schedule import Repeating
 from runtime.service import ServiceRuntime
 from runtime.settings import Settings, get_settings
-from services.readings import handlers, retention
+from services.readings import handlers
+from services.readings.consumption import handlers as consumption
+from services.readings.ingest import handlers as ingest
+from services.readings.retention import handlers as retention
 
 
 def create_app(settings: Settings | None = None) -> AsgiFastStream:
@@ -26,8 +29,8 @@ def create_app(settings: Settings | None = None) -> AsgiFastStream:
     rt.consume_batches(
         topology.billing_in_queue("readings"),
         topology.BILLING_IN_EXCHANGE,
-        handlers.BILLING_SYSTEM_MESSAGES,
-        partial(handlers.ingest_batch, r),
+        ingest.BILLING_SYSTEM_MESSAGES,
+        partial(ingest.ingest_batch, r),
     )
     rt.consume(
         topology.events_queue("readings"),
@@ -37,8 +40,8 @@ def create_app(settings: Settings | None = None) -> AsgiFastStream:
     rt.answer(readings.METERS, partial(handlers.meters, r))
     rt.answer(readings.SUBMIT_READING, partial(handlers.submit_reading, r))
     rt.answer(readings.READING_HISTORY, partial(handlers.reading_history, r))
-    rt.answer(readings.CONSUMPTION, partial(handlers.consumption, r))
-    rt.answer(readings.CONSUMPTION_CHART, partial(handlers.consumption_chart, r))
+    rt.answer(readings.CONSUMPTION, partial(consumption.consumption, r))
+    rt.answer(readings.CONSUMPTION_CHART, partial(consumption.consumption_chart, r))
     rt.answer(readings.FLAGGED_READINGS, partial(handlers.flagged_readings, r))
     rt.answer(readings.REVIEW_READING, partial(handlers.review_reading, r))
 

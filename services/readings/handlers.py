@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from fractions import Fraction
@@ -12,30 +11,19 @@ import asyncpg
 
 from contracts import readings as msgs
 from contracts import topology
-from contracts.base import Envelope
 from contracts.billing_system import (
-    ContractUpserted,
-    ControlReadingRecorded,
-    InvoiceCancelled,
-    InvoiceCorrected,
-    InvoiceIssued,
-    MeterUpserted,
     ReadingSubmitted,
 )
-from runtime.batches import first_deliveries
 from runtime.clock import business_today
 from runtime.errors import Conflict, DomainError, NotFound
 from runtime.logs import get_logger
-from runtime.paging import decode_cursor, encode_cursor
+from runtime.paging import cursor_key, decode_cursor, encode_cursor
 from runtime.service import ServiceRuntime
+from runtime.unit_of_work import UnitOfWork
 from services.readings import domain, store, views
-from services.readings.chart import render_chart
+from services.readings.consumption import domain as consumption_domain
 
 log = get_logger(__name__)
-
-# Ids of readings made from the billing system's data are derived from its ids, so a message
-# delivered twice lands on the same row.
-READING_IDS = uuid.UUID("5b0e6a4e-2f35-4c57-9a57-4f8f5a0b7d11")
 
 
 @dataclass
@@ -52,107 +40,11 @@ class Readings:
 # --- from the billing system ----------------------------------------------------------------------
 
 
-BILLING_SYSTEM_MESSAGES: tuple[type[Envelope], ...] = (
-    MeterUpserted,
-    ControlReadingRecorded,
-    ContractUpserted,
-    InvoiceIssued,
-    InvoiceCorrected,
-    InvoiceCancelled,
-)
-
-
-async def ingest_batch(r: Readings, messages: Sequence[Envelope]) -> None:
-    """The billing system's messages, many at a time, in one transaction, in delivery order.
-
-    Each is applied as it would be alone (a later message about the same meter, contract or
-    invoice wins, as before); the inbox makes a message delivered twice a no-op. The meters
-    the batch touches are locked at once, in one order, before any is changed (submitted
-    readings lock their meter too).
-    """
-    sent = 0
-    async with r.pool.acquire() as conn, conn.transaction():
-        fresh = await first_deliveries(conn, messages)
-        await store.lock_meters(conn, *meters_touched(fresh))
-        settling = store.SettledInvoices(conn)
-        for msg in fresh:
-            match msg:
-                case InvoiceIssued() if domain.settles_period(msg.period_to, msg.issued_on):
-                    await settling.settle(msg.number, msg.contract_number, msg.period_to)
-                case InvoiceCorrected() if domain.settles_period(
-                    msg.correction.period_to, msg.correction.issued_on
-                ):
-                    c = msg.correction
-                    await settling.settle(c.number, c.contract_number, c.period_to)
-                case InvoiceCancelled():
-                    await settling.cancel(msg.number)
-                case MeterUpserted():
-                    await settling.flush()
-                    sent += await upsert_meter(r, conn, msg)
-                case ControlReadingRecorded():
-                    await settling.flush()
-                    await record_control_reading(conn, msg)
-                case ContractUpserted():
-                    await settling.flush()
-                    await store.upsert_contract(conn, msg)
-        await settling.flush()
-    if sent:
-        r.rt.published_soon()
-    log.info("readings.ingested", received=len(messages), fresh=len(fresh))
-
-
-def meters_touched(messages: Sequence[Envelope]) -> list[str]:
-    """The serials the batch's meter messages and control readings change."""
-    serials: list[str] = []
-    for msg in messages:
-        if isinstance(msg, MeterUpserted):
-            serials.append(msg.serial)
-            if msg.exchange is not None:
-                serials.append(msg.exchange.previous_serial)
-        elif isinstance(msg, ControlReadingRecorded):
-            serials.append(msg.serial)
-    return serials
-
-
-async def upsert_meter(r: Readings, conn: asyncpg.Connection, msg: MeterUpserted) -> int:
-    """A meter, and when it replaced another, the exchange's final and initial states; the
-    legalizacja reminders it makes due (how many were queued)."""
-    ex = msg.exchange
-    if not await store.upsert_meter(conn, msg):
-        return 0  # a newer revision is stored
-    await store.adopt_orphan_readings(conn, msg.serial, msg.customer_number)
-    if ex is not None:
-        previous_customer = await store.meter_customer(conn, ex.previous_serial)
-        for role, serial, customer, value in (
-            ("final", ex.previous_serial, previous_customer, ex.previous_final_reading),
-            ("initial", msg.serial, msg.customer_number, ex.initial_reading),
-        ):
-            external_id = f"meter-exchange:{msg.serial}:{role}"
-            await store.upsert_system_reading(
-                conn,
-                reading_id=uuid.uuid5(READING_IDS, external_id),
-                external_id=external_id,
-                serial=serial,
-                customer_number=customer or msg.customer_number,
-                value=value,
-                read_on=ex.exchanged_on,
-                source="meter_exchange",
-            )
-    return await remind_legalization(r, conn, business_today(), serial=msg.serial)
-
-
-async def record_control_reading(conn: asyncpg.Connection, msg: ControlReadingRecorded) -> None:
-    """R8 (§3.3): an inspector's reading or an estimate, shown with its source."""
-    customer = await store.meter_customer(conn, msg.serial)
-    reading_id = uuid.uuid5(READING_IDS, f"control:{msg.reading_id}")
-    await store.upsert_control_reading(conn, msg, reading_id, customer)
-
-
 # --- R7.6: legalizacja ----------------------------------------------------------------------------
 
 
 async def remind_legalization(
-    r: Readings, conn: asyncpg.Connection, today: date, serial: str | None = None
+    r: Readings, uow: UnitOfWork, today: date, serial: str | None = None
 ) -> int:
     """R7.6: emit the reminders due today (each once per meter, expiry date and threshold)."""
     thresholds = r.rt.settings.legalization_reminder_days
@@ -160,17 +52,16 @@ async def remind_legalization(
         return 0
     horizon = today + timedelta(days=max(thresholds))
     sent = 0
-    for row in await store.meters_expiring(conn, today, horizon, serial):
+    for row in await store.meters_expiring(uow.conn, today, horizon, serial):
         due = domain.legalization_reminder_due(
             row["legalization_expires"], today, thresholds, row["sent"]
         )
         if due is None:
             continue
         if await store.record_reminder(
-            conn, row["serial"], row["customer_number"], row["legalization_expires"], due
+            uow.conn, row["serial"], row["customer_number"], row["legalization_expires"], due
         ):
-            await r.rt.emit(
-                conn,
+            uow.emit(
                 topology.EVENTS_EXCHANGE,
                 msgs.LegalizationExpiring(
                     customer_number=row["customer_number"],
@@ -185,10 +76,8 @@ async def remind_legalization(
 
 async def send_legalization_reminders(r: Readings, today: date | None = None) -> int:
     """The daily sweep: every meter whose reminder became due since the last one."""
-    async with r.pool.acquire() as conn, conn.transaction():
-        sent = await remind_legalization(r, conn, today or business_today())
-    if sent:
-        r.rt.published_soon()
+    async with r.rt.unit_of_work() as uow:
+        sent = await remind_legalization(r, uow, today or business_today())
     log.info("legalization.reminders_sent", count=sent)
     return sent
 
@@ -227,9 +116,9 @@ async def submit_reading(r: Readings, cmd: msgs.SubmitReading) -> msgs.ReadingAc
     read_on = cmd.read_on or today
     value = domain.reading_value(cmd.value)
     customer = cmd.customer_number
-    async with r.pool.acquire() as conn, conn.transaction():
-        await store.lock_meters(conn, cmd.serial)
-        known = await store.submission_context(conn, cmd.serial, customer, read_on)
+    async with r.rt.unit_of_work() as uow:
+        await store.lock_meters(uow.conn, cmd.serial)
+        known = await store.submission_context(uow.conn, cmd.serial, customer, read_on)
         meter = known.meter
         if meter is None:
             raise NotFound(
@@ -255,8 +144,8 @@ async def submit_reading(r: Readings, cmd: msgs.SubmitReading) -> msgs.ReadingAc
         previous = around.previous
         baseline = None
         if previous is not None:
-            curve = domain.consumption_curve(views.meter_segments(chain, counting))
-            baseline = domain.recent_daily_average(curve, previous.read_on)
+            curve = consumption_domain.consumption_curve(views.meter_segments(chain, counting))
+            baseline = consumption_domain.recent_daily_average(curve, previous.read_on)
         flagged = domain.jump_is_implausible(
             previous=previous,
             value=value,
@@ -270,7 +159,7 @@ async def submit_reading(r: Readings, cmd: msgs.SubmitReading) -> msgs.ReadingAc
         reading_id = replaced_id or uuid.uuid4()
         revision = existing["revision"] + 1 if existing else 1
         outbox = [
-            r.rt.outbox_row(
+            uow.outbox_row(
                 topology.IBOK_OUT_EXCHANGE,
                 ReadingSubmitted(
                     message_id=uuid.uuid5(reading_id, f"submitted:{revision}"),
@@ -286,7 +175,7 @@ async def submit_reading(r: Readings, cmd: msgs.SubmitReading) -> msgs.ReadingAc
         ]
         if flagged:
             outbox.append(
-                r.rt.outbox_row(
+                uow.outbox_row(
                     topology.EVENTS_EXCHANGE,
                     msgs.ReadingFlagged(
                         message_id=uuid.uuid5(reading_id, f"flagged:{revision}"),
@@ -300,7 +189,7 @@ async def submit_reading(r: Readings, cmd: msgs.SubmitReading) -> msgs.ReadingAc
                 )
             )
         row = await store.save_customer_reading(
-            conn,
+            uow.conn,
             reading_id=reading_id,
             serial=cmd.serial,
             customer=customer,
@@ -315,7 +204,6 @@ async def submit_reading(r: Readings, cmd: msgs.SubmitReading) -> msgs.ReadingAc
         if (row["id"], row["revision"]) != (reading_id, revision):
             # Only a writer that ignored the meter's lock could cause this: roll everything back.
             raise RuntimeError("the reading changed under the meter's lock")
-    r.rt.published_soon()
     log.info("reading.accepted", serial=cmd.serial, revision=row["revision"], flagged=flagged)
     return _accepted(views.reading_view(row), replaced=existing is not None, flagged=flagged)
 
@@ -344,13 +232,7 @@ def _accepted(view: msgs.ReadingView, *, replaced: bool, flagged: bool) -> msgs.
 
 async def reading_history(r: Readings, q: msgs.ReadingHistoryQuery) -> msgs.ReadingPage:
     """R7.5: the customer's readings of every source, newest first, filtered and paged."""
-    after = decode_cursor(q.cursor)
-    key = None
-    if after is not None:
-        try:
-            key = (date.fromisoformat(str(after[0])), uuid.UUID(str(after[1])))
-        except (ValueError, IndexError) as exc:
-            raise _bad_cursor() from exc
+    key = cursor_key(q.cursor, date.fromisoformat, uuid.UUID)
     rows = await store.history_page(
         r.pool,
         q.customer_number,
@@ -366,90 +248,12 @@ async def reading_history(r: Readings, q: msgs.ReadingHistoryQuery) -> msgs.Read
     return msgs.ReadingPage(items=items, next_cursor=cursor)
 
 
-def _bad_cursor() -> DomainError:
-    return DomainError(
-        "invalid_cursor",
-        "Nieprawidłowy kursor strony.",
-        detail_en="Invalid page cursor.",
-        status=400,
-    )
-
-
-async def consumption(r: Readings, q: msgs.ConsumptionQuery) -> msgs.ConsumptionReport:
-    """R7.7: use per month or billing period of one premises, with the year before and trend."""
-    today = business_today()
-    date_from, date_to = domain.consumption_range(q.date_from, q.date_to, today)
-    contracts = await store.contracts_of_customer(r.pool, q.customer_number)
-    all_meters = await store.meters_of_customer(r.pool, q.customer_number)
-    premises = sorted(
-        {m["premises_id"] for m in all_meters} | {c["premises_id"] for c in contracts}
-    )
-    if q.premises_id is not None and q.premises_id not in premises:
-        raise NotFound(
-            "premises_not_found",
-            "Nie ma takiego punktu poboru wśród Twoich.",
-            detail_en="There is no such premises among yours.",
-        )
-    current = [c for c in contracts if domain.contract_is_current(views.contract_term(c), today)]
-    chosen = (
-        q.premises_id
-        or (current[0]["premises_id"] if current else None)
-        or (premises[0] if premises else None)
-    )
-    here = [m for m in all_meters if m["premises_id"] == chosen]
-    mains = [m for m in here if m["is_main"]] or here
-    readings = await store.counting_readings(
-        r.pool, q.customer_number, [m["serial"] for m in mains]
-    )
-    curve = domain.consumption_curve(views.meter_segments(mains, readings))
-    period_months = None
-    if q.group == "period":
-        of_premises = [c for c in contracts if c["premises_id"] == chosen]
-        if not of_premises:
-            raise DomainError(
-                "billing_period_unknown",
-                "Brak umowy dla tego punktu: nie znamy okresów rozliczeniowych.",
-                detail_en="No contract for this premises: its billing periods are unknown.",
-                status=422,
-            )
-        current_numbers = {c["contract_number"] for c in current}
-        contract = next(
-            (c for c in of_premises if c["contract_number"] in current_numbers), of_premises[0]
-        )
-        period_months = contract["billing_period_months"]
-        spans = domain.billing_periods(contract["start_date"], period_months, date_from, date_to)
-    else:
-        spans = domain.months(date_from, date_to)
-    figures = domain.consumption_figures(curve, spans)
-    return views.consumption_report(
-        figures,
-        premises_id=chosen,
-        premises=premises,
-        group=q.group,
-        spans=spans,
-        date_from=date_from,
-        date_to=date_to,
-        period_months=period_months,
-    )
-
-
-async def consumption_chart(r: Readings, q: msgs.ConsumptionChartQuery) -> msgs.ConsumptionChart:
-    report = await consumption(r, msgs.ConsumptionQuery(**q.model_dump(exclude={"language"})))
-    return msgs.ConsumptionChart(svg=render_chart(report, q.language))
-
-
 # --- staff ----------------------------------------------------------------------------------------
 
 
 async def flagged_readings(r: Readings, q: msgs.FlaggedReadingsQuery) -> msgs.FlaggedReadingPage:
     """R8: flagged readings for staff to review, oldest first."""
-    after = decode_cursor(q.cursor)
-    key = None
-    if after is not None:
-        try:
-            key = (datetime.fromisoformat(str(after[0])), uuid.UUID(str(after[1])))
-        except (ValueError, IndexError) as exc:
-            raise _bad_cursor() from exc
+    key = cursor_key(q.cursor, datetime.fromisoformat, uuid.UUID)
     rows = await store.flagged_page(
         r.pool, pending_only=q.status == "pending_review", after=key, limit=q.limit + 1
     )
@@ -472,8 +276,8 @@ async def review_reading(r: Readings, cmd: msgs.ReviewReading) -> msgs.FlaggedRe
             status=422,
             fields={"reason": "required when rejecting"},
         )
-    async with r.pool.acquire() as conn, conn.transaction():
-        row = await store.reading_for_update(conn, cmd.reading_id)
+    async with r.rt.unit_of_work() as uow:
+        row = await store.reading_for_update(uow.conn, cmd.reading_id)
         if row is None or not row["flagged"]:
             raise NotFound(
                 "reading_not_found",
@@ -486,7 +290,9 @@ async def review_reading(r: Readings, cmd: msgs.ReviewReading) -> msgs.FlaggedRe
                 "Ten odczyt został już sprawdzony.",
                 detail_en="This reading has already been reviewed.",
             )
-        row = await store.record_review(conn, cmd.reading_id, cmd.decision, reason, cmd.reviewer)
+        row = await store.record_review(
+            uow.conn, cmd.reading_id, cmd.decision, reason, cmd.reviewer
+        )
         reviewed = msgs.ReadingReviewed(
             reading_id=row["id"],
             revision=row["revision"],
@@ -495,9 +301,10 @@ async def review_reading(r: Readings, cmd: msgs.ReviewReading) -> msgs.FlaggedRe
             decision=cmd.decision,
             reason=reason,
         )
-        for exchange in (topology.IBOK_OUT_EXCHANGE, topology.EVENTS_EXCHANGE):
-            message_id = uuid.uuid5(row["id"], f"reviewed:{row['revision']}:{exchange}")
-            await r.rt.emit(conn, exchange, reviewed.model_copy(update={"message_id": message_id}))
-    r.rt.published_soon()
+        # To the billing system only: the customer sees the decision and its reason in the
+        # reading history, so no IBOK service consumes it (contracts.topology).
+        exchange = topology.IBOK_OUT_EXCHANGE
+        message_id = uuid.uuid5(row["id"], f"reviewed:{row['revision']}:{exchange}")
+        uow.emit(exchange, reviewed.model_copy(update={"message_id": message_id}))
     log.info("reading.reviewed", decision=cmd.decision, reading_id=str(row["id"]))
     return views.flagged_view(row)

@@ -21,6 +21,7 @@ from contracts.readings import (
     ReadingView,
 )
 from services.readings import domain, store
+from services.readings.consumption import domain as consumption_domain
 
 
 def contract_term(row: asyncpg.Record) -> domain.ContractTerm:
@@ -39,19 +40,19 @@ def known_reading(row: asyncpg.Record) -> domain.KnownReading:
 
 def meter_segments(
     meters: Iterable[asyncpg.Record], readings: Sequence[asyncpg.Record]
-) -> list[domain.MeterSegment]:
+) -> list[consumption_domain.MeterSegment]:
     segments = []
     for m in meters:
         exchange = None
         if m["previous_serial"] is not None:
-            exchange = domain.Exchange(
+            exchange = consumption_domain.Exchange(
                 m["previous_serial"],
                 m["previous_final_reading"],
                 m["initial_reading"],
                 m["exchanged_on"],
             )
         segments.append(
-            domain.MeterSegment(
+            consumption_domain.MeterSegment(
                 m["serial"],
                 m["installed_on"],
                 [known_reading(r) for r in readings if r["serial"] == m["serial"]],
@@ -140,12 +141,12 @@ def _m3(value: Fraction | None) -> Decimal | None:
 
 
 def consumption_report(
-    figures: domain.ConsumptionFigures,
+    figures: consumption_domain.ConsumptionFigures,
     *,
     premises_id: str | None,
     premises: list[str],
     group: str,
-    spans: Sequence[domain.Span],
+    spans: Sequence[consumption_domain.Span],
     date_from: date,
     date_to: date,
     period_months: int | None,

@@ -66,23 +66,6 @@ async def test_customer_registers_verifies_logs_in_reads_me_and_logs_out(
         assert again.status_code == 401
 
 
-async def test_used_verification_link_cannot_be_used_again(
-    gateway: str, billing_data: Dataset, mail_sink: MailSink
-) -> None:
-    customer = customer_with_active_contract(billing_data, 1)
-    async with httpx.AsyncClient(base_url=gateway) as client:
-        assert (
-            await client.post("/api/v1/auth/register", json=registration(customer, "twice"))
-        ).status_code == 201
-        token = link_token(mail_sink.wait_for("twice@example.com"))
-        assert (
-            await client.post("/api/v1/auth/verify-email", json={"token": token})
-        ).status_code == 204
-        second = await client.post("/api/v1/auth/verify-email", json={"token": token})
-        assert second.status_code == 422
-        assert second.json()["code"] == "token_invalid"
-
-
 @pytest.mark.parametrize(
     ("change", "code"),
     [
@@ -109,60 +92,6 @@ async def test_registration_is_refused_with_a_problem_and_creates_nothing(
         )
         == 0
     )  # type: ignore[attr-defined]
-
-
-async def test_customer_with_only_an_ended_contract_cannot_register(
-    gateway: str, billing_data: Dataset
-) -> None:
-    ended = next(c for c in billing_data.customers if all(k.status == "ended" for k in c.contracts))
-    body = {
-        "customer_number": ended.number,
-        "contract_number": ended.contracts[0].contract_number,
-        "identity_kind": ended.identity_kind,
-        "identity_number": ended.identity_number,
-        "login": "ended",
-        "password": "Woda2026",
-        "email": "ended@example.com",
-    }
-    async with httpx.AsyncClient(base_url=gateway) as client:
-        answer = await client.post("/api/v1/auth/register", json=body)
-    assert answer.status_code == 422
-    assert answer.json()["code"] == "registration_not_eligible"
-
-
-async def test_login_is_unique_without_regard_to_case_and_one_account_per_customer(
-    gateway: str, billing_data: Dataset
-) -> None:
-    first = customer_with_active_contract(billing_data, 3)
-    second = customer_with_active_contract(billing_data, 4)
-    async with httpx.AsyncClient(base_url=gateway) as client:
-        assert (
-            await client.post("/api/v1/auth/register", json=registration(first, "Unique"))
-        ).status_code == 201
-        taken = await client.post("/api/v1/auth/register", json=registration(second, "uNIQUE"))
-        assert taken.status_code == 409
-        assert taken.json()["code"] == "login_taken"
-        again = await client.post("/api/v1/auth/register", json=registration(first, "another"))
-        assert again.status_code == 409
-        assert again.json()["code"] == "already_registered"
-
-
-async def test_unknown_login_and_wrong_password_get_the_same_answer(
-    gateway: str, billing_data: Dataset, mail_sink: MailSink
-) -> None:
-    customer = customer_with_active_contract(billing_data, 5)
-    async with httpx.AsyncClient(base_url=gateway) as client:
-        await client.post("/api/v1/auth/register", json=registration(customer, "same.answer"))
-        token = link_token(mail_sink.wait_for("same.answer@example.com"))
-        await client.post("/api/v1/auth/verify-email", json={"token": token})
-        wrong = await client.post(
-            "/api/v1/auth/login", json={"login": "same.answer", "password": "Wrong1234"}
-        )
-        unknown = await client.post(
-            "/api/v1/auth/login", json={"login": "nobody.here", "password": "Wrong1234"}
-        )
-    assert wrong.status_code == unknown.status_code == 401
-    assert wrong.json() == unknown.json()
 
 
 async def test_me_without_a_session_is_refused(gateway: str) -> None:

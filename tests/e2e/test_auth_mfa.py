@@ -288,7 +288,8 @@ async def test_the_demo_admins_key_is_confirmed_at_once_and_its_code_printed_for
     system: System, infra: Infra, gateway: str, staff_logins: dict[str, tuple[str, str]]
 ) -> None:
     """``make run``: the demo admin logs in with ``ibok totp-code``; no other key is printed."""
-    env = {**system.env, "IBOK_POSTGRES_DSN": infra.postgres_dsn}
+    # As auth's own role, as an operator with least privilege would.
+    env = {**system.env, "IBOK_POSTGRES_DSN": infra.postgres_dsn, **infra.logins.get("auth", {})}
     settings = Settings(postgres_dsn=infra.postgres_dsn)
     await create_admin(settings, "demo.boss", "Demo Boss", STAFF_PASSWORD)
     secret = await ensure_demo_totp(settings, "demo.boss")
@@ -309,7 +310,8 @@ async def test_the_demo_admins_key_is_confirmed_at_once_and_its_code_printed_for
     assert refused.returncode == 2 and "no demo key" in refused.stderr
     printed = totp_code_command("demo.boss")
     assert printed.returncode == 0, printed.stderr
-    code = printed.stdout.split()[0]
+    # The code is the last line (log lines may come before it).
+    code = printed.stdout.strip().splitlines()[-1].split()[0]
     async with gateway_client(gateway, headers={"X-Forwarded-For": "198.51.100.74"}) as client:
         first = await client.post(
             "/api/v1/staff/auth/login", json={"login": "demo.boss", "password": STAFF_PASSWORD}

@@ -7,7 +7,6 @@ import json
 from datetime import timedelta
 
 import asyncpg
-import pytest
 
 from tests.support.clients import gateway_client
 from tests.support.customers import PASSWORD, registration, with_active_contract
@@ -32,33 +31,6 @@ async def reset_token_of(db: asyncpg.Connection, login: str) -> str:
     )
     assert body is not None, "no PasswordResetRequested event was emitted"
     return str(json.loads(bytes(body))["token"])
-
-
-@pytest.mark.parametrize(
-    ("password", "code"),
-    [
-        ("abc12", "password_length"),  # 5 characters
-        ("Abcdefghij12345678901", "password_length"),  # 21 characters
-        ("Abcdefghij", "password_composition"),  # letters only
-        ("1234567890", "password_composition"),  # digits only
-    ],
-)
-async def test_registration_refuses_passwords_outside_r3(
-    gateway: str, billing_data: Dataset, db: asyncpg.Connection, password: str, code: str
-) -> None:
-    customer = with_active_contract(billing_data, 6)
-    async with gateway_client(gateway, timeout=15) as client:
-        answer = await client.post(
-            "/api/v1/auth/register", json=registration(customer, "policy.user", password)
-        )
-    assert answer.status_code == 422
-    assert answer.json()["code"] == code
-    assert (
-        await db.fetchval(
-            "SELECT count(*) FROM auth.accounts WHERE customer_number = $1", customer.number
-        )
-        == 0
-    )
 
 
 async def test_password_of_exactly_6_registers_and_changes_to_exactly_20_ending_other_sessions(

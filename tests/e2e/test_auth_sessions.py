@@ -79,54 +79,6 @@ async def test_login_gives_a_new_session_id_and_ends_the_browsers_earlier_sessio
         await client.aclose()
 
 
-async def test_customer_lists_own_sessions_without_tokens_and_ends_one(
-    gateway: str, auth_customers: list[SimCustomer], mail_sink: MailSink, billing_data: Dataset
-) -> None:
-    laptop = await logged_in_client(gateway, mail_sink, auth_customers[12], "many.devices")
-    phone = gateway_client(gateway, timeout=15, headers={"User-Agent": "Phone/1.0"})
-    stranger = await logged_in_client(gateway, mail_sink, auth_customers[9], "stranger.user")
-    try:
-        assert (
-            await phone.post(LOGIN, json={"login": "many.devices", "password": PASSWORD})
-        ).status_code == 200
-        listed = await laptop.get("/api/v1/me/sessions")
-        assert listed.status_code == 200, listed.text
-        items = listed.json()["items"]
-        assert len(items) == 2
-        assert [i["current"] for i in items].count(True) == 1
-        tokens = {laptop.cookies["ibok_session"], phone.cookies["ibok_session"]}
-        assert not any(token in listed.text for token in tokens)
-        phone_session = next(i for i in items if i["user_agent"] == "Phone/1.0")
-        assert phone_session["current"] is False
-
-        page = await laptop.get("/api/v1/me/sessions", params={"limit": 1})
-        assert len(page.json()["items"]) == 1 and page.json()["next_cursor"]
-        rest = await laptop.get(
-            "/api/v1/me/sessions", params={"limit": 1, "cursor": page.json()["next_cursor"]}
-        )
-        assert {page.json()["items"][0]["id"], rest.json()["items"][0]["id"]} == {
-            i["id"] for i in items
-        }
-
-        # Another customer cannot end (or learn of) this customer's session.
-        foreign = await stranger.delete(f"/api/v1/me/sessions/{phone_session['id']}")
-        assert foreign.status_code == 404
-
-        ended = await laptop.delete(f"/api/v1/me/sessions/{phone_session['id']}")
-        assert ended.status_code == 204
-        assert (await phone.get("/api/v1/me")).status_code == 401
-        assert (await laptop.get("/api/v1/me")).status_code == 200
-        assert (
-            await laptop.delete(f"/api/v1/me/sessions/{phone_session['id']}")
-        ).status_code == 404
-        assert (
-            await laptop.get("/api/v1/me/sessions", params={"cursor": "%%%"})
-        ).status_code == 400
-    finally:
-        for client in (laptop, phone, stranger):
-            await client.aclose()
-
-
 async def test_twenty_concurrent_logins_do_not_stall_health_requests(
     gateway: str,
     billing_data: Dataset,

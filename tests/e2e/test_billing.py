@@ -7,7 +7,7 @@ import io
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import httpx
 import pytest
@@ -16,10 +16,8 @@ from pypdf import PdfReader
 
 from contracts.billing import InvoiceSummary
 from contracts.billing_system import (
-    InvoiceCancelled,
     InvoiceCorrected,
     InvoiceIssued,
-    PaymentRecorded,
 )
 from services.billing.domain import format_pln
 from tests.support.billing import eventually, invoice, send
@@ -72,10 +70,6 @@ async def _json(client: httpx.AsyncClient, url: str, **params: Any) -> Any:
     answer = await client.get(url, params=params)
     assert answer.status_code == 200, answer.text
     return answer.json()
-
-
-async def _balance(client: httpx.AsyncClient) -> int:
-    return int((await _json(client, "/api/v1/settlement"))["balance_grosze"])
 
 
 async def _all_invoices(client: httpx.AsyncClient, **filters: Any) -> list[dict[str, Any]]:
@@ -146,173 +140,7 @@ async def test_simulated_customer_sees_every_invoice_paged_newest_first_with_the
     assert as_of >= billing_data.as_of
 
 
-async def test_invoice_list_filters_by_status_and_issue_dates(
-    simulated: tuple[httpx.AsyncClient, SimCustomer],
-) -> None:
-    client, _ = simulated
-    everything = await _all_invoices(client)
-    issued = await _all_invoices(client, status="issued")
-    assert issued and all(i["status"] == "issued" for i in issued)
-    assert len(issued) == sum(1 for i in everything if i["status"] == "issued")
-    middle = sorted(i["issued_on"] for i in everything)[len(everything) // 2]
-    later = await _all_invoices(client, issued_from=middle)
-    assert later and all(i["issued_on"] >= middle for i in later)
-    earlier = await _all_invoices(client, issued_to=middle)
-    assert all(i["issued_on"] <= middle for i in earlier)
-    assert len(later) + len(earlier) - sum(
-        1 for i in everything if i["issued_on"] == middle
-    ) == len(everything)
-    bad = await client.get("/api/v1/invoices", params={"limit": 101})
-    assert bad.status_code == 400
-    bad_cursor = await client.get("/api/v1/invoices", params={"cursor": "bm90LWEta2V5"})
-    assert bad_cursor.status_code == 400 and bad_cursor.json()["code"] == "invalid_cursor"
-
-
-async def test_settlement_agrees_with_the_billing_systems_own_figures(
-    simulated: tuple[httpx.AsyncClient, SimCustomer],
-) -> None:
-    client, customer = simulated
-    settlement = await _json(client, "/api/v1/settlement")
-    charged = sum(i.gross_grosze for i in customer.invoices)
-    paid = sum(m.amount_grosze for m in customer.history if isinstance(m, PaymentRecorded))
-    assert settlement["balance_grosze"] == charged - paid
-    assert settlement["data_as_of"] is not None
-    open_total = settlement["due_grosze"] + settlement["overdue_grosze"]
-    assert open_total >= settlement["balance_grosze"]
-    for item in settlement["overdue"]:
-        assert item["days_overdue"] > 0 and item["due_date"] < settlement["today"]
-    for item in settlement["due"]:
-        assert item["days_overdue"] == 0 and item["due_date"] >= settlement["today"]
-    assert len(settlement["recent_payments"]) == min(
-        12, sum(1 for m in customer.history if isinstance(m, PaymentRecorded))
-    )
-
-
-async def test_customer_sees_own_contracts_with_tariff_clauses_and_document_pdf(
-    simulated: tuple[httpx.AsyncClient, SimCustomer],
-) -> None:
-    client, customer = simulated
-    listed = await _json(client, "/api/v1/contracts")
-    assert listed["data_as_of"] is not None
-    assert {c["contract_number"] for c in listed["items"]} == {
-        c.contract_number for c in customer.contracts
-    }
-    first = listed["items"][0]
-    detail = await _json(client, f"/api/v1/contracts/{first['contract_id']}")
-    assert detail["water_price_grosze"] > 0 and detail["document"]["clauses"]
-    pdf = await client.get(f"/api/v1/contracts/{first['contract_id']}/document")
-    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
-    text = PdfReader(io.BytesIO(pdf.content)).pages[0].extract_text()
-    assert first["contract_number"] in text and customer.name in text
-
-
-# --- what the billing system publishes now ------------------------------------------------------
-
-
-async def test_the_same_message_twice_changes_nothing(
-    own: tuple[httpx.AsyncClient, SimCustomer], infra: Infra
-) -> None:
-    client, customer = own
-    first = invoice(customer.number, _contract(customer), "T/DUP/1")
-    before = await _balance(client)
-    await send(infra.amqp_url, first)
-    listed = await _published(client, "T/DUP/1")
-    detail = await _json(client, f"/api/v1/invoices/{listed['invoice_id']}")
-    assert await _balance(client) == before + first.gross_grosze
-
-    # Again the same message, and the same invoice under a new message id: neither changes it.
-    resent = first.model_copy(update={"message_id": uuid4()})
-    marker = invoice(customer.number, _contract(customer), "T/DUP/2", water_m3="1.000")
-    await send(infra.amqp_url, first, resent, marker)
-    await _published(client, "T/DUP/2")
-    assert await _json(client, f"/api/v1/invoices/{listed['invoice_id']}") == detail
-    assert await _balance(client) == before + first.gross_grosze + marker.gross_grosze
-    numbers = [i["number"] for i in await _all_invoices(client)]
-    assert numbers.count("T/DUP/1") == 1
-
-
-async def test_an_older_revision_never_overwrites_a_newer_one(
-    own: tuple[httpx.AsyncClient, SimCustomer], infra: Infra
-) -> None:
-    client, customer = own
-    newer = invoice(customer.number, _contract(customer), "T/REV/1", water_m3="5.000", revision=2)
-    older = invoice(customer.number, _contract(customer), "T/REV/1", water_m3="9.000", revision=1)
-    marker = invoice(customer.number, _contract(customer), "T/REV/2")
-    await send(infra.amqp_url, newer, older, marker)
-    await _published(client, "T/REV/2")
-    found = await _invoice_by_number(client, "T/REV/1")
-    assert found is not None and found["gross_grosze"] == newer.gross_grosze
-
-
-async def test_a_correction_replaces_the_invoice(
-    own: tuple[httpx.AsyncClient, SimCustomer], infra: Infra
-) -> None:
-    client, customer = own
-    original = invoice(customer.number, _contract(customer), "T/COR/1", water_m3="20.000")
-    await send(infra.amqp_url, original)
-    await _published(client, "T/COR/1")
-    before = await _balance(client)
-    corrected = invoice(customer.number, _contract(customer), "T/COR/1-K", water_m3="12.500")
-    await send(
-        infra.amqp_url,
-        InvoiceCorrected(
-            corrected_number="T/COR/1", correction=corrected, reason="Błędny odczyt wodomierza"
-        ),
-    )
-    correction = await _published(client, "T/COR/1-K")
-    replaced = await _invoice_by_number(client, "T/COR/1")
-    assert replaced is not None and replaced["status"] == "corrected"
-    assert await _balance(client) == before - original.gross_grosze + corrected.gross_grosze
-    detail = await _json(client, f"/api/v1/invoices/{correction['invoice_id']}")
-    assert detail["corrects"] == "T/COR/1" and detail["correction_reason"]
-    old = await _json(client, f"/api/v1/invoices/{replaced['invoice_id']}")
-    assert old["corrected_by"] == "T/COR/1-K" and old["outstanding_grosze"] == 0
-
-
-async def test_a_cancelled_invoice_leaves_the_balance(
-    own: tuple[httpx.AsyncClient, SimCustomer], infra: Infra
-) -> None:
-    client, customer = own
-    issued = invoice(customer.number, _contract(customer), "T/CAN/1")
-    await send(infra.amqp_url, issued)
-    await _published(client, "T/CAN/1")
-    before = await _balance(client)
-    await send(
-        infra.amqp_url,
-        InvoiceCancelled(number="T/CAN/1", customer_number=customer.number, reason="Omyłka"),
-    )
-    cancelled = await eventually(
-        lambda: _invoice_by_number(client, "T/CAN/1"),
-        lambda i: i is not None and i["status"] == "cancelled",
-    )
-    assert cancelled is not None
-    assert await _balance(client) == before - issued.gross_grosze
-    settlement = await _json(client, "/api/v1/settlement")
-    assert "T/CAN/1" not in {i["number"] for i in settlement["due"] + settlement["overdue"]}
-
-
-async def test_a_payment_lowers_the_balance_and_shows_in_the_settlement(
-    own: tuple[httpx.AsyncClient, SimCustomer], infra: Infra
-) -> None:
-    client, customer = own
-    issued = invoice(customer.number, _contract(customer), "T/PAY/1")
-    await send(infra.amqp_url, issued)
-    listed = await _published(client, "T/PAY/1")
-    before = await _balance(client)
-    payment = PaymentRecorded(
-        payment_id="T/WP/1",
-        customer_number=customer.number,
-        amount_grosze=issued.gross_grosze,
-        paid_on=issued.issued_on,
-        invoice_number="T/PAY/1",
-    )
-    await send(infra.amqp_url, payment, payment)  # twice: recorded once
-    after = await eventually(lambda: _balance(client), lambda b: b != before)
-    assert after == before - issued.gross_grosze
-    settlement = await _json(client, "/api/v1/settlement")
-    assert "T/WP/1" in {p["payment_id"] for p in settlement["recent_payments"]}
-    detail = await _json(client, f"/api/v1/invoices/{listed['invoice_id']}")
-    assert detail["paid_grosze"] == issued.gross_grosze and detail["outstanding_grosze"] == 0
+# --- documents and access (the handlers' cases: tests/service/billing/test_invoices.py) ----------
 
 
 async def test_invoice_pdf_opens_and_shows_number_gross_and_amount_in_words(

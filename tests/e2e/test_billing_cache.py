@@ -23,8 +23,8 @@ from tools.billing_sim.dataset import Dataset
 CACHE_CUSTOMER = 28
 
 
-async def _lookups(client: httpx.AsyncClient, outcome: str) -> float:
-    text = (await client.get("/metrics")).text
+async def _lookups(client: httpx.AsyncClient, metrics: str, outcome: str) -> float:
+    text = (await client.get(metrics)).text
     found = re.search(
         rf'^ibok_gateway_billing_cache_lookups_total{{outcome="{outcome}"}} (\S+)$', text, re.M
     )
@@ -32,17 +32,19 @@ async def _lookups(client: httpx.AsyncClient, outcome: str) -> float:
 
 
 async def test_answers_are_kept_and_every_change_billing_applies_shows_at_once(
-    gateway: str, mail_sink: MailSink, billing_data: Dataset, infra: Infra
+    gateway: str, gateway_metrics: str, mail_sink: MailSink, billing_data: Dataset, infra: Infra
 ) -> None:
     customer = with_active_contract(billing_data, CACHE_CUSTOMER)
     contract = next(c for c in customer.contracts if c.status == "active").contract_number
     client = await logged_in_client(gateway, mail_sink, customer, "billing.cache")
     try:
         first = (await client.get("/api/v1/invoices", params={"limit": 5})).json()
-        hits = await _lookups(client, "hit")
+        hits = await _lookups(client, gateway_metrics, "hit")
         again = (await client.get("/api/v1/invoices", params={"limit": 5})).json()
         assert again == first
-        assert await _lookups(client, "hit") >= hits + 1  # the second answer was the kept one
+        assert (
+            await _lookups(client, gateway_metrics, "hit") >= hits + 1
+        )  # the second answer was the kept one
 
         # A new invoice: the list shows it within seconds, long before the 300 s expiry.
         issued = invoice(customer.number, contract, "T/CACHE/1", issued_on=date.today())

@@ -3,6 +3,7 @@ no answer may be a server error, and every answer must match its own schema."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -16,7 +17,9 @@ from tests.support.mail import MailSink
 from tests.support.mfa import staff_login
 from tools.billing_sim.dataset import Dataset
 
-CHECKS = "not_a_server_error,response_schema_conformance"
+CONFIG = Path(__file__).with_name("schemathesis.toml")
+CHECKS = "all"
+PHASES = "examples,coverage,fuzzing,stateful"
 # Steps that would end the session under test, or switch the whole system into maintenance,
 # or send something to every customer, stay out; everything else is fuzzed.
 CUSTOMER_EXCLUDE = r"(/logout$|/me/sessions/|/staff/)"
@@ -26,17 +29,17 @@ STAFF_EXCLUDE = (
 
 
 def schemathesis(
-    gateway: str, cookie: str, csrf: str, exclude: str
+    gateway: str, session: dict[str, str], csrf: str, exclude: str, report: Path
 ) -> subprocess.CompletedProcess[str]:
     executable = shutil.which("schemathesis", path=str(Path(sys.executable).parent))
     assert executable, "schemathesis is in the test extras (pip install -e '.[test]')"
     return subprocess.run(
         [
             executable,
+            "--config-file",
+            str(CONFIG),
             "run",
             f"{gateway}/schema/openapi.json",
-            "-H",
-            f"Cookie: {cookie}",
             "-H",
             f"X-CSRF-Token: {csrf}",
             "-c",
@@ -44,21 +47,30 @@ def schemathesis(
             "-n",
             "10",
             "--phases",
-            "examples,fuzzing",
+            PHASES,
             "--exclude-path-regex",
             exclude,
             "--generation-deterministic",
+            "--report",
+            "ndjson",
+            "--report-ndjson-path",
+            str(report),
             "--no-color",
         ],
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=900,
         check=False,
+        env={
+            **os.environ,
+            "IBOK_FUZZ_CUSTOMER_SESSION": session.get("customer", "none"),
+            "IBOK_FUZZ_STAFF_SESSION": session.get("staff", "none"),
+        },
     )
 
 
 async def test_no_server_errors_and_no_schema_violations_as_a_customer(
-    gateway: str, billing_data: Dataset, mail_sink: MailSink
+    gateway: str, billing_data: Dataset, mail_sink: MailSink, tmp_path: Path
 ) -> None:
     client = await logged_in_client(
         gateway, mail_sink, with_active_contract(billing_data, 34), "fuzz.customer"
@@ -66,28 +78,25 @@ async def test_no_server_errors_and_no_schema_violations_as_a_customer(
     login = await client.post(
         "/api/v1/auth/login", json={"login": "fuzz.customer", "password": "Woda2026"}
     )
-    cookie, csrf = f"ibok_session={client.cookies['ibok_session']}", login.headers["x-csrf-token"]
+    session, csrf = {"customer": client.cookies["ibok_session"]}, login.headers["x-csrf-token"]
     await client.aclose()
-    result = schemathesis(gateway, cookie, csrf, CUSTOMER_EXCLUDE)
+    result = schemathesis(gateway, session, csrf, CUSTOMER_EXCLUDE, tmp_path / "customer.ndjson")
+    print(result.stdout)
     summary = result.stdout[-6000:]
-    print(summary)
     assert result.returncode == 0, summary
 
 
 async def test_no_server_errors_and_no_schema_violations_as_staff(
-    gateway: str, staff_logins: dict[str, tuple[str, str]]
+    gateway: str, staff_logins: dict[str, tuple[str, str]], tmp_path: Path
 ) -> None:
     admin = gateway_client(gateway, timeout=15)
     login = await staff_login(admin, *staff_logins["admin"])
     assert login.status_code == 200, login.text
-    cookie, csrf = (
-        f"ibok_staff_session={admin.cookies['ibok_staff_session']}",
-        login.headers["x-csrf-token"],
-    )
+    session, csrf = {"staff": admin.cookies["ibok_staff_session"]}, login.headers["x-csrf-token"]
     await admin.aclose()
-    result = schemathesis(gateway, cookie, csrf, STAFF_EXCLUDE)
+    result = schemathesis(gateway, session, csrf, STAFF_EXCLUDE, tmp_path / "staff.ndjson")
+    print(result.stdout)
     summary = result.stdout[-6000:]
-    print(summary)
     assert result.returncode == 0, summary
 
 

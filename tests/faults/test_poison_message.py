@@ -10,9 +10,9 @@ import aio_pika
 import pytest
 
 from contracts import topology
-from runtime.messaging import consume_envelopes, declare_topology, make_broker
+from runtime.messaging import consume_envelopes, make_broker
 from tests.support.infra import Infra
-from tests.support.probes import Probe
+from tests.support.probes import Probe, declare_probe_queue
 
 pytestmark = pytest.mark.faults
 
@@ -32,9 +32,9 @@ async def test_poison_message_is_dead_lettered_after_the_delivery_limit_and_the_
     broker = make_broker(own_vhost.amqp_url, "poison-test", prefetch=16)
     queue = "ibok.test.poison"
     consume_envelopes(broker, queue, {Probe: record})
+    await declare_probe_queue(own_vhost.amqp_url, queue)
     async with broker:
         await broker.start()
-        await declare_topology(broker, {queue: (topology.EVENTS_EXCHANGE, [Probe.SCHEMA])})
         connection = await aio_pika.connect(own_vhost.amqp_url)
         async with connection:
             channel = await connection.channel(publisher_confirms=True)
@@ -61,6 +61,7 @@ async def test_poison_message_is_dead_lettered_after_the_delivery_limit_and_the_
     assert headers["x-ibok-dead-reason"] == "failed 5 times: RuntimeError: this one always fails"
     assert headers["x-ibok-source-routing-key"] == Probe.SCHEMA
     assert attempts[0] == topology.DELIVERY_LIMIT
+    assert headers[topology.ATTEMPTS_HEADER] == topology.DELIVERY_LIMIT - 1
     assert sorted(processed) == list(range(1, 21))
     print(
         f"poison dead-lettered after {attempts[0]} deliveries in {took:.2f} s; 20 others processed once each"

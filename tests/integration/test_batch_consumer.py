@@ -18,10 +18,9 @@ import aio_pika
 from contracts import topology
 from contracts.base import Envelope
 from runtime.batch_consumer import BatchConsumer
-from runtime.messaging import declare_topology, make_broker
 from tests.support.events import publish_events
 from tests.support.infra import Infra
-from tests.support.probes import Probe
+from tests.support.probes import Probe, declare_probe_queue
 from tests.support.queues import queue_messages
 
 QUEUE = "ibok.test.batches"
@@ -114,10 +113,7 @@ async def test_batches_apply_once_each_and_settle_every_delivery(own_vhost: Infr
 
 
 async def _declare(url: str) -> None:
-    broker = make_broker(url, "batches-test", prefetch=16)
-    async with broker:
-        await broker.connect()
-        await declare_topology(broker, {QUEUE: (topology.EVENTS_EXCHANGE, [Probe.SCHEMA])})
+    await declare_probe_queue(url, QUEUE)
 
 
 async def _until(condition: Any, timeout: float) -> bool:

@@ -3,32 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 import uuid
 
 import aio_pika
 
 from contracts import topology
+from tests.support.cli import ibok
 from tests.support.infra import Infra
 from tools.system import System
-
-
-def ibok(infra: Infra, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tools.ops", *args],
-        env={
-            **os.environ,
-            "IBOK_AMQP_URL": infra.amqp_url,
-            "IBOK_POSTGRES_DSN": infra.postgres_dsn,
-        },
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
 
 
 def listed(infra: Infra) -> list[dict[str, str]]:

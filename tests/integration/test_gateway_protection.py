@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.conftest import system_env
+from tests.conftest import gateway_of_its_own
 from tests.support.infra import Infra
 from tests.support.mail import MailSink
 from tools.system import System
@@ -22,12 +22,12 @@ def test_api_answers_carry_the_security_headers(gateway: str) -> None:
     assert "strict-transport-security" not in answer.headers  # plain http here
 
 
-def test_every_answer_is_counted_by_route_template_and_status(gateway: str) -> None:
+def test_every_answer_is_counted_by_route_template_and_status(gateway: str, system: System) -> None:
     answer = httpx.get(
         f"{gateway}/api/v1/invoices/{'0' * 8}", headers={"X-Correlation-ID": "abc-1"}
     )
     assert answer.status_code == 401 and answer.headers["x-correlation-id"] == "abc-1"
-    metrics = httpx.get(f"{gateway}/metrics").text
+    metrics = httpx.get(system.metrics_url("gateway")).text
     route = (
         'ibok_gateway_requests_total{method="GET",path="/api/v1/invoices/{invoice_ref}",'
         'status_code="401"}'
@@ -55,19 +55,14 @@ def strict_gateway(
     infra: Infra, mail_sink: MailSink, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """A gateway of its own with low limits (it needs no backend: limits apply before any call)."""
-    env = system_env(
+    with gateway_of_its_own(
         infra,
         mail_sink,
+        tmp_path_factory.mktemp("strict-logs"),
         IBOK_RATE_LIMIT_SENSITIVE_PER_MINUTE="5",
         IBOK_RATE_LIMIT_EXPENSIVE_PER_MINUTE="3",
-    )
-    system = System(env, log_dir=tmp_path_factory.mktemp("strict-logs"))
-    system.start("gateway")
-    try:
-        system.wait_ready(("gateway",), timeout=30)
+    ) as system:
         yield system.url("gateway")
-    finally:
-        system.stop_all()
 
 
 def test_login_attempts_beyond_the_limit_get_429_with_retry_after(strict_gateway: str) -> None:

@@ -20,9 +20,25 @@ def test_every_service_is_live_ready_and_exports_metrics(system: System, service
     ready = httpx.get(f"{base}/health/ready")
     assert ready.status_code == 200
     assert ready.json()["status"] == "ready"
-    metrics = httpx.get(f"{base}/metrics")
+    metrics = httpx.get(system.metrics_url(service))
     assert metrics.status_code == 200
     assert "# TYPE" in metrics.text
+    if service != "gateway":
+        # What an operator should see without it failing readiness: unrouted messages and
+        # outbox rows stuck or parked, also as metrics.
+        assert set(ready.json()["detail"]) == {
+            "unrouted",
+            "outbox_parked",
+            "outbox_stuck",
+            "outbox_oldest_unpublished_seconds",
+        }
+        for metric in (
+            "ibok_unrouted_messages",
+            "ibok_outbox_parked_rows",
+            "ibok_outbox_stuck_rows",
+            "ibok_outbox_published_total",
+        ):
+            assert f"\n{metric} " in metrics.text, metric
 
 
 def test_one_requests_correlation_id_appears_in_gateway_and_auth_logs(

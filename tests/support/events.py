@@ -11,6 +11,7 @@ import aiormq
 
 from contracts import topology
 from contracts.base import Envelope
+from runtime.broker_topology import ensure_exchange
 
 
 async def publish_events(amqp_url: str, events: Sequence[Envelope], timeout: float = 15) -> None:
@@ -22,9 +23,7 @@ async def publish_events(amqp_url: str, events: Sequence[Envelope], timeout: flo
     connection = await aio_pika.connect(amqp_url)
     try:
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-        exchange = await channel.declare_exchange(
-            topology.EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
-        )
+        exchange = await ensure_exchange(channel, topology.EVENTS_EXCHANGE)
         deadline = time.monotonic() + timeout
 
         async def publish(event: Envelope) -> None:

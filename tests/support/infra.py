@@ -14,7 +14,7 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 import pytest
@@ -47,6 +47,8 @@ class Infra:
     amqp_base: str  # URL without the vhost
     database: str
     vhost: str
+    # Each process's own database role and broker user (``ibok provision``), when made.
+    logins: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def postgres_dsn(self) -> str:

@@ -20,6 +20,8 @@ from contracts.billing_system import (
     Address,
     ContractUpserted,
     ControlReadingRecorded,
+    InvoiceIssued,
+    InvoiceLine,
     MeterUpserted,
     Premises,
     SyncCompleted,
@@ -65,6 +67,19 @@ def meter_for(
     )
 
 
+def expiring_meter(serial: str, customer: str, expires: date, revision: int = 1) -> MeterUpserted:
+    """A meter of ``customer`` whose legalizacja ends on ``expires`` (R7.6 reminders)."""
+    return MeterUpserted(
+        serial=serial,
+        premises_id=f"P{customer}-1",
+        customer_number=customer,
+        diameter_mm=15,
+        installed_on=date(2020, 5, 4),
+        legalization_expires=expires,
+        revision=revision,
+    )
+
+
 def control_reading(
     serial: str, value: str, read_on: date, source: str = "inspector"
 ) -> ControlReadingRecorded:
@@ -101,6 +116,34 @@ def extra_customer(
         )
     )
     return customer
+
+
+def settling_invoice(customer: SimCustomer, period_to: date) -> InvoiceIssued:
+    """An invoice that settles the customer's first contract up to ``period_to`` (R8)."""
+    line = InvoiceLine(
+        description="Woda",
+        quantity=Decimal("7.000"),
+        unit="m3",
+        unit_price_grosze=500,
+        net_grosze=3500,
+        vat_rate_percent=8,
+        vat_grosze=280,
+        gross_grosze=3780,
+    )
+    return InvoiceIssued(
+        number=f"FV/{customer.number}/1",
+        customer_number=customer.number,
+        contract_number=customer.contracts[0].contract_number,
+        issued_on=TODAY,
+        sale_date=TODAY,
+        due_date=TODAY + timedelta(days=14),
+        period_from=TODAY - timedelta(days=30),
+        period_to=period_to,
+        lines=[line],
+        net_grosze=3500,
+        vat_grosze=280,
+        gross_grosze=3780,
+    )
 
 
 async def publish_billing(infra: Infra, *messages: Envelope) -> None:

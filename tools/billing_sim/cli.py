@@ -11,6 +11,7 @@ import aio_pika
 
 from contracts import topology
 from contracts.base import Envelope
+from runtime.broker_topology import ensure_exchange
 from runtime.settings import get_settings
 from tools.billing_sim.dataset import build_dataset
 
@@ -28,9 +29,7 @@ async def publish(
     connection = await aio_pika.connect_robust(url, reconnect_interval=0.5)
     async with connection:
         channel = await connection.channel(publisher_confirms=True)
-        exchange = await channel.declare_exchange(
-            topology.BILLING_IN_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
-        )
+        exchange = await ensure_exchange(channel, topology.BILLING_IN_EXCHANGE)
 
         async def one(m: Envelope) -> None:
             await exchange.publish(

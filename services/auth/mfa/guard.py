@@ -1,6 +1,6 @@
 """The second factor at login: after a right password, a challenge instead of a session.
 
-Called by the password step (handlers.log_in, staff_handlers.staff_log_in); the challenge is
+Called by the password step (handlers.log_in, staff/handlers.staff_log_in); the challenge is
 completed in services/auth/mfa/handlers.py. Kept apart from those handlers so the login
 handlers can call it without importing them.
 """

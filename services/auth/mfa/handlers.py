@@ -15,12 +15,13 @@ from runtime.clock import utc_now
 from runtime.errors import Conflict, DomainError, NotFound
 from runtime.logs import get_logger
 from services.auth import domain as auth_domain
-from services.auth import staff_store
 from services.auth import store as auth_store
+from services.auth.guard import store as guard_store
 from services.auth.handlers import Auth, blocked_now, open_session
 from services.auth.mfa import domain, store
 from services.auth.mfa.domain import Subject, SubjectKind
-from services.auth.staff_handlers import open_staff_session, require_role
+from services.auth.staff import store as staff_store
+from services.auth.staff.handlers import open_staff_session, require_role
 
 log = get_logger(__name__)
 
@@ -73,7 +74,8 @@ async def pass_challenge(
     the login throttle (R4); the refusal is raised after the count is committed."""
     digest = auth_domain.token_digest(cmd.challenge)
     refusal: DomainError
-    async with a.rt.pool.acquire() as conn, conn.transaction():
+    async with a.rt.unit_of_work() as uow:
+        conn = uow.conn
         ch = await store.challenge_for_update(conn, digest)
         owner = None if ch is None else ch["account_id" if kind == "customer" else "staff_id"]
         if ch is None or owner is None or ch["expires_at"] <= utc_now():
@@ -91,7 +93,7 @@ async def pass_challenge(
             left = domain.CHALLENGE_ATTEMPTS - attempts
             if left <= 0:
                 await store.delete_challenge(conn, digest)
-            await auth_store.record_failure(conn, kind, key, cmd.client_address, "second_factor")
+            await guard_store.record_failure(conn, kind, key, cmd.client_address, "second_factor")
             await auth_store.audit(
                 conn,
                 "mfa_failed" if kind == "customer" else "staff_mfa_failed",
@@ -199,7 +201,8 @@ async def begin_totp(a: Auth, cmd: msgs.BeginTotp) -> msgs.TotpEnrolment:
 async def confirm_totp(a: Auth, cmd: msgs.ConfirmTotp) -> msgs.RecoveryCodes:
     """The first code from the app turns the factor on; the recovery codes are shown this once."""
     subject = Subject("customer", cmd.account_id)
-    async with a.rt.pool.acquire() as conn, conn.transaction():
+    async with a.rt.unit_of_work() as uow:
+        conn = uow.conn
         factor = await store.factor_of(conn, subject, lock=True)
         if factor is None:
             raise Conflict(
@@ -226,7 +229,8 @@ async def confirm_totp(a: Auth, cmd: msgs.ConfirmTotp) -> msgs.RecoveryCodes:
 async def new_recovery_codes(a: Auth, cmd: msgs.ConfirmTotp) -> msgs.RecoveryCodes:
     """A fresh set of recovery codes (the old ones stop working), with a current TOTP code."""
     subject = Subject("customer", cmd.account_id)
-    async with a.rt.pool.acquire() as conn, conn.transaction():
+    async with a.rt.unit_of_work() as uow:
+        conn = uow.conn
         factor = await store.factor_of(conn, subject, lock=True)
         if factor is None or factor["confirmed_at"] is None:
             raise not_enabled()
@@ -256,7 +260,7 @@ async def remove_totp(a: Auth, cmd: msgs.RemoveTotp) -> Empty:
     key = auth_domain.login_key(account["login"])
     await a.guard.check_throttle("customer", key, cmd.client_address)
     if not await a.passwords.verify(account["password_hash"], cmd.password):
-        await auth_store.record_failure(a.rt.pool, "customer", key, cmd.client_address, "password")
+        await guard_store.record_failure(a.rt.pool, "customer", key, cmd.client_address, "password")
         raise DomainError(
             "current_password_invalid",
             "Obecne hasło jest nieprawidłowe.",
@@ -265,12 +269,13 @@ async def remove_totp(a: Auth, cmd: msgs.RemoveTotp) -> Empty:
             fields={"password": "invalid"},
         )
     passed = False
-    async with a.rt.pool.acquire() as conn, conn.transaction():
+    async with a.rt.unit_of_work() as uow:
+        conn = uow.conn
         factor = await store.factor_of(conn, subject, lock=True)
         if factor is None or factor["confirmed_at"] is None:
             raise not_enabled()
         if await second_factor_used(conn, factor, "verify", cmd.code) is None:
-            await auth_store.record_failure(
+            await guard_store.record_failure(
                 conn, "customer", key, cmd.client_address, "second_factor"
             )
         else:
@@ -302,7 +307,8 @@ async def reset_staff_mfa(a: Auth, cmd: msgs.ResetStaffMfa) -> Empty:
             "staff_not_found", "Nie ma takiego pracownika.", detail_en="No such staff member."
         )
     subject = Subject("staff", user["id"])
-    async with a.rt.pool.acquire() as conn, conn.transaction():
+    async with a.rt.unit_of_work() as uow:
+        conn = uow.conn
         removed = await store.delete_factor(conn, subject)
         await store.delete_challenges_of(conn, subject)
         ended = await store.delete_staff_sessions(conn, user["id"])

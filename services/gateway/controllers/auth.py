@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import TooManyRequestsException
 from litestar.params import Parameter
 from litestar.status_codes import (
     HTTP_200_OK,
@@ -16,6 +17,7 @@ from litestar.status_codes import (
 from contracts import auth
 from runtime.rpc_client import RpcProblem
 from runtime.settings import Settings
+from services.gateway.limits import registration_retry_after
 from services.gateway.problems import from_rpc_problem
 from services.gateway.rpc import Rpc
 from services.gateway.schemas.auth import (
@@ -96,6 +98,8 @@ class AuthController(Controller):
     async def register(
         self, request: Request[Any, Any, Any], rpc: Rpc, data: RegisterRequest
     ) -> RegisterResponse:
+        if wait := registration_retry_after(request, data.customer_number):
+            raise TooManyRequestsException(headers={"Retry-After": str(int(wait))})
         reply = await rpc.call(
             auth.REGISTER,
             auth.RegisterAccount(**data.model_dump(), client_address=client_address(request)),

@@ -38,6 +38,7 @@ class ContractsController(Controller):
         "/{contract_id:uuid}/document",
         summary="The signed contract as PDF (R7.2)",
         response_description="application/pdf",
+        media_type="application/pdf",
     )
     async def document(
         self, rpc: Rpc, session: auth.SessionInfo, contract_id: UUID

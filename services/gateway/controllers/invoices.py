@@ -74,6 +74,7 @@ class InvoicesController(Controller):
             "Another customer's id answers 404."
         ),
         response_description="application/json, text/html or application/pdf by the suffix",
+        opt={"also_answers": ("text/html", "application/pdf")},
     )
     async def invoice(
         self,

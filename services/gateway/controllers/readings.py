@@ -6,6 +6,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
@@ -53,6 +54,11 @@ class ReadingsController(Controller):
         summary="Submit a meter reading (R1, R8)",
         description="201 for a new reading; 200 when it replaced the reading of the same meter "
         "and day. A reading far above recent use is accepted with `flagged: true`.",
+        responses={
+            HTTP_200_OK: ResponseSpec(
+                ReadingAccepted, description="It replaced the reading of the same meter and day."
+            )
+        },
     )
     async def submit(
         self,

@@ -12,6 +12,7 @@ from litestar.response import Redirect, Template
 
 from contracts import auth
 from runtime.settings import Settings
+from services.gateway.limits import registration_retry_after
 from services.gateway.portal.forms import FormState, posted_form, submit_form
 from services.gateway.portal.i18n import LANG_COOKIE, LANGUAGES, safe_next, translate
 from services.gateway.portal.mfa_pages import MFA_CODES, code_step_form, render_code_step
@@ -41,7 +42,6 @@ REGISTER_LABELS = {
 # Which field a service's refusal is about, so its message sits beside that field.
 REGISTER_PROBLEM_FIELDS = {
     "registration_not_eligible": "customer_number",
-    "already_registered": "customer_number",
     "login_taken": "login",
     "password_length": "password",
     "password_composition": "password",
@@ -229,6 +229,8 @@ class AccountPages(Controller):
         form = await posted_form(request, REGISTER_FIELDS, None)
         if not form.invalid and form.value("password") != form.value("password_again"):
             form.add("password_again", translate("register.passwords_differ", lang))
+        if not form.invalid and registration_retry_after(request, form.value("customer_number")):
+            form.add(None, translate("register.too_many", lang))
         registered = await submit_form(
             request,
             rpc,
@@ -243,6 +245,7 @@ class AccountPages(Controller):
                 password=form.value("password"),
                 email=form.value("email"),
                 language=lang,
+                client_address=client_address(request),
             ),
             labels=REGISTER_LABELS,
             problem_fields=REGISTER_PROBLEM_FIELDS,

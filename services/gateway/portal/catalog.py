@@ -107,6 +107,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "register.submit": ("Załóż konto", "Create account"),
     "register.have_account": ("Masz już konto?", "Already registered?"),
+    "register.too_many": (
+        "Zbyt wiele prób rejestracji dla tego numeru klienta. Spróbuj ponownie za godzinę.",
+        "Too many registration attempts for this customer number. Try again in an hour.",
+    ),
     "register.login_link": ("Zaloguj się", "Log in"),
     "registered.title": ("Sprawdź skrzynkę e-mail", "Check your email"),
     "registered.text": (

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import Field, PlainSerializer
+from pydantic import BeforeValidator, Field, PlainSerializer
 
 from contracts.readings import ReadingSource, ReadingStatus
 from services.gateway.schemas.common import Schema
@@ -62,11 +63,35 @@ class Meter(Schema):
     can_submit: bool = Field(description="False once the contract has ended (R1)")
 
 
+# A decimal written plainly; how many decimals and whether it may be negative are rules of the
+# readings service (422 ``reading_value_precision``, ``reading_value_invalid``).
+METER_STATE = r"^-?[0-9]{1,12}(\.[0-9]{1,12})?$"
+
+
+def _meter_state(value: object) -> object:
+    """A meter state is a JSON number or a decimal string of ASCII digits: no exponent,
+    spaces, ``NaN`` or other digits that ``Decimal`` would read."""
+    if isinstance(value, bool) or (isinstance(value, str) and not re.fullmatch(METER_STATE, value)):
+        raise ValueError("a number, or a decimal written with digits")
+    return value
+
+
+MeterState = Annotated[
+    Decimal,
+    BeforeValidator(_meter_state),
+    Field(
+        json_schema_extra={
+            "anyOf": [{"type": "number"}, {"type": "string", "pattern": METER_STATE}]
+        }
+    ),
+]
+
+
 class SubmitReadingRequest(Schema):
     serial: str = Field(
         min_length=1, max_length=32, pattern=r"^[A-Za-z0-9/-]+$", examples=["WM0000011"]
     )
-    value: Decimal = Field(
+    value: MeterState = Field(
         description="Meter state in m³, at most three decimals; a string or a number.",
         examples=["123.456"],
     )

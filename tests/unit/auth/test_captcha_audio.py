@@ -13,7 +13,8 @@ import shutil
 
 import numpy as np
 
-from services.auth.captcha_audio import (
+from services.auth.domain import CAPTCHA_ALPHABET, CAPTCHA_LENGTH
+from services.auth.guard.captcha_audio import (
     RATE,
     Samples,
     challenge_audio,
@@ -22,7 +23,6 @@ from services.auth.captcha_audio import (
     wav_bytes,
     wav_samples,
 )
-from services.auth.domain import CAPTCHA_ALPHABET, CAPTCHA_LENGTH
 
 CHALLENGES = 12
 

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from runtime.errors import Conflict, DomainError
-from services.billing import complaints_domain as rules
+from services.billing.complaints import domain as rules
 
 TODAY = date(2026, 11, 25)
 

@@ -9,9 +9,11 @@ from decimal import Decimal
 import pytest
 
 from contracts.readings import ConsumptionReport
-from services.readings import domain, views
-from services.readings.chart import nice_ceiling, render_chart, tick_label
-from services.readings.domain import KnownReading, MeterSegment
+from services.readings import views
+from services.readings.consumption import domain
+from services.readings.consumption.chart import nice_ceiling, render_chart, tick_label
+from services.readings.consumption.domain import MeterSegment
+from services.readings.domain import KnownReading
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -10,8 +10,9 @@ from fractions import Fraction
 import pytest
 
 from runtime.errors import DomainError
-from services.readings import domain
-from services.readings.domain import Exchange, KnownReading, MeterSegment, Span
+from services.readings.consumption import domain
+from services.readings.consumption.domain import Exchange, MeterSegment, Span
+from services.readings.domain import KnownReading, m3
 
 
 def meter(
@@ -299,9 +300,9 @@ def test_recent_daily_average_needs_two_weeks_of_readings_within_a_year() -> Non
 
 
 def test_volumes_are_rounded_half_up_to_three_decimals() -> None:
-    assert domain.m3(Fraction(64, 28)) == Decimal("2.286")
-    assert domain.m3(Fraction(1, 2000)) == Decimal("0.001")
-    assert str(domain.m3(Fraction(0))) == "0.000"
+    assert m3(Fraction(64, 28)) == Decimal("2.286")
+    assert m3(Fraction(1, 2000)) == Decimal("0.001")
+    assert str(m3(Fraction(0))) == "0.000"
 
 
 def test_default_range_is_the_last_twelve_months_and_bad_ranges_are_refused() -> None:

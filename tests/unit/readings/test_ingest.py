@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 from contracts.billing_system import MeterExchange
 from services.readings.domain import settles_period
-from services.readings.handlers import meters_touched
+from services.readings.ingest.handlers import meters_touched
 from tests.support.readings import control_reading, extra_customer, meter_for
 
 DAY = date(2026, 3, 31)

@@ -1,0 +1,1 @@
+"""Maintenance mode (R6): the state auth keeps for every gateway."""

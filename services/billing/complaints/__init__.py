@@ -1,0 +1,1 @@
+"""Complaints (R10, R12): handlers, rules and SQL."""

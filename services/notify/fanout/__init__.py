@@ -1,0 +1,1 @@
+"""What goes to every customer: terms versions and announcements, fanned out in batches."""

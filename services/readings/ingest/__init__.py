@@ -1,0 +1,1 @@
+"""The billing system's meters, contracts, control readings and invoices, in batches."""

@@ -1,0 +1,1 @@
+"""Retention (R14) in readings: readings stay, but lead to nobody."""
