@@ -328,7 +328,7 @@ async def test_an_emailed_code_stands_in_for_the_captcha_once_and_only_for_the_m
 ) -> None:
     """R4 for a customer who can neither see nor hear the captcha."""
     client = await logged_in_client(
-        gateway, mail_sink, with_active_contract(billing_data, 27), "blind.deaf"
+        gateway, mail_sink, with_active_contract(billing_data, 22), "blind.deaf"
     )
     await client.aclose()
     async with gateway_client(gateway, headers={"X-Forwarded-For": "198.51.100.75"}) as client:
