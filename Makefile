@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test test-fast install lint typecheck migrate clean chromium wrk pgbackrest screenshots
+.PHONY: run test test-fast install lint typecheck migrate clean chromium espeak wrk pgbackrest screenshots
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -22,6 +22,12 @@ chromium:
 	  { apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null; } ; } || \
 	  echo "Chromium is missing: apt-get install chromium (the browser tests need it)"
 
+# The spoken captcha speaks with espeak-ng (Polish and English voices; services/auth/guard/captcha_audio.py).
+espeak:
+	@command -v espeak-ng >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && \
+	  { apt-get update -qq >/dev/null && apt-get install -y -qq espeak-ng >/dev/null; } ; } || \
+	  echo "espeak-ng is missing: apt-get install espeak-ng (auth's spoken captcha needs it)"
+
 # The benchmarks' load generator: make test runs every benchmark in smoke mode (tests/bench).
 wrk:
 	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && \
@@ -34,7 +40,7 @@ pgbackrest:
 	  { apt-get update -qq >/dev/null && apt-get install -y -qq pgbackrest >/dev/null; } ; } || \
 	  echo "pgBackRest is missing: apt-get install pgbackrest (ibok backup and the restore drill need it)"
 
-install: $(VENV)/.installed $(AXE) chromium wrk pgbackrest
+install: $(VENV)/.installed $(AXE) chromium espeak wrk pgbackrest
 
 run: install
 	$(PY) -m tools.run

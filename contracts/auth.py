@@ -60,14 +60,25 @@ class LogIn(Contract):
     password: Password
     captcha_id: UUID | None = None
     captcha_answer: CaptchaAnswer | None = None
+    # In place of the captcha: the one-time code emailed to the account (REQUEST_LOGIN_CODE).
+    email_code: str | None = Field(default=None, min_length=1, max_length=16, repr=False)
     client_address: ClientAddress = ""
     user_agent: str = Field(default="", max_length=300)
+
+
+class RequestLoginCode(Contract):
+    """R4 for someone who can neither see nor hear the captcha: a one-time code to the account's
+    verified address. The same empty answer whether or not the login exists."""
+
+    login: str = Field(min_length=1, max_length=64)
+    client_address: ClientAddress = ""
 
 
 class SessionOpened(Contract):
     token: SessionToken
     account_id: UUID
     expires_at: AwareDatetime
+    login: str | None = None
 
 
 class SessionRef(Contract):
@@ -105,6 +116,8 @@ class Profile(Contract):
 
 class CaptchaRequest(Contract):
     audio: bool = False
+    # The spoken challenge's language (WCAG 1.1.1: the page's language).
+    language: Language = "pl"
     client_address: ClientAddress = ""
 
 
@@ -177,6 +190,8 @@ class UpdateContact(Contract):
     correspondence_address: Address | None = None
     marketing_consent: bool = False
     client_address: ClientAddress = ""
+    # Needed when ``email`` is a new address (a stolen session alone cannot move the account).
+    current_password: Password | None = None
 
 
 class AccountsOfCustomersQuery(Contract):
@@ -202,6 +217,7 @@ REGISTER = Operation("auth", "register", RegisterAccount, AccountRegistered)
 VERIFY_EMAIL = Operation("auth", "verify-email", VerifyEmail, Empty)
 NEW_CAPTCHA = Operation("auth", "new-captcha", CaptchaRequest, CaptchaChallenge)
 LOG_IN = Operation("auth", "log-in", LogIn, SessionOpened)
+REQUEST_LOGIN_CODE = Operation("auth", "request-login-code", RequestLoginCode, Empty)
 LOG_OUT = Operation("auth", "log-out", SessionRef, Empty)
 RESOLVE_SESSION = Operation("auth", "resolve-session", SessionRef, SessionInfo)
 PROFILE = Operation("auth", "profile", ProfileQuery, Profile)
@@ -236,6 +252,8 @@ class StaffSessionOpened(Contract):
     login: str
     role: StaffRole
     expires_at: AwareDatetime
+    # Set once, when this login also enrolled the second factor: shown to the person once.
+    recovery_codes: list[str] = Field(default_factory=list, repr=False)
 
 
 class StaffInfo(Contract):
@@ -342,6 +360,83 @@ UNBLOCK_ACCOUNT = Operation("auth", "unblock-account", UnblockAccount, AccountBl
 ACCOUNT_AUDIT = Operation("auth", "account-audit", AccountAuditQuery, AuditPage)
 
 
+# --- the second factor (TOTP, RFC 6238, with recovery codes) -----------------------------------
+
+MfaCode = Annotated[str, Field(min_length=1, max_length=40, repr=False)]
+
+
+class CompleteMfa(Contract):
+    """The second step of a login: the challenge from ``mfa_required`` and a TOTP or recovery code.
+
+    A staff challenge from ``mfa_enrolment_required`` is completed the same way with the first
+    code of the new authenticator; the reply then carries the recovery codes, once.
+    """
+
+    challenge: str = Field(min_length=20, max_length=100, repr=False)
+    code: MfaCode
+    client_address: ClientAddress = ""
+    user_agent: str = Field(default="", max_length=300)
+
+
+class MfaStatusQuery(Contract):
+    account_id: UUID
+
+
+class MfaStatus(Contract):
+    totp: bool
+    recovery_codes_left: int = 0
+
+
+class BeginTotp(Contract):
+    account_id: UUID
+    client_address: ClientAddress = ""
+
+
+class TotpEnrolment(Contract):
+    """A new secret waiting for its first code; shown to the person, never again after that."""
+
+    secret: str = Field(repr=False)
+    otpauth_uri: str = Field(repr=False)
+    qr_svg: str = Field(repr=False)
+
+
+class ConfirmTotp(Contract):
+    account_id: UUID
+    code: MfaCode
+    client_address: ClientAddress = ""
+
+
+class RecoveryCodes(Contract):
+    codes: list[str] = Field(repr=False)
+
+
+class RemoveTotp(Contract):
+    """Needs the password and a current TOTP or recovery code."""
+
+    account_id: UUID
+    password: Password
+    code: MfaCode
+    client_address: ClientAddress = ""
+
+
+class ResetStaffMfa(Contract):
+    """An admin removes a staff member's second factor (a lost phone): the next login enrols anew."""
+
+    actor_id: UUID
+    login: str = Field(min_length=1, max_length=64)
+    client_address: ClientAddress = ""
+
+
+COMPLETE_MFA = Operation("auth", "complete-mfa", CompleteMfa, SessionOpened)
+STAFF_COMPLETE_MFA = Operation("auth", "staff-complete-mfa", CompleteMfa, StaffSessionOpened)
+MFA_STATUS = Operation("auth", "mfa-status", MfaStatusQuery, MfaStatus)
+BEGIN_TOTP = Operation("auth", "begin-totp", BeginTotp, TotpEnrolment)
+CONFIRM_TOTP = Operation("auth", "confirm-totp", ConfirmTotp, RecoveryCodes)
+NEW_RECOVERY_CODES = Operation("auth", "new-recovery-codes", ConfirmTotp, RecoveryCodes)
+REMOVE_TOTP = Operation("auth", "remove-totp", RemoveTotp, Empty)
+RESET_STAFF_MFA = Operation("auth", "reset-staff-mfa", ResetStaffMfa, Empty)
+
+
 class EmailVerificationRequested(Envelope):
     """Notify sends the link; the token is single-use and expires (R17, R16).
 
@@ -358,6 +453,32 @@ class EmailVerificationRequested(Envelope):
     expires_at: AwareDatetime
     language: Language = "pl"
     purpose: Literal["registration", "email_change"] = "registration"
+
+
+class EmailChangeRequested(Envelope):
+    """R16: a new address was asked for; notify tells the old address (``old_email``), so the
+    owner learns of a change they did not make. ``new_email_hint`` is the new address masked."""
+
+    SCHEMA: ClassVar[str] = "auth.email-change-requested.v1"
+
+    account_id: UUID
+    login: str
+    old_email: EmailStr
+    new_email_hint: str = Field(max_length=320)
+    language: Language = "pl"
+
+
+class LoginCodeRequested(Envelope):
+    """R4: the one-time code that stands in for the captcha, to the account's verified address."""
+
+    SCHEMA: ClassVar[str] = "auth.login-code-requested.v1"
+
+    account_id: UUID
+    login: str
+    email: EmailStr
+    code: str = Field(repr=False)
+    expires_at: AwareDatetime
+    language: Language = "pl"
 
 
 class PasswordResetRequested(Envelope):

@@ -84,6 +84,8 @@ EVENT_CONSUMERS: Mapping[str, tuple[type[Envelope], ...]] = {
     "notify": (
         auth.EmailVerificationRequested,
         auth.PasswordResetRequested,
+        auth.EmailChangeRequested,
+        auth.LoginCodeRequested,
         auth.RegistrationRepeated,
         auth.CustomerContactChanged,
         auth.AccountErased,

@@ -25,6 +25,7 @@ from tests.support.infra import (
     vhost,
 )
 from tests.support.mail import MailSink
+from tests.support.mfa import staff_login, staff_login_sync
 from tools import provision
 from tools.billing_sim.cli import publish
 from tools.billing_sim.dataset import Dataset, SimCustomer, build_dataset
@@ -225,9 +226,8 @@ def staff_logins(system: System, infra: Infra, gateway: str) -> dict[str, tuple[
     )
     assert made.returncode == 0, made.stderr
     with httpx.Client(base_url=gateway, timeout=15) as client:
-        login = client.post(
-            "/api/v1/staff/auth/login", json={"login": "admin.one", "password": STAFF_PASSWORD}
-        )
+        # The first login enrols the second factor (tests/support/mfa.py keeps the key).
+        login = staff_login_sync(client, "admin.one", STAFF_PASSWORD)
         assert login.status_code == 200, login.text
         client.headers["X-CSRF-Token"] = login.headers["x-csrf-token"]
         care = client.post(
@@ -241,20 +241,16 @@ def staff_logins(system: System, infra: Infra, gateway: str) -> dict[str, tuple[
         )
         assert care.status_code == 201, care.text
         client.post("/api/v1/staff/auth/logout")
+        enrolled = staff_login_sync(client, "care.one", STAFF_PASSWORD)
+        assert enrolled.status_code == 200, enrolled.text
+        client.post("/api/v1/staff/auth/logout")
     return {"admin": ("admin.one", STAFF_PASSWORD), "care": ("care.one", STAFF_PASSWORD)}
 
 
 async def staff_client(gateway: str, login: str, password: str) -> httpx.AsyncClient:
     """A client logged in as staff (cookie ``ibok_staff_session``); the caller closes it."""
     client = gateway_client(gateway, timeout=15)
-    body = {"login": login, "password": password}
-    answer = await client.post("/api/v1/staff/auth/login", json=body)
-    if answer.status_code == 401 and answer.json()["code"] == "captcha_required":
-        # A wrong password for this login went before (schemathesis' stateful runs try the
-        # logins they list with passwords of their own): R4 asks for a captcha now.
-        answer = await client.post(
-            "/api/v1/staff/auth/login", json={**body, **await solve_captcha(client)}
-        )
+    answer = await staff_login(client, login, password)
     assert answer.status_code == 200, answer.text
     return client
 

@@ -30,7 +30,7 @@ from services.auth import domain as auth_domain
 from services.auth import store
 from services.auth.passwords import Passwords
 from services.auth.staff import store as staff_store
-from tools import backup, dead_letters, provision
+from tools import backup, dead_letters, demo_totp, provision
 
 
 def migrations_of(service: str) -> Path:
@@ -231,6 +231,10 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="read the password from the first line of standard input (else prompt twice)",
     )
+    totp = sub.add_parser(
+        "totp-code", help="the demo staff user's current second-factor code (make run only)"
+    )
+    totp.add_argument("--login", required=True)
     keep = sub.add_parser(
         "retention", help="erase personal data whose retention ended (R14), or list who is due"
     )
@@ -305,6 +309,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"a staff user with the login {args.login!r} exists already", file=sys.stderr)
             return 1
         print(f"admin {args.login} created ({staff_id})")
+    elif args.command == "totp-code":
+        try:
+            code, left = asyncio.run(demo_totp.current_code(settings, args.login))
+        except demo_totp.NotForDeployment as exc:
+            print(exc, file=sys.stderr)
+            return 2
+        print(f"{code}   (valid {left} s more; each code logs in once)")
     elif args.command == "retention":
         return retention_command(settings.amqp_url, args.dry_run, args.today)
     elif args.command in ("dead-letters", "unrouted"):

@@ -20,6 +20,7 @@ import httpx
 from runtime.settings import get_settings
 from tools.billing_sim.cli import publish
 from tools.billing_sim.dataset import build_dataset
+from tools.demo_totp import ensure_demo_totp
 from tools.mail_sink import messages_in, start_sink
 from tools.ops import ensure_admin, migrate_all
 from tools.provision import provision, read_secret
@@ -164,6 +165,7 @@ def main() -> int:
         )
         return 1
     asyncio.run(ensure_admin(settings, DEMO_STAFF_LOGIN, "Demo Administrator", DEMO_STAFF_PASSWORD))
+    demo_secret = asyncio.run(ensure_demo_totp(settings, DEMO_STAFF_LOGIN))
     mail_dir = VAR / "mail"
     sink = start_sink(mail_dir, settings.smtp_host, settings.smtp_port)
     # Local http: the demo's cookie cannot be Secure unless the operator says otherwise.
@@ -196,7 +198,14 @@ def main() -> int:
             f"  demo customer:  login {DEMO_LOGIN!r}, password {DEMO_PASSWORD!r}\n"
             f"  demo staff:     login {DEMO_STAFF_LOGIN!r} (admin), password {DEMO_STAFF_PASSWORD!r}"
             f" at /api/v1/staff/auth/login\n"
-            f"  mail sink:      smtp://{settings.smtp_host}:{settings.smtp_port}, messages in {mail_dir}/new\n"
+            + (
+                f"                  second factor: `ibok totp-code --login {DEMO_STAFF_LOGIN}`"
+                f" prints the current code, or add the key {demo_secret} to an authenticator"
+                f" app\n"
+                if demo_secret
+                else "                  second factor: the authenticator app you enrolled\n"
+            )
+            + f"  mail sink:      smtp://{settings.smtp_host}:{settings.smtp_port}, messages in {mail_dir}/new\n"
             f"  logs:           {VAR / 'log'}/<service>.log\n"
             f"Ctrl-C stops everything.",
             flush=True,

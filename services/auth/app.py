@@ -28,9 +28,12 @@ from services.auth import (
     password_handlers,
     store,
 )
+from services.auth.guard import login_codes
 from services.auth.guard.captchas import CaptchaRenderer
 from services.auth.guard.handlers import LoginGuard
 from services.auth.maintenance import handlers as maintenance
+from services.auth.mfa import handlers as mfa_handlers
+from services.auth.mfa import store as mfa_store
 from services.auth.passwords import Passwords
 from services.auth.registration import handlers as registration
 from services.auth.retention import handlers as retention
@@ -60,6 +63,7 @@ def create_app(settings: Settings | None = None) -> AsgiFastStream:
         auth.VERIFY_EMAIL: registration.verify_email,
         auth.NEW_CAPTCHA: handlers.new_captcha,
         auth.LOG_IN: handlers.log_in,
+        auth.REQUEST_LOGIN_CODE: login_codes.request_login_code,
         auth.RESOLVE_SESSION: handlers.resolve_session,
         auth.LOG_OUT: handlers.log_out,
         auth.PROFILE: contact_handlers.profile,
@@ -70,6 +74,12 @@ def create_app(settings: Settings | None = None) -> AsgiFastStream:
         auth.END_SESSION: handlers.end_session,
         auth.UPDATE_CONTACT: contact_handlers.update_contact,
         auth.ACCOUNTS_OF_CUSTOMERS: staff_handlers.accounts_of_customers,
+        auth.COMPLETE_MFA: mfa_handlers.complete_mfa,
+        auth.MFA_STATUS: mfa_handlers.mfa_status,
+        auth.BEGIN_TOTP: mfa_handlers.begin_totp,
+        auth.CONFIRM_TOTP: mfa_handlers.confirm_totp,
+        auth.NEW_RECOVERY_CODES: mfa_handlers.new_recovery_codes,
+        auth.REMOVE_TOTP: mfa_handlers.remove_totp,
     }
     staff: dict[Operation[Any, Any], Callable[..., Awaitable[Contract]]] = {
         auth.STAFF_LOG_IN: staff_handlers.staff_log_in,
@@ -80,6 +90,8 @@ def create_app(settings: Settings | None = None) -> AsgiFastStream:
         auth.BLOCK_ACCOUNT: staff_handlers.block_account,
         auth.UNBLOCK_ACCOUNT: staff_handlers.unblock_account,
         auth.ACCOUNT_AUDIT: staff_handlers.account_audit,
+        auth.STAFF_COMPLETE_MFA: mfa_handlers.staff_complete_mfa,
+        auth.RESET_STAFF_MFA: mfa_handlers.reset_staff_mfa,
         SET_MAINTENANCE: maintenance.set_maintenance,
         GET_MAINTENANCE: maintenance.maintenance_state,
     }
@@ -123,6 +135,7 @@ async def keep_house(a: handlers.Auth) -> None:
                 sessions_idle_before=now - a.idle,
                 sessions_created_before=now - a.absolute,
             )
+            counts["mfa_challenges"] = await mfa_store.purge_expired_challenges(a.rt.pool)
         except TRANSIENT_DB_ERRORS as exc:
             log.warning("housekeeping.unavailable", error=type(exc).__name__)
         else:

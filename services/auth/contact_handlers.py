@@ -8,8 +8,9 @@ from datetime import timedelta
 from contracts import auth as msgs
 from contracts import topology
 from runtime.clock import utc_now
-from runtime.errors import NotFound
+from runtime.errors import DomainError, NotFound
 from services.auth import domain, store
+from services.auth.guard import store as guard_store
 from services.auth.handlers import Auth, emit_contact
 from services.auth.views import profile_of
 
@@ -30,6 +31,7 @@ async def update_contact(a: Auth, cmd: msgs.UpdateContact) -> msgs.Profile:
         "marketing_consent": cmd.marketing_consent,
     }
     new_email = str(cmd.email)
+    await check_password_for_new_email(a, cmd, new_email)
     token = domain.new_token()
     expires_at = utc_now() + timedelta(hours=a.rt.settings.email_token_hours)
     async with a.rt.unit_of_work() as uow:
@@ -82,6 +84,17 @@ async def update_contact(a: Auth, cmd: msgs.UpdateContact) -> msgs.Profile:
                     purpose="email_change",
                 ),
             )
+            # The old address hears of it: a change its owner did not make can be stopped.
+            uow.emit(
+                topology.EVENTS_EXCHANGE,
+                msgs.EmailChangeRequested(
+                    account_id=cmd.account_id,
+                    login=current["login"],
+                    old_email=current["email"],
+                    new_email_hint=domain.masked_email(new_email),
+                    language=current["language"],
+                ),
+            )
             await store.audit(
                 uow.conn,
                 "email_change_requested",
@@ -102,3 +115,34 @@ async def update_contact(a: Auth, cmd: msgs.UpdateContact) -> msgs.Profile:
                 detail=domain.audit_detail(fields=",".join(changed)),
             )
     return profile_of(row)
+
+
+async def check_password_for_new_email(a: Auth, cmd: msgs.UpdateContact, new_email: str) -> None:
+    """A new address needs the current password (ASVS 5.0 6.2.3-like guard against a stolen
+    session taking the account over); wrong passwords count in the login throttle (R4)."""
+    account = await store.account_by_id(a.rt.pool, cmd.account_id)
+    if account is None or domain.same_email(new_email, account["email"]):
+        return
+    if domain.same_email(new_email, account["pending_email"]):
+        return  # asked for (with the password) already
+    key = domain.login_key(account["login"])
+    await a.guard.check_throttle("customer", key, cmd.client_address)
+    row = await store.account_by_login(a.rt.pool, key)
+    if cmd.current_password and row is not None:
+        if await a.passwords.verify(row["password_hash"], cmd.current_password):
+            return
+        await guard_store.record_failure(a.rt.pool, "customer", key, cmd.client_address, "password")
+        raise DomainError(
+            "current_password_invalid",
+            "Obecne hasło jest nieprawidłowe.",
+            detail_en="The current password is wrong.",
+            status=422,
+            fields={"current_password": "invalid"},
+        )
+    raise DomainError(
+        "current_password_required",
+        "Aby zmienić adres e-mail, podaj obecne hasło.",
+        detail_en="To change the email address, give your current password.",
+        status=422,
+        fields={"current_password": "required"},
+    )

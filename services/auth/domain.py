@@ -45,6 +45,31 @@ def check_password_policy(password: str) -> None:
         )
 
 
+def check_password_not_guessable(
+    password: str, login: str, email: str | None, common: frozenset[str]
+) -> None:
+    """R3 holds, and beyond it (NIST SP 800-63B-4 3.1.1.2, ASVS 5.0 6.2.4, 6.2.11): not a
+    common or breached password, and not built from the login or the email's local part."""
+    typed = password.casefold()
+    if typed in common:
+        raise DomainError(
+            "password_common",
+            "To hasło jest zbyt popularne: jest na liście często używanych i ujawnionych haseł."
+            " Wybierz inne.",
+            detail_en="This password is too common: it is on a list of often used and breached"
+            " passwords. Choose another.",
+            status=422,
+        )
+    local = (email or "").partition("@")[0].casefold()
+    if any(part and len(part) >= 3 and part in typed for part in (login.casefold(), local)):
+        raise DomainError(
+            "password_contains_login",
+            "Hasło nie może zawierać loginu ani początku adresu e-mail (przed @).",
+            detail_en="The password must not contain the login or the email's part before @.",
+            status=422,
+        )
+
+
 def login_key(login: str) -> str:
     """R2: logins are unique without regard to case."""
     return login.casefold()
@@ -228,6 +253,12 @@ def account_status(email_verified: bool, blocked: bool) -> AccountStatus:
 
 def same_email(a: str | None, b: str | None) -> bool:
     return (a or "").strip().casefold() == (b or "").strip().casefold()
+
+
+def masked_email(email: str) -> str:
+    """``j***@example.com``: enough for the owner to recognise, little for anyone else."""
+    local, _, host = email.partition("@")
+    return f"{local[:1]}***@{host}"
 
 
 def changed_contact_fields(current: dict[str, Any], wanted: dict[str, Any]) -> list[str]:

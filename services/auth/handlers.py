@@ -27,6 +27,8 @@ from runtime.service import ServiceRuntime
 from runtime.unit_of_work import UnitOfWork
 from services.auth import domain, store, views
 from services.auth.guard.handlers import LoginGuard, Scope
+from services.auth.mfa import guard as mfa_guard
+from services.auth.mfa.domain import Subject
 from services.auth.passwords import Passwords
 
 log = get_logger(__name__)
@@ -136,22 +138,38 @@ async def log_in(a: Auth, cmd: msgs.LogIn) -> msgs.SessionOpened:
             detail_en="Confirm your email address first.",
             status=403,
         )
-    token = domain.new_token()
+    # An enrolled second factor: no session yet, a challenge for POST /auth/mfa instead.
+    await mfa_guard.demand_second_factor(
+        a, Subject("customer", account["id"]), address, cmd.user_agent
+    )
     async with a.rt.unit_of_work() as uow:
-        row = await store.insert_session(
-            uow.conn, domain.token_digest(token), account["id"], address, cmd.user_agent
-        )
-        await store.audit(
-            uow.conn,
-            "login",
-            actor_kind="customer",
-            actor_id=account["id"],
-            account_id=account["id"],
-            client_address=address,
-            detail=domain.audit_detail(session=str(row["id"])),
-        )
-    log.info("session.opened", account_id=str(account["id"]))
-    return msgs.SessionOpened(token=token, account_id=account["id"], expires_at=a.expires_at(row))
+        return await open_session(a, uow.conn, account["id"], address, cmd.user_agent)
+
+
+async def open_session(
+    a: Auth,
+    conn: asyncpg.Connection,
+    account_id: uuid.UUID,
+    address: str,
+    user_agent: str,
+    **detail: str,
+) -> msgs.SessionOpened:
+    """R13: a new session id, in the caller's unit of work, with the login in the audit trail."""
+    token = domain.new_token()
+    row = await store.insert_session(
+        conn, domain.token_digest(token), account_id, address, user_agent
+    )
+    await store.audit(
+        conn,
+        "login",
+        actor_kind="customer",
+        actor_id=account_id,
+        account_id=account_id,
+        client_address=address,
+        detail=domain.audit_detail(session=str(row["id"]), **detail),
+    )
+    log.info("session.opened", account_id=str(account_id))
+    return msgs.SessionOpened(token=token, account_id=account_id, expires_at=a.expires_at(row))
 
 
 async def checked_credentials(
@@ -166,7 +184,8 @@ async def checked_credentials(
     with older parameters is replaced on success."""
     key, address = domain.login_key(cmd.login), cmd.client_address
     await a.guard.check_throttle(scope, key, address)
-    await a.guard.check_captcha(scope, key, address, cmd.captcha_id, cmd.captcha_answer)
+    email_code = cmd.email_code if isinstance(cmd, msgs.LogIn) else None
+    await a.guard.check_captcha(scope, key, address, cmd.captcha_id, cmd.captcha_answer, email_code)
     row = await find(a.rt.pool, key)
     ok = await a.passwords.verify(row["password_hash"] if row else None, cmd.password)
     if not (row and ok and row.get("disabled_at") is None):

@@ -13,6 +13,7 @@ from runtime.errors import DomainError
 from runtime.logs import get_logger
 from runtime.unit_of_work import UnitOfWork
 from services.auth import domain, store
+from services.auth.common_passwords import common_passwords
 from services.auth.guard import store as guard_store
 from services.auth.handlers import Auth, live_session, sessions_ended, token_invalid
 
@@ -45,6 +46,9 @@ async def change_password(a: Auth, cmd: msgs.ChangePassword) -> Empty:
             detail_en="The current password is wrong.",
             status=422,
         )
+    domain.check_password_not_guessable(
+        cmd.new_password, current["login"], current["email"], common_passwords()
+    )
     new_hash = await a.passwords.hash(cmd.new_password)
     async with a.rt.unit_of_work() as uow:
         await store.revoke_email_tokens(uow.conn, session["account_id"], "reset_password")
@@ -140,6 +144,13 @@ async def reset_password(a: Auth, cmd: msgs.ResetPassword) -> Empty:
         spent = await store.use_email_token(uow.conn, digest, ("reset_password",))
         if spent is None:
             raise token_invalid()
+        account = await store.account_by_id(uow.conn, spent["account_id"])
+        if account is None:
+            raise token_invalid()
+        # Refused here, the unit of work is undone: the link still works for another password.
+        domain.check_password_not_guessable(
+            cmd.new_password, account["login"], account["email"], common_passwords()
+        )
         await new_password(uow, spent["account_id"], new_hash, cmd, "password_reset")
     await sessions_ended(a, spent["account_id"], "password_reset")
     return Empty()

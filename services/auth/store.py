@@ -83,10 +83,10 @@ async def insert_email_token(
 
 
 async def use_email_token(
-    conn: asyncpg.Connection, digest: bytes, purposes: tuple[str, ...]
+    db: Db, digest: bytes, purposes: tuple[str, ...]
 ) -> asyncpg.Record | None:
     """Spend a single-use token; None when it is unknown, used or expired."""
-    return await conn.fetchrow(
+    return await db.fetchrow(
         """
         UPDATE email_tokens SET used_at = now()
         WHERE token_digest = $1 AND purpose = ANY($2::text[]) AND used_at IS NULL

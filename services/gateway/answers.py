@@ -57,6 +57,9 @@ SECURITY_SCHEMES = Components(
     }
 )
 
+# The staff login's two steps: before any staff session, so no session scheme and no 401 for one.
+STAFF_PRE_SESSION = ("/api/v1/staff/auth/login", "/api/v1/staff/auth/mfa")
+
 _WHY = {
     400: "Malformed input: a parameter or body that does not fit its format, or control characters.",
     401: "No session, or it ended.",
@@ -87,7 +90,7 @@ def answers_of(handler: HTTPRouteHandler, path: str) -> set[int]:
     staff = path.startswith("/api/v1/staff/")
     unsafe = bool(handler.http_methods & UNSAFE_METHODS)
     statuses = {400, 429, 503, 504}
-    if "session" in params or (staff and not path.startswith("/api/v1/staff/auth/login")):
+    if "session" in params or (staff and not path.startswith(STAFF_PRE_SESSION)):
         statuses |= {401, 403}
     if unsafe:
         # Cross-site and CSRF refusals; credentials checked by a service (login, password).
@@ -138,7 +141,9 @@ def _declare_on_handlers(app: Litestar) -> None:
                 declared.setdefault(status, _problem(status))
             handler.responses = declared
             params = set(handler.parsed_fn_signature.parameters)
-            if route.path.startswith("/api/v1/staff/") and "/staff/auth/login" not in route.path:
+            if route.path.startswith("/api/v1/staff/") and not route.path.startswith(
+                STAFF_PRE_SESSION
+            ):
                 handler.security = [{"staffSession": []}]
                 handler._resolved_security = Empty
             elif "session" in params:

@@ -32,6 +32,12 @@ from services.gateway.controllers.health import HealthController
 from services.gateway.controllers.inbox import InboxController
 from services.gateway.controllers.me import MeController
 from services.gateway.controllers.meters import MetersController
+from services.gateway.controllers.mfa import (
+    MeMfaController,
+    MfaLoginController,
+    StaffMfaLoginController,
+    StaffMfaResetController,
+)
 from services.gateway.controllers.readings import ReadingsController
 from services.gateway.controllers.staff_accounts import (
     StaffAccountsController,
@@ -44,6 +50,7 @@ from services.gateway.controllers.staff_maintenance import StaffMaintenanceContr
 from services.gateway.controllers.staff_notify import StaffNotifyController
 from services.gateway.controllers.staff_readings import StaffReadingsController
 from services.gateway.controllers.terms import TermsController
+from services.gateway.cookie_prefix import host_prefix_cookies
 from services.gateway.edge import edge_middleware, wrap_edge
 from services.gateway.events import GatewayEvents
 from services.gateway.forwarded import ProxyTrust, parse_proxies
@@ -153,6 +160,10 @@ def create_app(
             AuthController,
             MeController,
             StaffAuthController,
+            MfaLoginController,
+            StaffMfaLoginController,
+            MeMfaController,
+            StaffMfaResetController,
             StaffAccountsController,
             StaffUsersController,
             MetersController,
@@ -205,7 +216,9 @@ def create_app(
         max_body=MAX_BODY,
     )
     declare_answers(app)
-    return wrap_edge(app, edge)
+    # The cookie renaming is outermost: the edge and the application see the plain names.
+    host_prefix = host_prefix_cookies(settings.cookie_secure)
+    return wrap_edge(app, lambda inner: host_prefix(edge(inner)))
 
 
 def public_origin(url: str) -> str:

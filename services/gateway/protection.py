@@ -19,6 +19,8 @@ from services.gateway.limits import Limit
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 PAGE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    # The spoken captcha plays in an <audio> player from a data: URI.
+    "media-src 'self' data:; "
     "object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
 # The API reference (/schema): Swagger UI's files come from the gateway itself
@@ -113,10 +115,12 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # JSON-only rule of the edge protect them.
 CSRF_EXEMPT = (
     "/api/v1/auth/login",
+    "/api/v1/auth/mfa",
     "/api/v1/auth/register",
     "/api/v1/auth/verify-email",
     "/api/v1/auth/password-reset",
     "/api/v1/staff/auth/login",
+    "/api/v1/staff/auth/mfa",
 )
 
 

@@ -12,7 +12,9 @@ from contracts import topology
 from contracts.auth import (
     AccountErased,
     CustomerContactChanged,
+    EmailChangeRequested,
     EmailVerificationRequested,
+    LoginCodeRequested,
     PasswordResetRequested,
     RegistrationRepeated,
 )
@@ -41,6 +43,8 @@ def create_app(settings: Settings | None = None) -> AsgiFastStream:
         {
             EmailVerificationRequested: partial(handlers.send_email_verification, n),
             PasswordResetRequested: partial(handlers.send_password_reset, n),
+            EmailChangeRequested: partial(handlers.send_email_change_notice, n),
+            LoginCodeRequested: partial(handlers.send_login_code, n),
             RegistrationRepeated: partial(handlers.warn_registration_repeated, n),
             CustomerContactChanged: partial(handlers.update_recipient, n),
             AccountErased: partial(handlers.forget_customer, n),

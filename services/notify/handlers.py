@@ -13,7 +13,9 @@ from contracts import notify as msgs
 from contracts.auth import (
     AccountErased,
     CustomerContactChanged,
+    EmailChangeRequested,
     EmailVerificationRequested,
+    LoginCodeRequested,
     PasswordResetRequested,
     RegistrationRepeated,
 )
@@ -60,6 +62,45 @@ async def send_email_verification(
     """R17, R16: an address is verified by a link before it is used (registration or a change)."""
     template = "email_verification" if msg.purpose == "registration" else "email_change"
     await _send_link_email(n, uow, msg, template, f"/verify-email?token={quote(msg.token)}")
+
+
+async def send_email_change_notice(n: Notify, uow: UnitOfWork, msg: EmailChangeRequested) -> None:
+    """R16: the old address hears that a new one was asked for (no link: nothing to click)."""
+    email = domain.render_email(
+        "email_change_notice",
+        msg.language,
+        login=msg.login,
+        new_email=msg.new_email_hint,
+        link=n.link("/me/contact"),
+    )
+    _, email_id = domain.event_message_ids(msg.message_id)
+    await store.queue_email(
+        uow.conn,
+        email_id,
+        str(msg.old_email),
+        "email_change_notice",
+        email,
+        account_id=msg.account_id,
+    )
+    uow.after_commit(n.sender.wake)
+
+
+async def send_login_code(n: Notify, uow: UnitOfWork, msg: LoginCodeRequested) -> None:
+    """R4: the one-time code that stands in for the captcha, to the account's verified address."""
+    expires = msg.expires_at.astimezone(WARSAW).strftime("%d.%m.%Y %H:%M")
+    email = domain.render_email(
+        "login_code",
+        msg.language,
+        login=msg.login,
+        code=msg.code,
+        expires=expires,
+        link=n.link("/login"),
+    )
+    _, email_id = domain.event_message_ids(msg.message_id)
+    await store.queue_email(
+        uow.conn, email_id, str(msg.email), "login_code", email, account_id=msg.account_id
+    )
+    uow.after_commit(n.sender.wake)
 
 
 async def send_password_reset(n: Notify, uow: UnitOfWork, msg: PasswordResetRequested) -> None:

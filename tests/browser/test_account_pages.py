@@ -125,14 +125,31 @@ async def test_a_wrong_password_brings_the_captcha_which_then_lets_the_customer_
     await expect(page.locator(".error-summary")).to_be_focused()
     await expect(page.get_by_label("Login")).to_have_value(login)
     await expect(page.get_by_label("Hasło")).to_have_value("")
+    # The wrong-password message sits on the password field.
+    await expect(page.get_by_label("Hasło")).to_have_attribute("aria-invalid", "true")
+    await expect(page.locator("#password-error")).to_contain_text("Nieprawidłowy login lub hasło")
     # R4: the next attempt needs the code from the picture (or its spoken version).
     picture = page.get_by_role("img", name=re.compile("Obrazek z kodem"))
     await expect(picture).to_be_visible()
     assert await picture.evaluate("img => img.naturalWidth > 0")
-    await expect(page.get_by_role("link", name=re.compile("Odsłuchaj kod"))).to_have_attribute(
-        "href", re.compile("^data:audio/wav;base64,")
+    # The spoken code plays in a player on the page (not a download): it loads and plays.
+    player = page.locator("audio.captcha-audio")
+    await expect(player).to_have_attribute("controls", "")
+    played = await player.evaluate(
+        """async audio => {
+            audio.muted = true;
+            await audio.play();
+            await new Promise(done => setTimeout(done, 300));
+            return {duration: audio.duration, time: audio.currentTime, paused: audio.paused};
+        }"""
     )
+    assert played["duration"] > 2 and played["time"] > 0, played
     await portal.check_accessibility("login with captcha")
+    # "Show another code": a new challenge, no login attempt.
+    first_id = await page.locator("input[name=captcha_id]").input_value()
+    await page.get_by_role("button", name="Pokaż inny kod").click()
+    await expect(page.locator("input[name=captcha_id]")).not_to_have_value(first_id)
+    await expect(page.get_by_label("Login")).to_have_value(login)
 
     # The right password without the right code is still refused, beside the code field.
     await page.get_by_label("Hasło").fill(password)
@@ -143,6 +160,24 @@ async def test_a_wrong_password_brings_the_captcha_which_then_lets_the_customer_
     captcha_id = await page.locator("input[name=captcha_id]").input_value()
     await page.get_by_label("Hasło").fill(password)
     await page.get_by_label("Kod z obrazka").fill(solve_captcha_answer(captcha_id))
+    await page.get_by_role("button", name="Zaloguj się").click()
+    await expect(page).to_have_title(titled("Start"))
+
+    # Someone who can neither see nor hear the code asks for one by email instead.
+    await page.get_by_role("button", name="Wyloguj").click()
+    await portal.goto("/login")
+    await page.get_by_label("Login").fill(login)
+    await page.get_by_label("Hasło").fill("Zle12345")
+    await page.get_by_role("button", name="Zaloguj się").click()
+    await page.get_by_role("button", name="Wyślij kod e-mailem").click()
+    await expect(page.get_by_role("status")).to_contain_text("kod jest już w drodze")
+    mail = await asyncio.to_thread(
+        mail_sink.wait_for, f"{login}@example.com", 15, "kod do logowania"
+    )
+    found = re.search(r"^\s*([A-Z0-9]{8})\s*$", text_part(mail), re.M)
+    assert found
+    await page.get_by_label("Hasło").fill(password)
+    await page.get_by_label("Kod z e-maila").fill(found.group(1))
     await page.get_by_role("button", name="Zaloguj się").click()
     await expect(page).to_have_title(titled("Start"))
 

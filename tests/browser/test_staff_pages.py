@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from playwright.async_api import Browser, expect
 
 from tests.browser.conftest import DESKTOP, PortalCustomer, PortalPage, log_in, titled
+from tests.support.mfa import AUTHENTICATORS
 
 
 async def staff_log_in(portal: PortalPage, login: str, password: str) -> None:
@@ -20,6 +21,11 @@ async def staff_log_in(portal: PortalPage, login: str, password: str) -> None:
     await page.get_by_label("Login").fill(login)
     await page.get_by_label("Hasło").fill(password)
     await page.get_by_role("button", name="Zaloguj się").click()
+    # Staff always give the second factor: the code from the app the fixtures enrolled.
+    await expect(page).to_have_title(titled("Drugi składnik logowania"))
+    await portal.check_accessibility("staff login code step")
+    await page.get_by_label("Kod").fill(AUTHENTICATORS[login.casefold()].code())
+    await page.get_by_role("button", name="Potwierdź").click()
     await expect(page).to_have_title(titled("Klienci"))
 
 

@@ -15,7 +15,7 @@ from tests.support.mail import MailSink
 from tools.billing_sim.dataset import Dataset
 
 PUBLIC = re.compile(
-    r"^/api/v1/(auth/(captcha|login|register|verify-email|password-reset(/confirm)?)|staff/auth/login|terms(/.*)?)$"
+    r"^/api/v1/(auth/(captcha|login|login-code|mfa|register|verify-email|password-reset(/confirm)?)|staff/auth/(login|mfa)|terms(/.*)?)$"
 )
 DUMMY = {
     "session_id": "00000000-0000-0000-0000-000000000000",

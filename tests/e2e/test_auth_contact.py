@@ -9,8 +9,8 @@ from typing import Any
 import asyncpg
 
 from tests.support.clients import gateway_client
-from tests.support.customers import logged_in_client
-from tests.support.mail import MailSink, link_token
+from tests.support.customers import PASSWORD, logged_in_client
+from tests.support.mail import MailSink, link_token, text_part
 from tools.billing_sim.dataset import SimCustomer
 
 ADDRESS = {"street": "ul. Listowa 5/2", "postal_code": "00-950", "city": "Warszawa"}
@@ -74,10 +74,17 @@ async def test_contact_change_is_emitted_to_notify_and_the_billing_system_and_a_
         assert to_billing[-1][1]["correspondence_address"] == ADDRESS
         assert to_billing[-1][1]["email"] == "contact.user@example.com"
 
-        # R16: a new email is not used until the link sent to it is followed.
-        moved = await client.put(
-            "/api/v1/me/contact", json=wanted | {"email": "New.Address@example.com"}
+        # R16: a new email needs the current password (a stolen session alone cannot move the
+        # account), and is not used until the link sent to it is followed.
+        new = wanted | {"email": "New.Address@example.com"}
+        bare = await client.put("/api/v1/me/contact", json=new)
+        assert bare.status_code == 422 and bare.json()["code"] == "current_password_required"
+        wrong = await client.put(
+            "/api/v1/me/contact", json=new | {"current_password": "Zle2026zle"}
         )
+        assert wrong.status_code == 422 and wrong.json()["code"] == "current_password_invalid"
+        assert (await client.get("/api/v1/me")).json()["pending_email"] is None
+        moved = await client.put("/api/v1/me/contact", json=new | {"current_password": PASSWORD})
         assert moved.status_code == 200
         assert moved.json()["email"] == "contact.user@example.com"
         assert moved.json()["pending_email"] == "New.Address@example.com"
@@ -85,6 +92,11 @@ async def test_contact_change_is_emitted_to_notify_and_the_billing_system_and_a_
             b["revision"]
             for _, b in await emitted(db, "auth.customer-contact-changed.v1", customer.number)
         ] == [1, 2]
+        # The old address is told, with the new one masked.
+        notice = await asyncio.to_thread(
+            mail_sink.wait_for, "contact.user@example.com", 15, "zmianę adresu"
+        )
+        assert "N***@example.com" in text_part(notice) and "New.Address" not in text_part(notice)
         mail = await asyncio.to_thread(mail_sink.wait_for, "New.Address@example.com")
         verified = await client.post("/api/v1/auth/verify-email", json={"token": link_token(mail)})
         assert verified.status_code == 204

@@ -14,7 +14,7 @@ from tests.support.mail import MailSink, link_token
 from tools.billing_sim.dataset import Dataset, SimCustomer
 
 LOGIN = "/api/v1/auth/login"
-EXACTLY_6 = "abc123"
+EXACTLY_6 = "wq7zk2"  # not on the list of common passwords (abc123 is)
 EXACTLY_20 = "Abcdefghij1234567890"
 
 

@@ -20,6 +20,7 @@ from tests.support.clients import gateway_client
 from tests.support.customers import PASSWORD, logged_in_client, registration, with_active_contract
 from tests.support.infra import Infra
 from tests.support.mail import MailSink
+from tests.support.mfa import staff_login
 from tools.billing_sim.dataset import Dataset, SimCustomer
 from tools.system import System
 
@@ -263,17 +264,19 @@ async def test_care_blocks_but_only_admin_manages_staff(
     assert listed.status_code == 200
     first = listed.json()
     assert len(first["items"]) == 2 and first["next_cursor"]
-    rest = await admin.get(
-        "/api/v1/staff/staff-users", params={"limit": 2, "cursor": first["next_cursor"]}
-    )
-    logins = [u["login"] for u in first["items"] + rest.json()["items"]]
+    logins = [u["login"] for u in first["items"]]
+    cursor = first["next_cursor"]
+    while cursor:  # other tests make staff users too: follow every page
+        page = (
+            await admin.get("/api/v1/staff/staff-users", params={"limit": 2, "cursor": cursor})
+        ).json()
+        logins += [u["login"] for u in page["items"]]
+        cursor = page["next_cursor"]
     assert {"admin.one", "care.one", "care.two"} <= set(logins)
     assert "hash" not in listed.text
 
     async with gateway_client(gateway, timeout=15) as two:
-        login = await two.post(
-            "/api/v1/staff/auth/login", json={"login": "Care.Two", "password": STAFF_PASSWORD}
-        )
+        login = await staff_login(two, "Care.Two", STAFF_PASSWORD)
         assert login.status_code == 200 and login.json()["role"] == "care"
         assert "ibok_staff_session" in login.headers["set-cookie"]
         assert "HttpOnly" in login.headers["set-cookie"]
@@ -333,9 +336,8 @@ async def test_staff_wrong_password_demands_a_captcha_too(
             "/api/v1/staff/auth/login", json={"login": "care.three", "password": STAFF_PASSWORD}
         )
         assert bare.json()["code"] == "captcha_required"
-        solved = await client.post(
-            "/api/v1/staff/auth/login",
-            json={"login": "care.three", "password": STAFF_PASSWORD} | await solve_captcha(client),
+        solved = await staff_login(
+            client, "care.three", STAFF_PASSWORD, **await solve_captcha(client)
         )
         assert solved.status_code == 200, solved.text
 

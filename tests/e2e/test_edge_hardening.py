@@ -16,6 +16,7 @@ from tests.conftest import gateway_of_its_own, staff_client
 from tests.support.customers import logged_in_client, registration, with_active_contract
 from tests.support.infra import Infra
 from tests.support.mail import MailSink, text_part
+from tests.support.mfa import staff_login as staff_login_steps
 from tools.billing_sim.dataset import Dataset
 from tools.system import System
 
@@ -415,10 +416,9 @@ async def test_customer_and_staff_csrf_cookies_are_apart_and_end_with_their_sess
     client = await logged_in_client(gateway, mail_sink, customer, "edge.cookies")
     try:
         staff_login, staff_password = staff_logins["care"]
-        staff = await client.post(
-            "/api/v1/staff/auth/login", json={"login": staff_login, "password": staff_password}
-        )
-        assert staff.status_code == 200
+        # Both steps (password, then the second factor) in the customer's browser.
+        staff = await staff_login_steps(client, staff_login, staff_password)
+        assert staff.status_code == 200, staff.text
         customer_token, staff_token = client.cookies["ibok_csrf"], client.cookies["ibok_staff_csrf"]
         assert customer_token != staff_token
         # Logging out as staff ends the staff token only; the customer's stays usable.

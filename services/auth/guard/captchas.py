@@ -1,12 +1,16 @@
-"""Captcha images (and optional audio) drawn by the ``captcha`` package, off the event loop."""
+"""Captcha images drawn by the ``captcha`` package and spoken challenges made by
+captcha_audio.py, off the event loop."""
 
 from __future__ import annotations
 
 import asyncio
+import random
 from concurrent.futures import ThreadPoolExecutor
 
-from captcha.audio import AudioCaptcha
 from captcha.image import ImageCaptcha
+
+from services.auth.domain import CAPTCHA_ALPHABET
+from services.auth.guard.captcha_audio import challenge_audio
 
 
 class CaptchaRenderer:
@@ -14,20 +18,22 @@ class CaptchaRenderer:
 
     def __init__(self) -> None:
         self._image = ImageCaptcha(width=200, height=70)
-        self._audio = AudioCaptcha()
+        # Audio is random in every respect (voices, timing, noise): never reproducible.
+        self._random = random.SystemRandom()
         # Drawing takes tens of milliseconds of CPU: never on the event loop (STYLE 7).
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="captcha")
 
-    def _draw(self, answer: str, audio: bool) -> tuple[bytes, bytes | None]:
+    def _draw(self, answer: str, audio: bool, language: str) -> tuple[bytes, bytes | None]:
         image = self._image.generate(answer, format="png").getvalue()
-        # The package's voices read digits and letters in English; offered as an alternative.
-        sound = bytes(self._audio.generate(answer)) if audio else None
+        sound = challenge_audio(answer, language, CAPTCHA_ALPHABET, self._random) if audio else None
         return image, sound
 
-    async def render(self, answer: str, *, audio: bool = False) -> tuple[bytes, bytes | None]:
-        """(PNG image, WAV audio or None) showing ``answer``."""
+    async def render(
+        self, answer: str, *, audio: bool = False, language: str = "pl"
+    ) -> tuple[bytes, bytes | None]:
+        """(PNG image, WAV audio in ``language`` or None) showing ``answer``."""
         return await asyncio.get_running_loop().run_in_executor(
-            self._pool, self._draw, answer, audio
+            self._pool, self._draw, answer, audio, language
         )
 
     def close(self) -> None:

@@ -15,6 +15,7 @@ from runtime.errors import DomainError, Unauthorized
 from runtime.logs import get_logger
 from runtime.service import ServiceRuntime
 from services.auth import domain, store
+from services.auth.guard import login_codes
 from services.auth.guard import store as guard_store
 from services.auth.guard.captchas import CaptchaRenderer
 
@@ -42,7 +43,9 @@ class LoginGuard:
         answer = domain.new_captcha_answer(
             challenge_id, self.rt.settings.captcha_test_seed.get_secret_value()
         )
-        image, audio = await self.renderer.render(answer, audio=request.audio)
+        image, audio = await self.renderer.render(
+            answer, audio=request.audio, language=request.language
+        )
         expires_at = utc_now() + timedelta(minutes=self.rt.settings.captcha_minutes)
         await guard_store.insert_captcha(
             self.rt.pool, challenge_id, domain.captcha_digest(challenge_id, answer), expires_at
@@ -102,10 +105,25 @@ class LoginGuard:
         client_address: str,
         captcha_id: UUID | None,
         captcha_answer: str | None,
+        email_code: str | None = None,
     ) -> None:
-        """After a wrong password for this login, the attempt must carry a solved, unused captcha."""
+        """After a wrong password for this login, the attempt must carry a solved, unused captcha
+        (or, for a customer, the unused one-time code emailed to the account: login_codes.py)."""
         if not await guard_store.captcha_required(self.rt.pool, scope, login_key):
             return
+        if email_code and scope == "customer":
+            if await login_codes.spend_login_code(self.rt.pool, login_key, email_code):
+                return
+            await guard_store.record_failure(
+                self.rt.pool, scope, login_key, client_address, "captcha"
+            )
+            log.info("login.refused", scope=scope, reason="email_code_invalid")
+            raise Unauthorized(
+                "captcha_invalid",
+                "Kod z e-maila jest nieprawidłowy, został już użyty albo wygasł.",
+                detail_en="The emailed code is wrong, used or expired.",
+                fields={"email_code": "invalid"},
+            )
         if captcha_id is None or not captcha_answer:
             log.info("login.refused", scope=scope, reason="captcha_required")
             raise Unauthorized(

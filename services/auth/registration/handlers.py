@@ -16,6 +16,7 @@ from runtime.errors import Conflict, DomainError
 from runtime.logs import get_logger
 from runtime.rpc_client import RpcProblem, RpcTimeout, RpcUnavailable
 from services.auth import domain, store
+from services.auth.common_passwords import common_passwords
 from services.auth.handlers import Auth, emit_contact, token_invalid
 
 log = get_logger(__name__)
@@ -65,6 +66,7 @@ async def _already_registered(a: Auth, cmd: msgs.RegisterAccount) -> bool:
 async def register(a: Auth, cmd: msgs.RegisterAccount) -> msgs.AccountRegistered:
     """R1, R2, R3, R17: a current contract holder chooses a login and verifies the email."""
     domain.check_password_policy(cmd.password)
+    domain.check_password_not_guessable(cmd.password, cmd.login, str(cmd.email), common_passwords())
     try:
         eligibility = await a.rpc.call(
             billing.CHECK_REGISTRATION,

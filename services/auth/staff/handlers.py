@@ -15,6 +15,7 @@ from runtime.errors import Conflict, Forbidden, NotFound, Unauthorized
 from runtime.logs import get_logger
 from runtime.paging import decode_cursor, encode_cursor
 from services.auth import domain, store
+from services.auth.common_passwords import common_passwords
 from services.auth.handlers import (
     Auth,
     blocked_now,
@@ -22,6 +23,8 @@ from services.auth.handlers import (
     session_ended,
     sessions_ended,
 )
+from services.auth.mfa import guard as mfa_guard
+from services.auth.mfa.domain import Subject
 from services.auth.staff import store as staff_store
 
 log = get_logger(__name__)
@@ -49,19 +52,34 @@ async def staff_log_in(a: Auth, cmd: msgs.StaffLogIn) -> msgs.StaffSessionOpened
     user = await checked_credentials(
         a, "staff", cmd, staff_store.staff_by_login, staff_store.update_staff_password_hash
     )
+    # Staff never get a session on a password alone: the second factor (or its enrolment) first.
+    raise await mfa_guard.staff_second_factor(
+        a, Subject("staff", user["id"]), user["login"], address, cmd.user_agent
+    )
+
+
+async def open_staff_session(
+    a: Auth,
+    conn: asyncpg.Connection,
+    user: asyncpg.Record,
+    address: str,
+    user_agent: str,
+    **detail: str,
+) -> msgs.StaffSessionOpened:
+    """A staff session, only ever after the second factor (services/auth/mfa/handlers.py)."""
     token = domain.new_token()
-    async with a.rt.unit_of_work() as uow:
-        row = await staff_store.insert_staff_session(
-            uow.conn, domain.token_digest(token), user["id"], address, cmd.user_agent
-        )
-        await store.audit(
-            uow.conn,
-            "staff_login",
-            actor_kind="staff",
-            actor_id=user["id"],
-            staff_id=user["id"],
-            client_address=address,
-        )
+    row = await staff_store.insert_staff_session(
+        conn, domain.token_digest(token), user["id"], address, user_agent
+    )
+    await store.audit(
+        conn,
+        "staff_login",
+        actor_kind="staff",
+        actor_id=user["id"],
+        staff_id=user["id"],
+        client_address=address,
+        detail=domain.audit_detail(**detail) if detail else None,
+    )
     log.info("staff_session.opened", staff_id=str(user["id"]))
     return msgs.StaffSessionOpened(
         token=token,
@@ -121,6 +139,7 @@ def staff_user_of(row: asyncpg.Record) -> msgs.StaffUser:
 async def create_staff_user(a: Auth, cmd: msgs.CreateStaffUser) -> msgs.StaffUser:
     await require_role(a, cmd.actor_id, "admin")
     domain.check_staff_password_policy(cmd.password)
+    domain.check_password_not_guessable(cmd.password, cmd.login, None, common_passwords())
     password_hash = await a.passwords.hash(cmd.password)
     staff_id = uuid.uuid4()
     try:

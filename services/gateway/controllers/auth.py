@@ -23,6 +23,7 @@ from services.gateway.rpc import Rpc
 from services.gateway.schemas.auth import (
     CaptchaResponse,
     ChangePasswordRequest,
+    LoginCodeRequest,
     LoginRequest,
     LoginResponse,
     PasswordResetConfirm,
@@ -41,6 +42,8 @@ from services.gateway.sessions import (
 
 # Refusals after which the next login attempt must carry a solved captcha (R4).
 CAPTCHA_CODES = frozenset({"invalid_credentials", "captcha_required", "captcha_invalid"})
+# A right password whose second factor is still due: no session yet (services/auth/mfa).
+MFA_CODES = frozenset({"mfa_required", "mfa_enrolment_required"})
 
 
 def login_refusal(request: Request[Any, Any, Any], exc: RpcProblem) -> Response[Any]:
@@ -49,9 +52,29 @@ def login_refusal(request: Request[Any, Any, Any], exc: RpcProblem) -> Response[
     body = response.content
     assert isinstance(body, dict)
     body["captcha_required"] = exc.problem.code in CAPTCHA_CODES
+    if exc.problem.code in MFA_CODES:
+        # The second step's challenge (and, for a staff enrolment, the new key) at the top.
+        body.update(body.pop("fields", {}))
     if exc.problem.status == 429 and (wait := exc.problem.fields.get("retry_after")):
         response.headers["Retry-After"] = wait
     return response
+
+
+async def session_response(
+    request: Request[Any, Any, Any],
+    rpc: Rpc,
+    settings: Settings,
+    opened: auth.SessionOpened,
+    login: str,
+) -> Response[Any]:
+    """R13: a new session id at every login; an earlier cookie of this browser ends too."""
+    if old := usable_token(request.cookies.get(SESSION_COOKIE)):
+        request.app.state.session_cache.forget_token(old)
+        await rpc.call(auth.LOG_OUT, auth.SessionRef(token=old))
+    return Response(
+        LoginResponse(login=login, expires_at=opened.expires_at),
+        cookies=[session_cookie(settings, opened.token)],
+    )
 
 
 def captcha_response(challenge: auth.CaptchaChallenge) -> CaptchaResponse:
@@ -100,15 +123,24 @@ class AuthController(Controller):
         "/captcha",
         summary="A new single-use image captcha (R4)",
         description="Needed for the next login after a wrong password. Expires after a few"
-        " minutes; the answer is not case-sensitive. `?audio=true` adds a spoken version.",
+        " minutes; the answer is not case-sensitive. `?audio=true` adds a spoken version"
+        " (`&language=en` in English; Polish by default), made afresh for every challenge.",
         cache_control=None,
     )
     async def captcha(
-        self, request: Request[Any, Any, Any], rpc: Rpc, audio: bool = Parameter(default=False)
+        self,
+        request: Request[Any, Any, Any],
+        rpc: Rpc,
+        audio: bool = Parameter(default=False),
+        language: str = Parameter(default="pl", pattern=r"^(pl|en)$"),
     ) -> Response[CaptchaResponse]:
         challenge = await rpc.call(
             auth.NEW_CAPTCHA,
-            auth.CaptchaRequest(audio=audio, client_address=client_address(request)),
+            auth.CaptchaRequest(
+                audio=audio,
+                language="en" if language == "en" else "pl",
+                client_address=client_address(request),
+            ),
         )
         return Response(captcha_response(challenge), headers={"Cache-Control": "no-store"})
 
@@ -119,7 +151,9 @@ class AuthController(Controller):
         description="After a wrong password the answer says `captcha_required: true`: the next"
         " attempt for that login must carry `captcha_id` and `captcha_answer` from"
         " `GET /auth/captcha`. Too many failures answer 429 with Retry-After. A blocked account"
-        " is told so (`account_blocked`) only after a correct password.",
+        " is told so (`account_blocked`) only after a correct password. With a second factor"
+        " the answer is 401 `mfa_required` with a `challenge`: send it with a code to"
+        " `POST /auth/mfa`.",
     )
     async def login(
         self, request: Request[Any, Any, Any], rpc: Rpc, data: LoginRequest, settings: Settings
@@ -132,19 +166,29 @@ class AuthController(Controller):
                     password=data.password,
                     captcha_id=data.captcha_id,
                     captcha_answer=data.captcha_answer,
+                    email_code=data.email_code,
                     client_address=client_address(request),
                     user_agent=request.headers.get("user-agent", "")[:300],
                 ),
             )
         except RpcProblem as exc:
             return login_refusal(request, exc)
-        # R13: a new session id at every login; an earlier cookie of this browser ends too.
-        if old := usable_token(request.cookies.get(SESSION_COOKIE)):
-            request.app.state.session_cache.forget_token(old)
-            await rpc.call(auth.LOG_OUT, auth.SessionRef(token=old))
-        return Response(
-            LoginResponse(login=data.login, expires_at=opened.expires_at),
-            cookies=[session_cookie(settings, opened.token)],
+        return await session_response(request, rpc, settings, opened, data.login)
+
+    @post(
+        "/login-code",
+        status_code=HTTP_202_ACCEPTED,
+        summary="Email a one-time code that stands in for the captcha (R4)",
+        description="For a customer who can neither see nor hear the captcha: a code to the"
+        " account's verified address, single use, valid 10 minutes, at most 3 an hour; send it"
+        " as `email_code` with the login. The same answer whether or not the login exists.",
+    )
+    async def login_code(
+        self, request: Request[Any, Any, Any], rpc: Rpc, data: LoginCodeRequest
+    ) -> None:
+        await rpc.call(
+            auth.REQUEST_LOGIN_CODE,
+            auth.RequestLoginCode(login=data.login, client_address=client_address(request)),
         )
 
     @post(

@@ -24,6 +24,22 @@ from services.gateway.sessions import (
 )
 
 
+async def staff_session_response(
+    request: Request[Any, Any, Any], rpc: Rpc, settings: Settings, opened: auth.StaffSessionOpened
+) -> Response[Any]:
+    if old := usable_token(request.cookies.get(STAFF_SESSION_COOKIE)):
+        await rpc.call(auth.STAFF_LOG_OUT, auth.SessionRef(token=old))
+    return Response(
+        StaffLoginResponse(
+            login=opened.login,
+            role=opened.role,
+            expires_at=opened.expires_at,
+            recovery_codes=opened.recovery_codes or None,
+        ),
+        cookies=[staff_session_cookie(settings, opened.token)],
+    )
+
+
 class StaffAuthController(Controller):
     path = "/staff/auth"
     tags = ["staff"]
@@ -33,7 +49,11 @@ class StaffAuthController(Controller):
         status_code=HTTP_200_OK,
         summary="Staff login; sets the staff session cookie",
         description="Like the customer login: a captcha after a wrong password, throttling,"
-        " a new session id. The cookie `ibok_staff_session` opens staff routes only.",
+        " a new session id. The cookie `ibok_staff_session` opens staff routes only. A right"
+        " password never opens a session by itself: the answer is 401 `mfa_required` (send"
+        " the `challenge` and a code to `POST /staff/auth/mfa`) or, before the first"
+        " enrolment, `mfa_enrolment_required` with the new key (`secret`, `otpauth_uri`,"
+        " `qr_svg`), whose first code both enrols it and opens the session.",
     )
     async def login(
         self, request: Request[Any, Any, Any], rpc: Rpc, data: StaffLoginRequest, settings: Settings
@@ -52,12 +72,7 @@ class StaffAuthController(Controller):
             )
         except RpcProblem as exc:
             return login_refusal(request, exc)
-        if old := usable_token(request.cookies.get(STAFF_SESSION_COOKIE)):
-            await rpc.call(auth.STAFF_LOG_OUT, auth.SessionRef(token=old))
-        return Response(
-            StaffLoginResponse(login=opened.login, role=opened.role, expires_at=opened.expires_at),
-            cookies=[staff_session_cookie(settings, opened.token)],
-        )
+        return await staff_session_response(request, rpc, settings, opened)
 
     @post("/logout", status_code=HTTP_204_NO_CONTENT, summary="Staff logout")
     async def logout(self, request: Request[Any, Any, Any], rpc: Rpc) -> Response[None]:

@@ -20,6 +20,7 @@ from services.gateway.portal.errors import PAGE_EXCEPTION_HANDLERS
 from services.gateway.portal.home import HomePage
 from services.gateway.portal.i18n import translate
 from services.gateway.portal.messages import MessagePages
+from services.gateway.portal.mfa_pages import MfaLoginPages, MfaSettingsPages
 from services.gateway.portal.readings import ReadingPages
 from services.gateway.portal.settings_pages import PasswordResetPages, SettingsPages
 from services.gateway.portal.staff import StaffPages
@@ -91,6 +92,8 @@ def portal_router() -> Router:
             AccountPages,
             PasswordResetPages,
             SettingsPages,
+            MfaLoginPages,
+            MfaSettingsPages,
             ReadingPages,
             BillingPages,
             MessagePages,

@@ -15,6 +15,7 @@ from runtime.settings import Settings
 from services.gateway.limits import registration_retry_after
 from services.gateway.portal.forms import FormState, posted_form, submit_form
 from services.gateway.portal.i18n import LANG_COOKIE, LANGUAGES, safe_next, translate
+from services.gateway.portal.mfa_pages import MFA_CODES, code_step_form, render_code_step
 from services.gateway.portal.pages import client_address, lang_of, redirect, render, visitor_of
 from services.gateway.rpc import Rpc
 from services.gateway.sessions import SESSION_COOKIE, clear_session_cookie, session_cookie
@@ -45,16 +46,23 @@ REGISTER_PROBLEM_FIELDS = {
     "password_length": "password",
     "password_composition": "password",
     "password_charset": "password",
+    "password_common": "password",
+    "password_contains_login": "password",
     "email_invalid": "email",
 }
 # Refusals after which the next login attempt must carry a solved captcha (R4).
 CAPTCHA_CODES = frozenset({"invalid_credentials", "captcha_required", "captcha_invalid"})
-LOGIN_PROBLEM_FIELDS = {"captcha_invalid": "captcha_answer", "captcha_required": "captcha_answer"}
+LOGIN_PROBLEM_FIELDS = {
+    "captcha_invalid": "captcha_answer",
+    "captcha_required": "captcha_answer",
+}
 # A new password refused by the rules of R3 (change and reset).
 PASSWORD_PROBLEM_FIELDS = {
     "password_length": "new_password",
     "password_composition": "new_password",
     "password_charset": "new_password",
+    "password_common": "new_password",
+    "password_contains_login": "new_password",
 }
 
 
@@ -69,7 +77,9 @@ async def new_captcha(request: Request[Any, Any, Any], rpc: Rpc) -> auth.Captcha
     """R4: a fresh challenge, with its spoken version for people who cannot read the picture."""
     return await rpc.call(
         auth.NEW_CAPTCHA,
-        auth.CaptchaRequest(audio=True, client_address=client_address(request)),
+        auth.CaptchaRequest(
+            audio=True, language=lang_of(request), client_address=client_address(request)
+        ),
     )
 
 
@@ -100,9 +110,42 @@ class AccountPages(Controller):
     async def login(self, request: Request[Any, Any, Any], rpc: Rpc, settings: Settings) -> Any:
         lang = lang_of(request)
         form = await posted_form(
-            request, ("login", "password", "next", "captcha_id", "captcha_answer"), None
+            request,
+            (
+                "login",
+                "password",
+                "next",
+                "captcha_id",
+                "captcha_answer",
+                "new_captcha",
+                "email_code",
+                "send_email_code",
+            ),
+            None,
         )
         target = safe_next(form.value("next"))
+        if (form.value("new_captcha") or form.value("send_email_code")) and not form.invalid:
+            # "Show another code", or "email me a code" (for someone who can neither see nor
+            # hear the captcha): a fresh challenge, no login attempt.
+            sent = bool(form.value("send_email_code") and form.value("login"))
+            if sent:
+                await rpc.call(
+                    auth.REQUEST_LOGIN_CODE,
+                    auth.RequestLoginCode(
+                        login=form.value("login")[:64], client_address=client_address(request)
+                    ),
+                )
+            form.values.update(password="", captcha_answer="", new_captcha="", send_email_code="")
+            return render(
+                request,
+                "login.html",
+                title=translate("login.title", lang),
+                form=form,
+                settings=settings,
+                next_page=target,
+                captcha=await new_captcha(request, rpc),
+                email_code_sent=sent,
+            )
         if not form.invalid:
             if not form.value("login"):
                 form.add("login", translate("login.login_missing", lang))
@@ -118,6 +161,7 @@ class AccountPages(Controller):
                 password=form.value("password")[:128],
                 captcha_id=_uuid(form.value("captcha_id")),
                 captcha_answer=form.value("captcha_answer")[:16] or None,
+                email_code=form.value("email_code")[:16] or None,
                 client_address=client_address(request),
                 user_agent=request.headers.get("user-agent", "")[:300],
             ),
@@ -128,6 +172,13 @@ class AccountPages(Controller):
             if (old := request.cookies.get(SESSION_COOKIE)) and 20 <= len(old) <= 100:
                 await rpc.call(auth.LOG_OUT, auth.SessionRef(token=old))
             return redirect(target, cookies=[session_cookie(settings, opened.token)])
+        if form.problem_code in MFA_CODES:
+            # A right password with a second factor due: the code step, no session yet.
+            step = code_step_form(form.problem_fields, target)
+            return render_code_step(request, "login_mfa.html", step, settings)
+        if form.problem_code == "invalid_credentials" and "captcha_answer" in form.errors:
+            # The refusal names the captcha (needed next time); its message is the password's.
+            form.errors = {"password": form.errors.pop("captcha_answer"), **form.errors}
         form.values["password"] = ""  # never sent back to the browser
         form.values["captcha_answer"] = ""  # a used challenge cannot be answered again
         challenge: auth.CaptchaChallenge | None = None

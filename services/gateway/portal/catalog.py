@@ -454,7 +454,22 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Po błędnym haśle prosimy o przepisanie kodu. Wielkość liter nie ma znaczenia.",
         "After a wrong password we ask for this code. Letter case does not matter.",
     ),
-    "captcha.audio": ("Odsłuchaj kod (plik dźwiękowy)", "Listen to the code (sound file)"),
+    "captcha.audio": (
+        "Kod do odsłuchania (ten sam co na obrazku, znak po znaku):",
+        "The code to listen to (the same as in the picture, one character at a time):",
+    ),
+    "captcha.email_lead": (
+        "Nie widzisz i nie słyszysz kodu? Wyślemy jednorazowy kod na adres e-mail konta;"
+        " wpisz go zamiast kodu z obrazka.",
+        "Cannot see or hear the code? We will send a one-time code to the account's email"
+        " address; type it instead of the picture code.",
+    ),
+    "captcha.email_send": ("Wyślij kod e-mailem", "Email me a code"),
+    "captcha.email_sent": (
+        "Jeśli login jest poprawny, kod jest już w drodze na adres e-mail konta.",
+        "If the login is right, the code is on its way to the account's email address.",
+    ),
+    "captcha.email_code": ("Kod z e-maila", "Code from the email"),
     "captcha.new": ("Pokaż inny kod", "Show another code"),
     "captcha.missing": ("Przepisz kod z obrazka.", "Type the code from the picture."),
     # inbox and terms
@@ -755,4 +770,76 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Spróbuj ponownie za kilka minut.",
         "Please try again in a few minutes.",
     ),
+    "contact.current_password": ("Obecne hasło", "Current password"),
+    "contact.current_password_hint": (
+        "Potrzebne tylko przy zmianie adresu e-mail. O zmianie powiadomimy też dotychczasowy"
+        " adres.",
+        "Needed only to change the email address. We also tell the current address about it.",
+    ),
+    # the second factor (TOTP, recovery codes)
+    "flash.mfa_expired": (
+        "Logowanie wygasło albo było zbyt wiele błędnych kodów. Zaloguj się ponownie.",
+        "The login has expired or had too many wrong codes. Please log in again.",
+    ),
+    "flash.mfa_removed": ("Wyłączono drugi składnik.", "The second factor is off."),
+    "mfa.step.title": ("Drugi składnik logowania", "Second login step"),
+    "mfa.step.lead": (
+        "Wpisz 6-cyfrowy kod z aplikacji uwierzytelniającej albo jeden z kodów odzyskiwania.",
+        "Type the 6-digit code from your authenticator app or one of your recovery codes.",
+    ),
+    "mfa.enrol.lead": (
+        "Konto pracownika wymaga drugiego składnika. Zeskanuj kod QR aplikacją"
+        " uwierzytelniającą (albo wpisz klucz ręcznie) i wpisz kod, który pokaże.",
+        "A staff account needs a second factor. Scan the QR code with an authenticator app"
+        " (or type the key by hand) and type the code it shows.",
+    ),
+    "mfa.code": ("Kod", "Code"),
+    "mfa.code_hint": (
+        "6 cyfr z aplikacji, zmieniają się co 30 sekund.",
+        "6 digits from the app; they change every 30 seconds.",
+    ),
+    "mfa.code_missing": ("Wpisz kod.", "Enter the code."),
+    "mfa.submit": ("Potwierdź", "Confirm"),
+    "mfa.qr_alt": (
+        "Kod QR z kluczem do aplikacji uwierzytelniającej",
+        "QR code with the key for the authenticator app",
+    ),
+    "mfa.key": ("Klucz do wpisania ręcznie", "Key to type by hand"),
+    "mfa.title": ("Drugi składnik logowania", "Second login factor"),
+    "mfa.on": (
+        "Drugi składnik jest włączony: przy logowaniu podajesz też kod z aplikacji.",
+        "The second factor is on: you also type a code from the app when you log in.",
+    ),
+    "mfa.off": (
+        "Drugi składnik jest wyłączony. Po włączeniu samo hasło nie wystarczy do zalogowania.",
+        "The second factor is off. Once on, a password alone is not enough to log in.",
+    ),
+    "mfa.codes_left": ("Pozostałe kody odzyskiwania: {count}", "Recovery codes left: {count}"),
+    "mfa.begin": ("Dodaj aplikację uwierzytelniającą", "Add an authenticator app"),
+    "mfa.enrol.title": ("Dodaj aplikację uwierzytelniającą", "Add an authenticator app"),
+    "mfa.enrol.steps": (
+        "Zeskanuj kod QR aplikacją uwierzytelniającą (np. FreeOTP, Aegis, Google Authenticator)"
+        " albo wpisz klucz ręcznie, a potem wpisz kod, który pokaże aplikacja.",
+        "Scan the QR code with an authenticator app (e.g. FreeOTP, Aegis, Google"
+        " Authenticator) or type the key by hand, then type the code the app shows.",
+    ),
+    "mfa.renew": ("Nowe kody odzyskiwania", "New recovery codes"),
+    "mfa.renew.lead": (
+        "Dotychczasowe kody przestaną działać. Potwierdź kodem z aplikacji.",
+        "The current codes stop working. Confirm with a code from the app.",
+    ),
+    "mfa.remove": ("Wyłącz drugi składnik", "Turn the second factor off"),
+    "mfa.remove.lead": (
+        "Potwierdź hasłem i kodem z aplikacji (albo kodem odzyskiwania).",
+        "Confirm with your password and a code from the app (or a recovery code).",
+    ),
+    "mfa.password": ("Hasło", "Password"),
+    "mfa.codes.title": ("Kody odzyskiwania", "Recovery codes"),
+    "mfa.codes.lead": (
+        "Zapisz te kody w bezpiecznym miejscu: są widoczne tylko teraz. Każdy zastępuje raz kod"
+        " z aplikacji, gdy nie masz telefonu.",
+        "Keep these codes somewhere safe: they are shown only now. Each takes the place of an"
+        " app code once, when you do not have your phone.",
+    ),
+    "mfa.continue": ("Dalej", "Continue"),
 }

@@ -67,6 +67,8 @@ class FormState:
     prefix: str = ""
     # The code of the service's refusal, when a service refused the form (set by add_problem).
     problem_code: str | None = None
+    # The refusal's own fields (a login's second-factor challenge, for one).
+    problem_fields: dict[str, str] = field(default_factory=dict)
 
     @property
     def invalid(self) -> bool:
@@ -129,6 +131,7 @@ def add_problem(
     """A service refused the request: its message, tied to the field it is about when we know it."""
     problem = exc.problem
     form.problem_code = problem.code
+    form.problem_fields = dict(problem.fields)
     message = (problem.detail_en or problem.detail) if lang == "en" else problem.detail
     tied = False
     for name in problem.fields:

@@ -28,6 +28,8 @@ FLASH_KEYS = frozenset(
         "flash.session_ended",
         "flash.language_changed",
         "flash.password_changed",
+        "flash.mfa_expired",
+        "flash.mfa_removed",
         "flash.password_reset",
         "flash.session_ended_other",
         "flash.contact_saved",

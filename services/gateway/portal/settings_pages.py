@@ -25,7 +25,15 @@ from services.gateway.portal.pages import (
 )
 from services.gateway.rpc import Rpc
 
-CONTACT_FIELDS = ("email", "phone", "street", "postal_code", "city", "marketing_consent")
+CONTACT_FIELDS = (
+    "email",
+    "current_password",
+    "phone",
+    "street",
+    "postal_code",
+    "city",
+    "marketing_consent",
+)
 CONTACT_LABELS = {
     "email": "contact.email",
     "phone": "contact.phone",
@@ -33,7 +41,12 @@ CONTACT_LABELS = {
     "postal_code": "contact.postal_code",
     "city": "contact.city",
 }
-CONTACT_PROBLEM_FIELDS = {"email_invalid": "email", "phone_invalid": "phone"}
+CONTACT_PROBLEM_FIELDS = {
+    "email_invalid": "email",
+    "phone_invalid": "phone",
+    "current_password_required": "current_password",
+    "current_password_invalid": "current_password",
+}
 
 
 def check_new_password(form: FormState, lang: Lang) -> None:
@@ -218,6 +231,7 @@ class SettingsPages(Controller):
                 else None,
                 marketing_consent=form.value("marketing_consent") == "yes",
                 client_address=client_address(request),
+                current_password=form.value("current_password")[:128] or None,
             ),
             labels=CONTACT_LABELS,
             problem_fields=CONTACT_PROBLEM_FIELDS,
@@ -227,6 +241,7 @@ class SettingsPages(Controller):
                 "flash.contact_email_pending" if updated.pending_email else "flash.contact_saved"
             )
             return redirect("/me/contact", flash=flash)
+        form.values["current_password"] = ""  # never sent back to the browser
         return render(
             request,
             "contact.html",

@@ -18,6 +18,7 @@ from runtime.rpc_client import RpcProblem
 from runtime.settings import Settings
 from services.gateway.portal.forms import FormState, posted_form, submit_form
 from services.gateway.portal.i18n import safe_next, translate
+from services.gateway.portal.mfa_pages import MFA_CODES, code_step_form, render_code_step
 from services.gateway.portal.pages import client_address, lang_of, redirect, render
 from services.gateway.protection import csrf_token_for
 from services.gateway.rpc import Rpc
@@ -144,6 +145,10 @@ class StaffPages(Controller):
             if old := usable_token(request.cookies.get(STAFF_SESSION_COOKIE)):
                 await rpc.call(auth.STAFF_LOG_OUT, auth.SessionRef(token=old))
             return redirect(target, cookies=[staff_session_cookie(settings, opened.token)])
+        if form.problem_code in MFA_CODES:
+            # Staff always: the code step (or the first enrolment), never a session yet.
+            step = code_step_form(form.problem_fields, target)
+            return render_code_step(request, "staff/login_mfa.html", step, settings)
         form.values["password"] = ""
         return render(
             request,

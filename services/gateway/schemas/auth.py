@@ -59,6 +59,16 @@ class LoginRequest(Schema):
     captcha_answer: str | None = Field(
         default=None, min_length=1, max_length=16, examples=["K7AF3"]
     )
+    email_code: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=16,
+        description="In place of the captcha: the one-time code from `POST /auth/login-code`",
+    )
+
+
+class LoginCodeRequest(Schema):
+    login: str = Field(min_length=1, max_length=64, examples=["jan.kowalski"])
 
 
 class LoginResponse(Schema):
@@ -87,6 +97,12 @@ class ContactRequest(Schema):
     phone: Phone | None = Field(default=None, examples=["+48 600 100 200"])
     correspondence_address: Address | None = None
     marketing_consent: bool = False
+    current_password: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="Required when `email` is a new address; the old address is told of it",
+    )
 
 
 class Me(Schema):

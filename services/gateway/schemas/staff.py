@@ -25,6 +25,9 @@ class StaffLoginResponse(Schema):
     login: str
     role: StaffRole
     expires_at: datetime
+    recovery_codes: list[str] | None = Field(
+        default=None, description="Only at the login that enrolled the second factor: shown once"
+    )
 
 
 class StaffMe(Schema):

@@ -223,14 +223,18 @@ async def test_contact_change_is_emitted_and_a_new_email_waits_for_its_link(
 ) -> None:
     session = await verified(auth, customer(loaded, 17), "svc.contact")
     mark = await outbox_mark(auth.rt)
+    change = msgs.UpdateContact(
+        account_id=session.account_id,
+        email="svc.contact.new@example.com",
+        phone="+48600100200",
+        marketing_consent=True,
+    )
+    # A new address needs the current password; without it nothing changes.
+    unproven = await refusal(contact_handlers.update_contact(auth, change))
+    assert (unproven.code, unproven.status) == ("current_password_required", 422)
+    assert await emitted(auth.rt, "auth.customer-contact-changed.v1", after=mark) == []
     profile = await contact_handlers.update_contact(
-        auth,
-        msgs.UpdateContact(
-            account_id=session.account_id,
-            email="svc.contact.new@example.com",
-            phone="+48600100200",
-            marketing_consent=True,
-        ),
+        auth, change.model_copy(update={"current_password": PASSWORD})
     )
     assert (profile.phone, profile.marketing_consent) == ("+48600100200", True)
     assert (profile.email, profile.pending_email) == (
@@ -243,6 +247,8 @@ async def test_contact_change_is_emitted_and_a_new_email_waits_for_its_link(
     assert exchange == topology.IBOK_OUT_EXCHANGE
     [(_, link)] = await emitted(auth.rt, "auth.email-verification-requested.v1", after=mark)
     assert link["purpose"] == "email_change"
+    [(_, notice)] = await emitted(auth.rt, "auth.email-change-requested.v1", after=mark)
+    assert (notice["old_email"], notice["login"]) == ("svc.contact@example.com", "svc.contact")
 
     await registering.verify_email(auth, msgs.VerifyEmail(token=link["token"]))
     now = await contact_handlers.profile(auth, msgs.ProfileQuery(account_id=session.account_id))

@@ -24,6 +24,17 @@ CONTEXTS: dict[str, dict[str, Any]] = {
         "link": "http://x/verify-email?token=abc",
         "expires": "1.01.2027 10:00",
     },
+    "login_code": {
+        "login": "jan",
+        "code": "K7AF3HJ9",
+        "expires": "1.01.2027 10:00",
+        "link": "http://x/login",
+    },
+    "email_change_notice": {
+        "login": "jan",
+        "new_email": "n***@example.com",
+        "link": "http://x/me/contact",
+    },
     "password_reset": {
         "login": "jan",
         "link": "http://x/password-reset?token=abc",

@@ -1,0 +1,1 @@
+"""The second factor (TOTP with recovery codes) of customers and staff."""
