@@ -182,7 +182,7 @@ async def test_an_admin_resets_a_lost_factor_audited_and_the_next_login_enrols_a
 async def test_a_customer_turns_the_second_factor_on_logs_in_with_it_and_turns_it_off(
     gateway: str, auth_customers: list[SimCustomer], mail_sink: MailSink
 ) -> None:
-    client = await logged_in_client(gateway, mail_sink, auth_customers[18], "with.totp")
+    client = await logged_in_client(gateway, mail_sink, auth_customers[9], "with.totp")
     try:
         assert (await client.get("/api/v1/me/mfa")).json() == {
             "totp": False,
@@ -257,7 +257,7 @@ async def test_a_customer_turns_the_second_factor_on_logs_in_with_it_and_turns_i
 async def test_five_wrong_codes_end_the_challenge(
     gateway: str, auth_customers: list[SimCustomer], mail_sink: MailSink
 ) -> None:
-    client = await logged_in_client(gateway, mail_sink, auth_customers[19], "five.wrong")
+    client = await logged_in_client(gateway, mail_sink, auth_customers[12], "five.wrong")
     try:
         secret = (await client.post("/api/v1/me/mfa/totp")).json()["secret"]
         app = Authenticator(secret)
