@@ -191,7 +191,7 @@ class UpdateContact(Contract):
     marketing_consent: bool = False
     client_address: ClientAddress = ""
     # Needed when ``email`` is a new address (a stolen session alone cannot move the account).
-    current_password: Password | None = None
+    current_password: str | None = Field(default=None, min_length=1, max_length=128, repr=False)
 
 
 class AccountsOfCustomersQuery(Contract):

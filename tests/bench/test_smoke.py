@@ -89,7 +89,9 @@ def nothing_refused(script: str, out: str) -> None:
         for created, replaced, refused, _failed, stored, sent in rows:
             assert int(created) + int(replaced) > 0, out
             assert refused == "0", out
-            assert stored == sent, out
+            # Every stored reading sent; a reading replaced the same day is sent again (its
+            # new revision), so there may be more messages than readings.
+            assert int(sent) >= int(stored), out
     elif script == "invoices_bench":
         # | connections | path | requests/s | p50 | p99 | errors | non-2xx | ratio |
         non_2xx = re.findall(
